@@ -1,0 +1,1 @@
+"""One module per `pointnet-tf2` subcommand (see `pointnet_tf2.cli`)."""

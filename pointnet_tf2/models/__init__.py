@@ -1,0 +1,26 @@
+"""The model zoo: `get_model(name, **config)` builds any registered model."""
+
+from pointnet_tf2.models import pointnet  # noqa: F401  (registers the PointNets)
+from pointnet_tf2.models.pointnet import pointnet_cls
+from pointnet_tf2.models.pointnet import pointnet_cls_basic
+from pointnet_tf2.models.pointnet import pointnet_part_seg
+from pointnet_tf2.models.pointnet import pointnet_sem_seg
+from pointnet_tf2.models.pointnet import pointnet_trunk
+from pointnet_tf2.models.registry import TASKS
+from pointnet_tf2.models.registry import get_model
+from pointnet_tf2.models.registry import list_models
+from pointnet_tf2.models.registry import model_entry
+from pointnet_tf2.models.registry import register_model
+
+__all__ = [
+    "TASKS",
+    "get_model",
+    "list_models",
+    "model_entry",
+    "pointnet_cls",
+    "pointnet_cls_basic",
+    "pointnet_part_seg",
+    "pointnet_sem_seg",
+    "pointnet_trunk",
+    "register_model",
+]

@@ -1,0 +1,6 @@
+"""Small helpers shared by every part of the package."""
+
+from pointnet_tf2.utils.files import atomic_output
+from pointnet_tf2.utils.files import cache_dir
+
+__all__ = ["atomic_output", "cache_dir"]

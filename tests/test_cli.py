@@ -1,0 +1,24 @@
+import subprocess
+import sys
+
+from pointnet_tf2 import cli
+
+
+def test_models_command_prints_parameter_counts(capsys):
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    for name, count in [("pointnet_cls", "3,480,049"), ("pointnet_cls_basic", "819,624"),
+                        ("pointnet_sem_seg", "1,174,669"), ("pointnet_part_seg", "8,574,923")]:
+        line = next(line for line in out.splitlines() if line.split()[0] == name)
+        assert count in line
+
+
+def test_models_command_filters_by_task(capsys):
+    assert cli.main(["models", "--task", "sem_seg"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[0] for row in rows] == ["pointnet_sem_seg"]
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "pointnet_tf2", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "models" in out.stdout

@@ -241,3 +241,34 @@ def rows_to_ranges(rows):
     starts = np.concatenate([[0], breaks])
     stops = np.concatenate([breaks, [rows.size]])
     return [[int(rows[a]), int(rows[b - 1]) + 1] for a, b in zip(starts, stops)]
+
+
+def holdout_indices(num_samples, fraction, seed=0):
+    """Splits positions `0..num_samples-1` into a kept and a held-out part.
+
+    Used for a seeded validation hold-out from a training split: pass the
+    two results as `indices=` of two `PointCloudSequence`s over 'train'.
+
+    Args:
+        num_samples: Number of samples to split.
+        fraction: Share to hold out, in [0, 1). A positive fraction holds out
+            at least one sample (when there are at least two).
+        seed: Seed of the random choice.
+
+    Returns:
+        `(kept, held_out)`: sorted int64 arrays.
+
+    Raises:
+        ValueError: If `fraction` is not in [0, 1) or `num_samples` < 0.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must be a number in [0, 1), got {fraction!r}")
+    if num_samples < 0:
+        raise ValueError(f"num_samples must be >= 0, got {num_samples!r}")
+    count = int(round(fraction * num_samples))
+    if fraction > 0 and count == 0 and num_samples >= 2:
+        count = 1
+    order = np.random.default_rng(seed).permutation(num_samples)
+    held = np.sort(order[:count]).astype(np.int64)
+    kept = np.sort(order[count:]).astype(np.int64)
+    return kept, held

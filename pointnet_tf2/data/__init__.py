@@ -1,0 +1,54 @@
+"""Point cloud data: original layouts, virtual datasets, a Keras PyDataset, augmentations.
+
+Names are imported lazily, so `import pointnet_tf2.data` (and the command
+line) does not import TensorFlow until `PointCloudSequence` is used.
+
+- `open_dataset(path, task=None, *, test_area=None)` -> `DatasetDescription`
+- `build_vds(dataset_dir, output, ...)`: one virtual-dataset file over the shards
+- `PointCloudSequence(source, batch_size=32, num_points=None, split='train', ...)`
+- `load_split(source, split='test')`: a split's raw arrays, for evaluation
+- `generate_synthetic(task, output_dir, ...)`, `builtin_dataset(task)`: the
+  built-in procedural datasets, written in the original layouts
+- `pointnet_tf2.data.writers`: writers of the three original layouts
+- `pointnet_tf2.data.augment`: `RotateUp`, `RotateSO3`, `Jitter`, `Scale`,
+  `Translate`, `Shear`, `PointDropout`, `ShufflePoints`, `Compose`,
+  `default_train_augmentation`, `rotate_up`
+"""
+
+import importlib
+
+_EXPORTS = {
+    "DatasetDescription": "pointnet_tf2.data.description",
+    "Shard": "pointnet_tf2.data.description",
+    "holdout_indices": "pointnet_tf2.data.description",
+    "open_dataset": "pointnet_tf2.data.formats",
+    "detect_layout": "pointnet_tf2.data.formats",
+    "read_list_file": "pointnet_tf2.data.formats",
+    "S3DIS_CLASS_NAMES": "pointnet_tf2.data.formats",
+    "build_vds": "pointnet_tf2.data.vds",
+    "open_vds": "pointnet_tf2.data.vds",
+    "PointCloudSequence": "pointnet_tf2.data.sequence",
+    "load_split": "pointnet_tf2.data.sequence",
+    "default_memory_limit": "pointnet_tf2.data.sequence",
+    "default_train_augmentation": "pointnet_tf2.data.augment",
+    "rotate_up": "pointnet_tf2.data.augment",
+    "generate_synthetic": "pointnet_tf2.data.synthetic",
+    "builtin_dataset": "pointnet_tf2.data.synthetic",
+}
+
+__all__ = sorted(_EXPORTS) + ["augment"]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        if name == "augment":
+            return importlib.import_module("pointnet_tf2.data.augment")
+        raise AttributeError(f"module 'pointnet_tf2.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,59 @@
+"""`pointnet-tf2 convert-tf1`: turn an original (TF1) PointNet checkpoint into a `.keras` model.
+
+    pointnet-tf2 convert-tf1 --model pointnet_cls --checkpoint log/model.ckpt --output cls.keras
+    pointnet-tf2 convert-tf1 --model pointnet_part_seg --checkpoint log/model.ckpt --output part.keras
+"""
+
+import sys
+
+HELP = "convert a checkpoint of the original TF1 PointNet into a .keras model of the zoo (same outputs)"
+
+
+def _num_points(text):
+    if text.lower() in ("any", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"--num_points must be a positive integer or 'any', got {text!r}") from None
+    return value
+
+
+def add_arguments(parser):
+    parser.add_argument("--model", required=True,
+                        help="zoo model to build: pointnet_cls, pointnet_cls_basic, pointnet_sem_seg or pointnet_part_seg")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
+                        help="checkpoint prefix as written by tf.train.Saver (e.g. log/model.ckpt), or its folder")
+    parser.add_argument("--output", required=True, metavar="FILE.keras", help="the .keras file to write")
+    parser.add_argument("--num_classes", type=int, help="classes of a cls / sem_seg checkpoint (default: the model's, 40 / 13)")
+    parser.add_argument("--num_parts", type=int, help="part labels of a part_seg checkpoint (default 50)")
+    parser.add_argument("--num_categories", type=int, help="object categories of a part_seg checkpoint (default 16)")
+    parser.add_argument("--num_points", type=str, metavar="N",
+                        help="points per cloud the model is built for, or 'any' (default: the model's)")
+    parser.add_argument("--input_dims", type=int, help="channels per point (default: the model's, 3 or 9)")
+
+
+def run(args):
+    if not args.output.endswith(".keras"):
+        raise ValueError(f"{args.output}: the output must be a .keras file")
+    config = {}
+    for key in ("num_classes", "num_parts", "num_categories", "input_dims"):
+        if getattr(args, key) is not None:
+            config[key] = getattr(args, key)
+    if args.num_points is not None:
+        config["num_points"] = _num_points(args.num_points)
+
+    from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
+    from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
+    from pointnet_tf2.models import get_model
+    from pointnet_tf2.utils import atomic_output
+
+    resolve_checkpoint(args.checkpoint)  # a missing checkpoint fails before building the model
+    model = get_model(args.model, **config)
+    mapping = load_tf1_checkpoint(model, args.checkpoint)
+    with atomic_output(args.output) as tmp:
+        model.save(tmp)
+    print(f"{mapping.checkpoint}: {len(mapping.assigned)} variables -> {len(model.weights)} weights of "
+          f"{args.model} ({len(mapping.ignored)} optimizer/counter variables ignored); wrote {args.output}",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,211 @@
+"""Runs the tf_upgrade_v2-upgraded TF1 reference (original/) under TensorFlow 2.
+
+Run as a separate process by tests/migration (never imported by them), so
+that the TF1 switches (`disable_v2_behavior`) do not leak into other tests.
+
+    python tf1_driver.py train --tree UPGRADED --out DIR [--networks cls,sem_seg]
+        Builds each network from the upgraded tree in its own graph, trains a
+        few Adam steps on seeded random data with is_training=True, saves a
+        tf.train.Saver checkpoint DIR/<network>/model.ckpt and writes
+        DIR/<network>/result.json (parameter counts, losses, variables) and
+        DIR/<network>/parity.npz (fixed inputs and the is_training=False
+        outputs of the trained graph).
+
+    python tf1_driver.py gaps --tree A --tree B ...
+        Builds the classification network from each tree under TF2 behaviour
+        (inside a tf.Graph) and prints one JSON line per tree: "ok" or the
+        exception type and message.
+"""
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+NETWORKS = ("cls", "cls_basic", "sem_seg", "part_seg")
+# network -> (folder inside the tree, module name)
+MODULES = {
+    "cls": ("models", "pointnet_cls"),
+    "cls_basic": ("models", "pointnet_cls_basic"),
+    "sem_seg": ("sem_seg", "model"),
+    "part_seg": ("part_seg", "pointnet_part_seg"),
+}
+TREE_MODULES = ("tf_util", "transform_nets", "pointnet_cls", "pointnet_cls_basic", "model",
+                "pointnet_part_seg", "provider")
+CLS_CLASSES = 40
+SEM_CLASSES = 13
+PART_CATEGORIES = 16
+PART_CLASSES = 50
+
+
+def load_module(tree, network):
+    """Imports a network module of `tree`, forgetting modules of other trees first."""
+    for name in TREE_MODULES:
+        sys.modules.pop(name, None)
+    sys.path[:] = [p for p in sys.path if not p.startswith(getattr(load_module, "tree", "\0"))]
+    load_module.tree = os.path.abspath(tree)
+    folder, name = MODULES[network]
+    sys.path.insert(0, os.path.join(load_module.tree, folder))
+    return importlib.import_module(name)
+
+
+def build(tf, module, network, batch, points, bn_decay):
+    """Placeholders, network, loss and training op in the current graph."""
+    is_training = tf.compat.v1.placeholder(tf.bool, shape=())
+    feeds = {"is_training": is_training}
+    if network in ("cls", "cls_basic"):
+        pc, labels = module.placeholder_inputs(batch, points)
+        pred, end_points = module.get_model(pc, is_training, bn_decay=bn_decay, num_classes=CLS_CLASSES)
+        loss = module.get_loss(pred, labels, end_points)
+        feeds.update(points=pc, labels=labels)
+        outputs = {"logits": pred}
+    elif network == "sem_seg":
+        pc, labels = module.placeholder_inputs(batch, points)
+        pred = module.get_model(pc, is_training, bn_decay=bn_decay, num_classes=SEM_CLASSES)
+        loss = module.get_loss(pred, labels)
+        feeds.update(points=pc, labels=labels)
+        outputs = {"logits": pred}
+    else:
+        pc, category, labels, seg = module.placeholder_inputs(batch, points, PART_CATEGORIES)
+        cls_pred, seg_pred, end_points = module.get_model(
+            pc, category, is_training, PART_CATEGORIES, PART_CLASSES, batch, points, 0.0, bn_decay=bn_decay)
+        loss = module.get_loss(cls_pred, seg_pred, labels, seg, 1.0, end_points)[0]
+        feeds.update(points=pc, category=category, labels=labels, seg=seg)
+        outputs = {"logits": seg_pred, "category_logits": cls_pred}
+    return feeds, outputs, loss
+
+
+def random_feed(feeds, network, rng, batch, points):
+    """A seeded random batch for every placeholder except is_training."""
+    channels = 9 if network == "sem_seg" else 3
+    values = {"points": rng.normal(scale=0.5, size=(batch, points, channels)).astype(np.float32)}
+    if network in ("cls", "cls_basic"):
+        values["labels"] = rng.integers(0, CLS_CLASSES, size=batch)
+    elif network == "sem_seg":
+        values["labels"] = rng.integers(0, SEM_CLASSES, size=(batch, points))
+    else:
+        category = rng.integers(0, PART_CATEGORIES, size=batch)
+        values["category"] = np.eye(PART_CATEGORIES, dtype=np.float32)[category]
+        values["labels"] = category
+        values["seg"] = rng.integers(0, PART_CLASSES, size=(batch, points))
+    return values
+
+
+def train(args):
+    import tensorflow as tf
+
+    if args.v2_behavior == "off":
+        tf.compat.v1.disable_v2_behavior()
+    for network in args.networks.split(","):
+        if network not in NETWORKS:
+            raise SystemExit(f"unknown network {network!r}")
+        module = load_module(args.tree, network)
+        out = os.path.join(args.out, network)
+        os.makedirs(out, exist_ok=True)
+        rng = np.random.default_rng(args.seed)
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.compat.v1.set_random_seed(args.seed)
+            step = tf.Variable(0)  # the original's global step (named "Variable")
+            feeds, outputs, loss = build(tf, module, network, args.batch, args.points, args.bn_decay)
+            train_op = tf.compat.v1.train.AdamOptimizer(args.learning_rate).minimize(loss, global_step=step)
+            saver = tf.compat.v1.train.Saver()
+            trainable = int(sum(np.prod(v.shape.as_list()) for v in tf.compat.v1.trainable_variables()
+                                if v.dtype.base_dtype.is_floating))  # not the int32 step counter
+            averages = int(sum(np.prod(v.shape.as_list()) for v in tf.compat.v1.global_variables()
+                               if v.op.name.endswith("/ExponentialMovingAverage")))
+            with tf.compat.v1.Session() as sess:
+                sess.run(tf.compat.v1.global_variables_initializer())
+                losses = []
+                for _ in range(args.steps):
+                    values = random_feed(feeds, network, rng, args.batch, args.points)
+                    feed = {feeds[k]: v for k, v in values.items()}
+                    feed[feeds["is_training"]] = True
+                    loss_value, _ = sess.run([loss, train_op], feed)
+                    losses.append(float(loss_value))
+                checkpoint = saver.save(sess, os.path.join(out, "model.ckpt"))
+                values = random_feed(feeds, network, rng, args.batch, args.points)
+                feed = {feeds[k]: v for k, v in values.items()}
+                feed[feeds["is_training"]] = False
+                results = sess.run(outputs, feed)
+                # A second inference run must not move the moving averages.
+                again = sess.run(outputs, feed)
+                variables = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
+        np.savez(os.path.join(out, "parity.npz"), **{f"input_{k}": v for k, v in values.items()},
+                 **{f"output_{k}": v for k, v in results.items()})
+        result = {
+            "network": network,
+            "trainable_params": trainable,
+            "moving_average_params": averages,
+            "losses": losses,
+            "checkpoint": checkpoint,
+            "inference_repeatable": all(np.array_equal(results[k], again[k]) for k in results),
+            "variables": variables,
+        }
+        with open(os.path.join(out, "result.json"), "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+        print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
+
+
+def gaps(args):
+    import tensorflow as tf
+
+    for tree in args.tree:
+        try:
+            module = load_module(tree, "cls")
+            with tf.Graph().as_default():
+                step = tf.Variable(0)
+                feeds, _, loss = build(tf, module, "cls", args.batch, args.points, 0.5)
+                train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
+                merged = tf.compat.v1.summary.merge_all()  # as train.py does
+                values = random_feed(feeds, "cls", np.random.default_rng(0), args.batch, args.points)
+                feed = {feeds[k]: v for k, v in values.items()}
+                feed[feeds["is_training"]] = True
+                with tf.compat.v1.Session() as sess:
+                    sess.run(tf.compat.v1.global_variables_initializer())
+                    sess.run([merged, train_op], feed)
+            outcome = {"tree": tree, "status": "ok"}
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            outcome = {"tree": tree, "status": type(error).__name__, "message": str(error).splitlines()[0]}
+        print(json.dumps(outcome), flush=True)
+    # Outside any tf.Graph, TF2 runs eagerly and the original's placeholders fail.
+    module = load_module(args.tree[-1], "cls")
+    try:
+        module.placeholder_inputs(args.batch, args.points)
+        outcome = {"tree": "eager", "status": "ok"}
+    except Exception as error:  # noqa: BLE001
+        outcome = {"tree": "eager", "status": type(error).__name__, "message": str(error).splitlines()[0]}
+    print(json.dumps(outcome), flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("train")
+    p.add_argument("--tree", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--networks", default=",".join(NETWORKS))
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--points", type=int, default=64)
+    p.add_argument("--bn_decay", type=float, default=0.5)
+    p.add_argument("--learning_rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--v2_behavior", choices=("off", "on"), default="off")
+    p.set_defaults(func=train)
+    p = sub.add_parser("gaps")
+    p.add_argument("--tree", action="append", required=True)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--points", type=int, default=32)
+    p.set_defaults(func=gaps)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,11 @@ import sys
 # Subcommand name -> module under pointnet_tf2.commands.
 COMMANDS = {
     "models": "models",
+    "upgrade-report": "upgrade_report",
+    "convert-tf1": "convert_tf1",
+    "build-vds": "build_vds",
+    "synthetic": "synthetic",
+    "evaluate": "evaluate",
 }
 
 

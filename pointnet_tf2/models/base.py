@@ -20,7 +20,10 @@ class PointCloudModel(keras.Model):
     - `task` and `builder_config` say what the model is, which training,
       evaluation and prediction read instead of guessing;
     - calling it with inputs of the wrong rank, channel count or point count,
-      or without one of its named inputs, raises a one-line `ValueError`.
+      or without one of its named inputs, raises a one-line `ValueError`;
+    - when a layer has an activity regulariser (the feature-transform
+      orthogonality loss), training and evaluation report its value as the
+      metric `regularization_loss` (it is already part of `loss`).
     """
 
     def __init__(self, inputs, outputs, *, builder=None, task=None, builder_config=None, **kwargs):
@@ -28,6 +31,16 @@ class PointCloudModel(keras.Model):
         self.builder = builder
         self.task = task
         self.builder_config = dict(builder_config or {})
+        regularized = any(
+            getattr(layer, "activity_regularizer", None) is not None for layer in self._flatten_layers(include_self=False)
+        )
+        self.regularization_tracker = keras.metrics.Mean(name="regularization_loss") if regularized else None
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        total = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
+        if self.regularization_tracker is not None and self.losses:
+            self.regularization_tracker.update_state(keras.ops.sum([keras.ops.cast(l, "float32") for l in self.losses]))
+        return total
 
     def set_builder(self, builder, task, builder_config):
         """Records the registered builder call that produced this model."""

@@ -13,10 +13,6 @@ SERIALIZABLE_MODULES = (
 
 
 def register_keras_objects():
-    """Imports the modules of `SERIALIZABLE_MODULES` that exist."""
+    """Imports the modules of `SERIALIZABLE_MODULES`."""
     for name in SERIALIZABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
+        importlib.import_module(name)

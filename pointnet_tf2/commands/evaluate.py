@@ -1,0 +1,37 @@
+"""`pointnet-tf2 evaluate`: test a checkpoint with the task's metric protocol."""
+
+HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU), with optional voting"
+
+
+def add_arguments(parser):
+    parser.add_argument("--checkpoint", required=True, help="a .keras checkpoint written by a train script")
+    parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the checkpoint)")
+    parser.add_argument("--split", default="test", help="split to evaluate")
+    parser.add_argument("--num_point", type=int, default=None, help="points per cloud (default: the training value)")
+    parser.add_argument("--num_votes", type=int, default=1, help="rotations about the up axis to average (original: 12)")
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--test_area", type=int, default=None, help="S3DIS test area (default: the training value)")
+    parser.add_argument("--output", default=None, help="write the results as JSON to this file")
+
+
+def run(args):
+    import json
+    import os
+
+    from pointnet_tf2.evaluation import evaluate
+    from pointnet_tf2.evaluation import format_results
+    from pointnet_tf2.training.trainer import load_checkpoint
+    from pointnet_tf2.utils import atomic_output
+
+    model, description, run_config = load_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area)
+    num_points = args.num_point or run_config["train_config"]["num_point"]
+    result = evaluate(model, description, split=args.split, num_points=num_points, num_votes=args.num_votes,
+                      batch_size=args.batch_size)
+    result["checkpoint"] = os.path.abspath(args.checkpoint)
+    print(format_results(result))
+    if args.output:
+        with atomic_output(args.output) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(result, f, indent=2)
+        print(f"results written to {args.output}")
+    return 0

@@ -1,0 +1,140 @@
+"""Evaluation of a trained model on a dataset split, with the original's voting."""
+
+import numpy as np
+
+
+def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32):
+    """Predicts every cloud of a split, averaging logits over rotated copies.
+
+    With `num_votes = V > 1` each cloud is also rotated about the dataset's up
+    axis by `2 * pi * v / V` for `v = 0 .. V-1` and the logits are averaged,
+    as the original's `evaluate.py` did. Points are the first `num_points` of
+    each stored cloud (the original's evaluation sampling).
+
+    Args:
+        model: A trained model of the dataset's task.
+        description: The `DatasetDescription`.
+        split: Split to predict.
+        num_points: Points per cloud (default: the model's, else all stored).
+        num_votes: Number of rotations to average.
+        batch_size: Clouds per prediction batch.
+
+    Returns:
+        A dict with "logits" (averaged, float32), "labels" and, for part
+        segmentation, "categories" (the ground-truth object category).
+
+    Raises:
+        ValueError: If `num_votes` < 1 or the split is unknown.
+    """
+    from pointnet_tf2.data import PointCloudSequence
+    from pointnet_tf2.data.augment import rotate_up
+
+    if int(num_votes) != num_votes or num_votes < 1:
+        raise ValueError(f"num_votes must be a positive integer, got {num_votes!r}")
+    if split not in description.splits:
+        raise ValueError(f"{description.root}: no {split!r} split (it has {', '.join(description.splits)})")
+    if num_points is None:
+        num_points = getattr(model, "builder_config", {}).get("num_points") or description.num_points
+    sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
+                                  augment=False, shuffle=False)
+    logits, labels, categories = [], [], []
+    for index in range(len(sequence)):
+        inputs, targets = sequence[index]
+        points = inputs["points"] if isinstance(inputs, dict) else inputs
+        total = None
+        for vote in range(num_votes):
+            rotated = points if vote == 0 else rotate_up(points, 2.0 * np.pi * vote / num_votes, axis=description.up_axis)
+            batch_inputs = dict(inputs, points=rotated) if isinstance(inputs, dict) else rotated
+            out = model(batch_inputs, training=False)
+            out = np.asarray(out["parts"] if isinstance(out, dict) else out, dtype=np.float64)
+            total = out if total is None else total + out
+        logits.append((total / num_votes).astype(np.float32))
+        if isinstance(targets, dict):
+            labels.append(np.asarray(targets["parts"]))
+            categories.append(np.asarray(targets["category"]))
+        else:
+            labels.append(np.asarray(targets))
+    result = {"logits": np.concatenate(logits), "labels": np.concatenate(labels)}
+    if categories:
+        result["categories"] = np.concatenate(categories)
+    return result
+
+
+def evaluate(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32):
+    """Evaluates a model on a split with the task's metric protocol.
+
+    Classification: overall accuracy, mean per-class accuracy, per-class
+    accuracy, confusion matrix. Semantic segmentation: overall point accuracy,
+    per-class IoU and mIoU, confusion matrix. Part segmentation: the original
+    protocol (predictions restricted to the ground-truth category's parts, a
+    part absent from both prediction and truth counts as IoU 1): instance
+    mIoU (`miou`), category mIoU and the per-category table.
+
+    Args:
+        model: A trained model of the dataset's task.
+        description: The `DatasetDescription`.
+        split: Split to evaluate.
+        num_points: Points per cloud (default: the model's).
+        num_votes: Rotations about the up axis to average (1 = no voting).
+        batch_size: Clouds per prediction batch.
+
+    Returns:
+        A JSON-serialisable dict of results; its "headline" lists the keys of
+        the task's main figures.
+    """
+    from pointnet_tf2 import metrics
+
+    predictions = predict_split(model, description, split=split, num_points=num_points, num_votes=num_votes,
+                                batch_size=batch_size)
+    logits, labels = predictions["logits"], predictions["labels"]
+    result = {"split": split, "num_samples": int(len(labels)), "num_votes": int(num_votes), "task": description.task}
+    if description.task == "part_seg":
+        summary = metrics.part_seg_summary(logits, labels, predictions["categories"], description.category_parts)
+        per_category = {
+            name: float(value)
+            for name, value in zip(description.category_names, summary["per_category_miou"])
+            if not np.isnan(value)
+        }
+        result.update(
+            miou=float(summary["instance_miou"]),
+            instance_miou=float(summary["instance_miou"]),
+            category_miou=float(summary["category_miou"]),
+            per_category_miou=per_category,
+            overall_accuracy=float(np.mean(np.argmax(logits, -1) == labels)),
+            headline=["instance_miou", "category_miou"],
+        )
+        return result
+    confusion = metrics.confusion_matrix(labels, logits, description.num_classes)
+    names = description.class_names
+    result["overall_accuracy"] = float(np.trace(confusion) / max(confusion.sum(), 1))
+    result["confusion_matrix"] = confusion.tolist()
+    if description.task == "cls":
+        per_class = metrics.per_class_accuracy(confusion)
+        result.update(
+            mean_class_accuracy=float(np.nanmean(per_class)),
+            per_class_accuracy={n: (None if np.isnan(v) else float(v)) for n, v in zip(names, per_class)},
+            headline=["overall_accuracy", "mean_class_accuracy"],
+        )
+    else:
+        ious = metrics.per_class_iou(confusion)
+        result.update(
+            miou=float(np.nanmean(ious)),
+            per_class_iou={n: (None if np.isnan(v) else float(v)) for n, v in zip(names, ious)},
+            headline=["overall_accuracy", "miou"],
+        )
+    return result
+
+
+def format_results(result, class_names=None):
+    """Formats evaluation results as a readable table (one string)."""
+    lines = [f"{result['task']} on {result['split']} ({result['num_samples']} clouds, {result['num_votes']} vote(s))"]
+    for key in result.get("headline", []):
+        lines.append(f"  {key:<22} {result[key]:.4f}")
+    table = result.get("per_class_accuracy") or result.get("per_class_iou") or result.get("per_category_miou")
+    if table:
+        title = {"per_class_accuracy": "accuracy", "per_class_iou": "IoU", "per_category_miou": "mIoU"}
+        kind = next(k for k in title if k in result)
+        lines.append(f"  {'class':<22} {title[kind]}")
+        for name, value in table.items():
+            lines.append(f"  {name:<22} {'n/a' if value is None else f'{value:.4f}'}")
+    return "\n".join(lines)

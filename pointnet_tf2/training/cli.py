@@ -1,0 +1,88 @@
+"""Argument parsing of `train_cls.py`, `train_sem_seg.py` and `train_part_seg.py`.
+
+Flag names and defaults are the original scripts'; the extra flags
+(`--data`, `--seed`, `--resume`, ...) are the project's.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from pointnet_tf2.training.tasks import get_task
+from pointnet_tf2.training.trainer import TrainConfig
+
+_SCRIPTS = {"cls": "train_cls.py", "part_seg": "train_part_seg.py", "sem_seg": "train_sem_seg.py"}
+
+
+def build_parser(task_name):
+    """Returns the argument parser of the train script of a task."""
+    task = get_task(task_name)
+    parser = argparse.ArgumentParser(
+        prog=_SCRIPTS[task_name],
+        description=f"Train a {task_name} model of pointnet-tf2 (defaults: the original PointNet's).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--data", default=None, help="dataset directory in an original layout, or a VDS/HDF5 file; "
+        "default: the built-in synthetic dataset, generated once into the cache")
+    add("--model", default=task.default_model, help="registry name of a model for this task (pointnet-tf2 models)")
+    add("--log_dir", default=task.log_dir, help="checkpoints, config.json, log.csv and TensorBoard events")
+    add("--num_point", type=int, default=task.num_point, help="points per cloud")
+    add("--max_epoch", type=int, default=task.max_epoch, help="epochs to run")
+    add("--batch_size", type=int, default=task.batch_size, help="batch size during training")
+    add("--learning_rate", type=float, default=task.learning_rate, help="initial learning rate")
+    add("--momentum", type=float, default=0.9, help="momentum of --optimizer momentum")
+    add("--optimizer", default="adam", choices=("adam", "momentum"), help="adam or momentum")
+    add("--decay_step", type=int, default=task.decay_step, help="samples between learning-rate decays")
+    add("--decay_rate", type=float, default=task.decay_rate, help="learning-rate decay factor")
+    add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=task.bn_decay_step,
+        help="samples between BN-momentum steps")
+    if task_name == "sem_seg":
+        add("--test_area", type=int, default=6, help="S3DIS area held out for testing (1-6)")
+    add("--val_split", type=float, default=0.1,
+        help="fraction of the training clouds held out for validation when the dataset has no val split")
+    add("--validate_on", default="auto", choices=("auto", "val", "test", "none"),
+        help="validation data: auto = the dataset's val split, else a --val_split hold-out of train; "
+        "'test' validates on the test split as the original did")
+    add("--seed", type=int, default=0, help="seed of shuffling, augmentation, hold-out and initialisation")
+    add("--resume", action="store_true", help="continue the run in --log_dir from its last checkpoint")
+    add("--label_smoothing", type=float, default=0.0, help="label smoothing of the cross-entropy")
+    add("--class_weights", default=None, help="'balanced' or comma-separated per-class weights of the loss")
+    add("--orthogonal_weight", type=float, default=None,
+        help="weight of the feature-transform regulariser (per-sample mean); default: the original's "
+        "0.001 * l2_loss scale, i.e. 0.0005 * batch_size")
+    if task_name == "part_seg":
+        add("--seg_weight", type=float, default=1.0,
+            help="weight w of the segmentation loss; the category loss gets 1 - w (the original: 1.0)")
+    add("--visuals_every", type=int, default=10, help="epochs between confusion-matrix/point-cloud summaries (0: never)")
+    add("--no_test", dest="test", action="store_false", help="skip the final test-set evaluation")
+    add("--verbose", type=int, default=1, choices=(0, 1, 2), help="0 quiet, 1 progress bar, 2 one line per epoch")
+    return parser
+
+
+def main(task_name, argv=None):
+    """Parses the arguments of a train script and trains.
+
+    Errors the user can fix print one line and give exit status 1.
+
+    Args:
+        task_name: "cls", "part_seg" or "sem_seg".
+        argv: Arguments (default: `sys.argv[1:]`).
+
+    Returns:
+        The exit status.
+    """
+    args = build_parser(task_name).parse_args(argv)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(task=task_name, **{k: v for k, v in vars(args).items() if k in fields})
+    from pointnet_tf2.training.trainer import train
+
+    try:
+        train(config)
+    except (ValueError, OSError) as error:
+        print(f"{_SCRIPTS[task_name]}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{_SCRIPTS[task_name]}: interrupted; continue with --resume --log_dir {config.log_dir}", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,391 @@
+"""The trainer shared by the three tasks: data, model, compile, fit, test."""
+
+import dataclasses
+import json
+import os
+import time
+from typing import Optional
+
+import numpy as np
+
+from pointnet_tf2.training.tasks import get_task
+from pointnet_tf2.utils import atomic_output
+
+CONFIG_FILE = "config.json"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a training run (the train scripts' flags).
+
+    Fields left at None take the task's original default (see
+    `pointnet_tf2.training.tasks.TASKS`).
+    """
+
+    task: str
+    model: Optional[str] = None
+    data: Optional[str] = None
+    num_point: Optional[int] = None
+    max_epoch: Optional[int] = None
+    batch_size: Optional[int] = None
+    learning_rate: Optional[float] = None
+    momentum: float = 0.9
+    optimizer: str = "adam"
+    decay_step: Optional[int] = None
+    decay_rate: Optional[float] = None
+    bn_init_decay: float = 0.5
+    bn_decay_decay_rate: float = 0.5
+    bn_decay_decay_step: Optional[int] = None
+    bn_decay_clip: float = 0.99
+    log_dir: Optional[str] = None
+    seed: int = 0
+    resume: bool = False
+    val_split: float = 0.1
+    validate_on: str = "auto"
+    test_area: int = 6
+    label_smoothing: float = 0.0
+    class_weights: Optional[str] = None
+    orthogonal_weight: Optional[float] = None
+    seg_weight: float = 1.0
+    visuals_every: int = 10
+    test: bool = True
+    verbose: int = 1
+
+    def resolved(self):
+        """Returns a copy with the task's defaults filled in and values checked.
+
+        Raises:
+            ValueError: On an out-of-range value, quoting it.
+        """
+        task = get_task(self.task)
+        config = dataclasses.replace(self)
+        for field in ("num_point", "max_epoch", "batch_size", "learning_rate", "decay_step", "decay_rate", "log_dir"):
+            if getattr(config, field) is None:
+                setattr(config, field, getattr(task, field))
+        if config.model is None:
+            config.model = task.default_model
+        if config.bn_decay_decay_step is None:
+            config.bn_decay_decay_step = task.bn_decay_step
+        for field in ("num_point", "max_epoch", "batch_size", "decay_step", "bn_decay_decay_step"):
+            value = getattr(config, field)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"--{field} must be a positive integer, got {value!r}")
+        if not config.learning_rate > 0:
+            raise ValueError(f"--learning_rate must be > 0, got {config.learning_rate!r}")
+        if not 0 < config.decay_rate <= 1:
+            raise ValueError(f"--decay_rate must be in (0, 1], got {config.decay_rate!r}")
+        if config.optimizer not in ("adam", "momentum"):
+            raise ValueError(f"--optimizer must be 'adam' or 'momentum', got {config.optimizer!r}")
+        if not 0.0 <= config.val_split < 1.0:
+            raise ValueError(f"--val_split must be in [0, 1), got {config.val_split!r}")
+        if config.validate_on not in ("auto", "val", "test", "none"):
+            raise ValueError(f"--validate_on must be auto, val, test or none, got {config.validate_on!r}")
+        return config
+
+
+def _log(config, message):
+    if config.verbose:
+        print(message, flush=True)
+
+
+def resolve_data(task_name, data, *, verbose=1):
+    """Returns the dataset path, generating the built-in dataset when `data` is None."""
+    if data is not None:
+        return data
+    from pointnet_tf2.data.synthetic import builtin_dataset
+
+    path = builtin_dataset(task_name)
+    if verbose:
+        print(f"no --data given: using the built-in synthetic {task_name} dataset at {path}", flush=True)
+    return path
+
+
+def validation_rows(description, config):
+    """Chooses the training rows and the validation split and rows.
+
+    The test split is used for validation only when asked for
+    (`validate_on="test"`). Otherwise the dataset's own "val" split is used
+    when it has one, else a seeded `val_split` fraction held out of "train".
+
+    Args:
+        description: The `DatasetDescription`.
+        config: A resolved `TrainConfig`.
+
+    Returns:
+        `(train_indices, val_split, val_indices)`: indices into the train
+        split (None = all of it), the split validation reads (None = no
+        validation) and indices into that split (None = all).
+    """
+    choice = config.validate_on
+    if choice == "auto":
+        choice = "val" if "val" in description.splits else ("holdout" if config.val_split > 0 else "none")
+    if choice == "none":
+        return None, None, None
+    if choice in ("val", "test"):
+        if choice not in description.splits:
+            raise ValueError(f"{description.root}: --validate_on {choice}: the dataset has no {choice!r} split")
+        return None, choice, None
+    from pointnet_tf2.data import holdout_indices
+
+    kept, held = holdout_indices(description.splits["train"], config.val_split, seed=config.seed)
+    if len(held) == 0 or len(kept) == 0:
+        raise ValueError(f"{description.root}: --val_split {config.val_split} leaves no clouds to train or to validate on")
+    return kept, "train", held
+
+
+def build_model(config, description):
+    """Builds the (un-compiled) model of a run from the registry."""
+    from pointnet_tf2.models import get_model
+    from pointnet_tf2.models import model_entry
+
+    task = get_task(config.task)
+    entry = model_entry(config.model)
+    if entry.task != task.name:
+        raise ValueError(f"--model {config.model} is a {entry.task} model, not a {task.name} model")
+    orthogonal_weight = config.orthogonal_weight
+    if orthogonal_weight is None and "orthogonal_weight" in entry.defaults():
+        from pointnet_tf2.training.tasks import original_orthogonal_weight
+
+        orthogonal_weight = original_orthogonal_weight(config.batch_size)
+    kwargs = task.model_config(description, config.num_point, orthogonal_weight)
+    if "orthogonal_weight" not in entry.defaults():
+        kwargs.pop("orthogonal_weight", None)
+    kwargs["bn_momentum"] = config.bn_init_decay
+    return get_model(config.model, **kwargs)
+
+
+def compile_model(model, config, description):
+    """Compiles a model with the run's optimizer, schedule, losses and metrics."""
+    import keras
+
+    from pointnet_tf2.training.schedules import StaircaseDecay
+
+    task = get_task(config.task)
+    schedule = StaircaseDecay(config.learning_rate, config.decay_step, config.decay_rate, config.batch_size)
+    if config.optimizer == "adam":
+        optimizer = keras.optimizers.Adam(learning_rate=schedule)
+    else:
+        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
+    class_weights = _class_weights(config, description)
+    model.compile(
+        optimizer=optimizer,
+        **task.compile_args(description, label_smoothing=config.label_smoothing, class_weights=class_weights,
+                            seg_weight=config.seg_weight),
+    )
+    return model
+
+
+def _class_weights(config, description):
+    if config.class_weights in (None, "", "none"):
+        return None
+    if config.class_weights == "balanced":
+        from pointnet_tf2.data import PointCloudSequence
+
+        labels = PointCloudSequence(description, split="train", batch_size=1).read_labels()
+        counts = np.bincount(np.asarray(labels).ravel(), minlength=description.num_classes).astype(np.float64)
+        weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / description.num_classes, 0.0)
+        return weights.tolist()
+    try:
+        return [float(w) for w in config.class_weights.split(",")]
+    except ValueError:
+        raise ValueError(f"--class_weights must be 'balanced' or comma-separated numbers, got {config.class_weights!r}") from None
+
+
+def save_run_config(config, description, model, path):
+    """Writes `config.json`: every argument, the dataset and the model config."""
+    payload = {
+        "train_config": dataclasses.asdict(config),
+        "dataset": description.to_dict(),
+        "model": {"builder": model.builder, "builder_config": model.builder_config},
+    }
+    with atomic_output(path) as tmp:
+        with open(tmp, "w") as f:
+            json.dump(payload, f, indent=2)
+
+
+def load_run_config(directory):
+    """Reads the `config.json` of a run folder.
+
+    Raises:
+        FileNotFoundError: If the folder has no `config.json`.
+        ValueError: If it is not valid.
+    """
+    path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no run configuration (is this a pointnet-tf2 log folder?)")
+    try:
+        with open(path) as f:
+            payload = json.load(f)
+        payload["train_config"]["task"], payload["dataset"]["task"], payload["model"]["builder"]
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a valid run configuration ({error})") from None
+    return payload
+
+
+def train(config):
+    """Trains a model as the original scripts did, with checkpoints and TensorBoard.
+
+    Args:
+        config: A `TrainConfig`.
+
+    Returns:
+        A dict with the best validation value, the checkpoint paths and the
+        final test results (if `config.test`).
+
+    Raises:
+        ValueError: On bad arguments, a bad dataset, or a resume that does
+            not match the run in `log_dir`.
+        FileNotFoundError: If the data or the checkpoint to resume is missing.
+    """
+    import keras
+
+    from pointnet_tf2.data import PointCloudSequence
+    from pointnet_tf2.data import open_dataset
+    from pointnet_tf2.evaluation import evaluate
+    from pointnet_tf2.training import callbacks as cb
+
+    config = config.resolved()
+    task = get_task(config.task)
+    data = resolve_data(task.name, config.data, verbose=config.verbose)
+    description = open_dataset(data, task=task.name, test_area=config.test_area)
+    if config.num_point > description.num_points:
+        raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the {description.num_points} points stored per cloud")
+
+    log_dir = os.path.abspath(config.log_dir)
+    os.makedirs(log_dir, exist_ok=True)
+    last_path = os.path.join(log_dir, "last.keras")
+    state = cb.read_state(log_dir)
+    if config.resume:
+        if state is None or not os.path.exists(last_path):
+            raise FileNotFoundError(f"{log_dir}: nothing to resume (no last.keras and {cb.STATE_FILE})")
+        previous = load_run_config(log_dir)["train_config"]
+        for key in ("task", "model"):
+            if previous[key] != getattr(config, key):
+                raise ValueError(f"{log_dir}: --resume of a {previous['task']}/{previous['model']} run with "
+                                 f"--{key} {getattr(config, key)}")
+    elif state is not None or os.path.exists(last_path):
+        raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
+
+    keras.utils.set_random_seed(config.seed)
+    train_indices, val_split, val_indices = validation_rows(description, config)
+    train_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
+                                   split="train", indices=train_indices, seed=config.seed)
+    val_seq = None
+    if val_split is not None:
+        val_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
+                                     split=val_split, indices=val_indices, augment=False, shuffle=False)
+    _log(config, f"dataset: {description.summary()}")
+    _log(config, f"training on {train_seq.num_samples} clouds, validating on "
+                 + (f"{val_seq.num_samples} clouds of the {val_split!r} split" + (" (held out of train)" if val_split == "train" else "")
+                    if val_seq is not None else "nothing"))
+
+    model = compile_model(build_model(config, description), config, description)
+    initial_epoch = 0
+    best_value = best_epoch = None
+    if config.resume:
+        try:
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(last_path)
+        except ValueError as error:
+            raise ValueError(f"{last_path}: does not fit the model {config.model} for this dataset ({error})") from None
+        initial_epoch = int(state["epochs_done"])
+        best_value, best_epoch = state.get("best_value"), state.get("best_epoch")
+        train_seq.set_epoch(initial_epoch)
+        _log(config, f"resuming {log_dir} after epoch {initial_epoch} (optimizer step {int(model.optimizer.iterations)})")
+    save_run_config(config, description, model, os.path.join(log_dir, CONFIG_FILE))
+
+    monitor = task.monitor if val_seq is not None else task.monitor.removeprefix("val_")
+    momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
+                                             decay_step=config.bn_decay_decay_step,
+                                             decay_rate=config.bn_decay_decay_rate, maximum=config.bn_decay_clip)
+    callbacks = [
+        momentum,
+        cb.EpochStatistics(momentum),
+        cb.AtomicCheckpoint(log_dir, monitor, "max", best_value=best_value, best_epoch=best_epoch),
+        keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=config.resume),
+        keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch"),
+    ]
+    if val_seq is not None and config.visuals_every > 0:
+        callbacks.append(_visuals(log_dir, val_seq, description, config))
+
+    start = time.perf_counter()
+    model.fit(train_seq, validation_data=val_seq, epochs=config.max_epoch, initial_epoch=initial_epoch,
+              callbacks=callbacks, verbose=config.verbose, shuffle=False)
+    checkpoint = callbacks[2]
+    result = {
+        "log_dir": log_dir,
+        "best_checkpoint": checkpoint.best_path,
+        "last_checkpoint": checkpoint.last_path,
+        "monitor": monitor,
+        "best_value": checkpoint.best_value,
+        "best_epoch": checkpoint.best_epoch,
+        "train_seconds": time.perf_counter() - start,
+    }
+    if config.test and "test" in description.splits:
+        best = keras.saving.load_model(checkpoint.best_path, compile=False)
+        results = evaluate(best, description, split="test", num_points=config.num_point,
+                           batch_size=config.batch_size)
+        result["test"] = results
+        with atomic_output(os.path.join(log_dir, "test_results.json")) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(results, f, indent=2)
+    _log(config, summary_line(result))
+    return result
+
+
+def summary_line(result):
+    """The one-line summary printed at the end of training."""
+    best = "n/a" if result["best_value"] is None else f"{result['best_value']:.4f}"
+    line = f"done: best {result['monitor']} {best} at epoch {result['best_epoch']}; checkpoint {result['best_checkpoint']}"
+    test = result.get("test")
+    if test:
+        line += "; test " + ", ".join(f"{k} {test[k]:.4f}" for k in test.get("headline", []))
+    return line
+
+
+def _visuals(log_dir, val_seq, description, config):
+    from pointnet_tf2.training.callbacks import ValidationVisuals
+
+    names = description.part_names if description.task == "part_seg" else description.class_names
+    return ValidationVisuals(log_dir, val_seq, names, every=config.visuals_every,
+                             category_parts=description.category_parts)
+
+
+def load_checkpoint(checkpoint, *, data=None, test_area=None):
+    """Loads a checkpoint of a training run with the dataset it was trained on.
+
+    Args:
+        checkpoint: A `.keras` file in a run folder (next to its `config.json`).
+        data: Dataset to use instead of the recorded one.
+        test_area: S3DIS test area instead of the recorded one.
+
+    Returns:
+        `(model, description, run_config)`.
+
+    Raises:
+        FileNotFoundError: If the checkpoint or its `config.json` is missing.
+        ValueError: If the file is not a model of the zoo, or the dataset's
+            task or class count does not fit the model.
+    """
+    import keras
+
+    from pointnet_tf2.data import open_dataset
+
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    run_config = load_run_config(os.path.dirname(os.path.abspath(checkpoint)))
+    try:
+        model = keras.saving.load_model(checkpoint, compile=False)
+    except Exception as error:  # Keras raises many types for a damaged file.
+        raise ValueError(f"{checkpoint}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from None
+    task = getattr(model, "task", None)
+    if task != run_config["train_config"]["task"]:
+        raise ValueError(f"{checkpoint}: a {task} model, but config.json describes a {run_config['train_config']['task']} run")
+    recorded = run_config["dataset"]
+    if test_area is None:
+        test_area = recorded.get("test_area") or 6
+    description = open_dataset(data or recorded["root"], task=task, test_area=test_area)
+    expected = model.builder_config.get("num_parts", model.builder_config.get("num_classes"))
+    if expected != description.num_classes:
+        raise ValueError(f"{description.root}: has {description.num_classes} classes, the model {checkpoint} predicts {expected}")
+    return model, description, run_config

@@ -1,0 +1,196 @@
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pointnet_tf2.data import PointCloudSequence
+from pointnet_tf2.data import open_dataset
+from pointnet_tf2.evaluation import evaluate
+from pointnet_tf2.evaluation import predict_split
+from pointnet_tf2.training.cli import main
+from pointnet_tf2.training.trainer import TrainConfig
+from pointnet_tf2.training.trainer import train
+
+FAST = ["--num_point", "64", "--batch_size", "16", "--verbose", "0", "--visuals_every", "1"]
+
+
+def read_events(folder):
+    """Returns {tag: [(step, value or kind)]} from every event file under folder."""
+    tags = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if not name.startswith("events.out.tfevents"):
+                continue
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(root, name)):
+                for value in event.summary.value:
+                    plugin = value.metadata.plugin_data.plugin_name
+                    tags.setdefault(value.tag, []).append((event.step, plugin))
+    return tags
+
+
+def read_csv(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def cls_run(tiny_data, tmp_path_factory):
+    log_dir = tmp_path_factory.mktemp("cls_run") / "log"
+    status = main("cls", ["--data", tiny_data("cls"), "--log_dir", str(log_dir), "--max_epoch", "2",
+                          "--model", "pointnet_cls", *FAST])
+    assert status == 0
+    return log_dir
+
+
+def test_cls_run_writes_checkpoints_csv_config_and_results(cls_run):
+    for name in ("best.keras", "last.keras", "config.json", "log.csv", "training_state.json", "test_results.json"):
+        assert (cls_run / name).is_file(), name
+    rows = read_csv(cls_run / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    for key in ("loss", "accuracy", "mean_class_accuracy", "val_accuracy", "learning_rate", "bn_momentum",
+                "steps_per_second", "regularization_loss", "val_regularization_loss"):
+        assert key in rows[0], key
+    assert float(rows[0]["bn_momentum"]) == 0.5 and float(rows[0]["learning_rate"]) == pytest.approx(0.001)
+    config = json.loads((cls_run / "config.json").read_text())
+    assert config["train_config"]["num_point"] == 64 and config["dataset"]["num_classes"] == 12
+    assert config["model"]["builder"] == "pointnet_cls"
+    # The regulariser runs at the original's scale by default: 0.0005 * batch size.
+    assert config["model"]["builder_config"]["orthogonal_weight"] == pytest.approx(0.008)
+    results = json.loads((cls_run / "test_results.json").read_text())
+    assert 0.0 <= results["overall_accuracy"] <= 1.0 and results["num_samples"] == 24
+
+
+def test_cls_run_tensorboard_events(cls_run):
+    tags = read_events(cls_run)
+    for tag in ("epoch_loss", "epoch_accuracy", "epoch_learning_rate", "epoch_bn_momentum", "epoch_steps_per_second"):
+        assert tag in tags, (tag, sorted(tags))
+    assert any(plugin == "images" for _, plugin in tags["confusion_matrix"])
+    for kind in ("prediction", "ground_truth"):
+        assert {plugin for _, plugin in tags[f"cloud_0/{kind}_VERTEX"] + tags[f"cloud_0/{kind}_COLOR"]} == {"mesh"}
+    assert "epoch_regularization_loss" in tags
+
+
+def test_resume_continues_at_the_right_epoch(tiny_data, tmp_path):
+    log_dir = str(tmp_path / "log")
+    args = ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic", *FAST]
+    assert main("cls", args + ["--max_epoch", "1"]) == 0
+    steps_per_epoch = int(np.ceil(86 / 16))  # 96 train clouds minus a 10% hold-out
+    first = keras.saving.load_model(os.path.join(log_dir, "last.keras"))
+    assert int(first.optimizer.iterations) == steps_per_epoch
+    assert main("cls", args + ["--max_epoch", "3", "--resume"]) == 0
+    rows = read_csv(os.path.join(log_dir, "log.csv"))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    last = keras.saving.load_model(os.path.join(log_dir, "last.keras"))
+    assert int(last.optimizer.iterations) == 3 * steps_per_epoch
+    assert json.loads(open(os.path.join(log_dir, "training_state.json")).read())["epochs_done"] == 3
+
+
+def test_resume_schedule_is_where_it_was(tiny_data, tmp_path):
+    # decay every 64 samples = 4 steps of 16: after 1 epoch (6 steps) lr = 0.7 * 0.001.
+    log_dir = str(tmp_path / "log")
+    args = ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic", "--decay_step", "64",
+            "--bn_decay_step", "64", *FAST]
+    assert main("cls", args + ["--max_epoch", "1"]) == 0
+    assert main("cls", args + ["--max_epoch", "2", "--resume"]) == 0
+    rows = read_csv(os.path.join(log_dir, "log.csv"))
+    # lr logged at the end of epoch 2 (12 steps = 192 samples -> 3 decays), momentum 1 - 0.5 * 0.5**3.
+    assert float(rows[1]["learning_rate"]) == pytest.approx(0.001 * 0.7**3)
+    assert float(rows[1]["bn_momentum"]) == pytest.approx(0.9375)
+
+
+@pytest.mark.parametrize("task", ["sem_seg", "part_seg"])
+def test_segmentation_scripts_run(task, tiny_data, tmp_path):
+    log_dir = tmp_path / "log"
+    status = main(task, ["--data", tiny_data(task), "--log_dir", str(log_dir), "--max_epoch", "1", *FAST])
+    assert status == 0
+    rows = read_csv(log_dir / "log.csv")
+    key = "val_miou" if task == "sem_seg" else "val_parts_instance_miou"
+    assert 0.0 <= float(rows[0][key]) <= 1.0
+    results = json.loads((log_dir / "test_results.json").read_text())
+    assert 0.0 <= results["miou"] <= 1.0
+    tags = read_events(log_dir)
+    assert "confusion_matrix" in tags and "cloud_0/prediction_COLOR" in tags
+
+
+def test_voting_with_one_vote_equals_plain_evaluation(cls_run, tiny_data):
+    model = keras.saving.load_model(cls_run / "best.keras", compile=False)
+    description = open_dataset(tiny_data("cls"), task="cls")
+    predictions = predict_split(model, description, num_points=64, num_votes=1)
+    seq = PointCloudSequence(description, split="test", num_points=64, augment=False, shuffle=False, batch_size=8)
+    plain = np.concatenate([model.predict(seq[i][0], verbose=0) for i in range(len(seq))])
+    np.testing.assert_allclose(predictions["logits"], plain, rtol=1e-5, atol=1e-5)
+    result = evaluate(model, description, num_points=64, num_votes=1)
+    assert result["overall_accuracy"] == pytest.approx(np.mean(plain.argmax(-1) == predictions["labels"]))
+    voted = evaluate(model, description, num_points=64, num_votes=3)
+    assert voted["num_votes"] == 3 and 0.0 <= voted["overall_accuracy"] <= 1.0
+
+
+def test_unknown_model_for_task(tiny_data, tmp_path, capsys):
+    status = main("cls", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "l"), "--model", "pointnet_sem_seg", *FAST])
+    assert status == 1
+    assert "--model pointnet_sem_seg is a sem_seg model, not a cls model" in capsys.readouterr().err
+
+
+def test_missing_data_directory(tmp_path, capsys):
+    status = main("cls", ["--data", str(tmp_path / "nowhere"), "--log_dir", str(tmp_path / "l"), *FAST])
+    assert status == 1
+    err = capsys.readouterr().err.strip()
+    assert "nowhere" in err and len(err.splitlines()) == 1
+
+
+def test_wrong_layout_directory(tiny_data, tmp_path, capsys):
+    status = main("sem_seg", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "l"), *FAST])
+    assert status == 1
+    assert "error" in capsys.readouterr().err
+
+
+def test_resume_needs_a_run_and_existing_runs_are_not_overwritten(tiny_data, cls_run, tmp_path, capsys):
+    assert main("cls", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "empty"), "--resume", *FAST]) == 1
+    assert "nothing to resume" in capsys.readouterr().err
+    before = (cls_run / "best.keras").read_bytes()
+    assert main("cls", ["--data", tiny_data("cls"), "--log_dir", str(cls_run), *FAST]) == 1
+    assert "already holds a training run" in capsys.readouterr().err
+    assert (cls_run / "best.keras").read_bytes() == before
+
+
+def test_resume_with_another_model_is_refused(tiny_data, cls_run, capsys):
+    assert main("cls", ["--data", tiny_data("cls"), "--log_dir", str(cls_run), "--resume",
+                        "--model", "pointnet_cls_basic", *FAST]) == 1
+    assert "--resume of a cls/pointnet_cls run with --model pointnet_cls_basic" in capsys.readouterr().err
+
+
+def test_failed_save_keeps_the_good_checkpoint(tiny_data, tmp_path, monkeypatch):
+    log_dir = tmp_path / "log"
+    args = ["--data", tiny_data("cls"), "--log_dir", str(log_dir), "--model", "pointnet_cls_basic", *FAST]
+    assert main("cls", args + ["--max_epoch", "1"]) == 0
+    good = (log_dir / "last.keras").read_bytes()
+
+    def full_disk(self, path, *a, **k):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", full_disk)
+    assert main("cls", args + ["--max_epoch", "2", "--resume"]) == 1
+    assert (log_dir / "last.keras").read_bytes() == good
+    assert not [p for p in os.listdir(log_dir) if p.startswith(".")]
+
+
+def test_short_training_beats_chance(tiny_data, tmp_path):
+    config = TrainConfig(task="cls", data=tiny_data("cls"), model="pointnet_cls_basic", log_dir=str(tmp_path / "log"),
+                         num_point=128, batch_size=16, max_epoch=8, verbose=0, visuals_every=0, learning_rate=0.003)
+    result = train(config)
+    # 12 classes: chance is 1/12.
+    assert result["test"]["overall_accuracy"] > 0.35
+
+
+@pytest.mark.slow
+def test_longer_training_on_builtin_data_reaches_a_high_bar(tmp_path):
+    config = TrainConfig(task="cls", log_dir=str(tmp_path / "log"), num_point=512, max_epoch=25, verbose=0,
+                         visuals_every=0, decay_step=4000)
+    result = train(config)
+    assert result["test"]["overall_accuracy"] > 0.8

@@ -29,7 +29,7 @@ class Patch:
         offset: Optional (3,) translation applied after the rotation.
     """
 
-    __slots__ = ("area", "_sampler", "rotation", "offset")
+    __slots__ = ("_sampler", "area", "offset", "rotation")
 
     def __init__(self, area, sampler, rotation=None, offset=None):
         self.area = float(area)

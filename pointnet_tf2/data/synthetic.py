@@ -34,6 +34,7 @@ import numpy as np
 
 from pointnet_tf2.data import shapes
 from pointnet_tf2.data import writers
+from pointnet_tf2.data.formats import S3DIS_CLASS_NAMES
 
 TASKS = ("cls", "part_seg", "sem_seg")
 
@@ -363,10 +364,6 @@ def _part_split(rng, n, num_points):
 
 # --- semantic segmentation rooms -----------------------------------------------------------
 
-S3DIS_CLASS_NAMES = (
-    "ceiling", "floor", "wall", "beam", "column", "window", "door",
-    "table", "chair", "sofa", "bookcase", "board", "clutter",
-)  # fmt: skip
 _S3DIS = {name: i for i, name in enumerate(S3DIS_CLASS_NAMES)}
 
 _CLASS_COLORS = {
@@ -556,7 +553,7 @@ def _furnish(room, room_type):
 def _room_points(room, density):
     """Samples the room densely; returns xyz (z up, min 0), rgb, labels."""
     areas = sum(p.area for p in room.patches)
-    count = int(math.ceil(density * areas))
+    count = math.ceil(density * areas)
     points, index = shapes.sample_patches(room.rng, room.patches, count)
     labels = np.array(room.labels, dtype=np.uint8)[index]
     colors = np.array(room.colors)[index]
@@ -577,7 +574,7 @@ def _room_points(room, density):
 def _room_blocks(rng, xyz, rgb, labels, num_points):
     """Cuts a room into 1 m x 1 m columns (stride 0.5 m) of `num_points` 9-feature points."""
     room_max = xyz.max(axis=0)
-    counts = [max(1, int(math.ceil((room_max[a] - _BLOCK_SIZE) / _BLOCK_STRIDE)) + 1) for a in (0, 1)]
+    counts = [max(1, math.ceil((room_max[a] - _BLOCK_SIZE) / _BLOCK_STRIDE) + 1) for a in (0, 1)]
     blocks, block_labels = [], []
     for i in range(counts[0]):
         x0 = i * _BLOCK_STRIDE
@@ -738,7 +735,7 @@ def generate_synthetic(
         task: "cls", "part_seg" or "sem_seg".
         output_dir: Folder to create (missing or empty, or any with `overwrite`).
         num_train: Training clouds (cls 480, part_seg 480), or training rooms
-            for sem_seg (10, spread over Areas 1-5, about 50 blocks each).
+            for sem_seg (10, spread over Areas 1-5, about 70 blocks each).
         num_val: Validation clouds (part_seg only, default 60).
         num_test: Test clouds (cls 120, part_seg 120), or Area 6 rooms (sem_seg 2).
         num_points: Points per cloud or block (2048; sem_seg 4096).
@@ -797,7 +794,7 @@ def is_complete(task, folder):
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
             return False
-        if name.endswith("files.txt") or name.endswith("file_list.txt"):
+        if name.endswith(("files.txt", "file_list.txt")):
             with open(path, encoding="utf-8") as f:
                 shards = [line.strip() for line in f if line.strip()]
             if not shards or not all(os.path.isfile(os.path.join(folder, os.path.basename(s))) for s in shards):

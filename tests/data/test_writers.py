@@ -359,8 +359,7 @@ def test_s3dis_rgb_must_be_divided_by_255(tmp_path, rng):
 
 
 def test_staged_folder_cleans_up_on_error(tmp_path):
-    with pytest.raises(RuntimeError):
-        with writers.staged_folder(tmp_path / "x") as tmp:
-            open(os.path.join(tmp, "half.h5"), "w").close()
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), writers.staged_folder(tmp_path / "x") as tmp:
+        open(os.path.join(tmp, "half.h5"), "w").close()
+        raise RuntimeError("interrupted")
     assert os.listdir(tmp_path) == []

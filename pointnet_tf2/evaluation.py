@@ -33,10 +33,14 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
         raise ValueError(f"num_votes must be a positive integer, got {num_votes!r}")
     if split not in description.splits:
         raise ValueError(f"{description.root}: no {split!r} split (it has {', '.join(description.splits)})")
+    builder_config = getattr(model, "builder_config", {})
     if num_points is None:
-        num_points = getattr(model, "builder_config", {}).get("num_points") or description.num_points
+        num_points = builder_config.get("num_points") or description.num_points
+    channels = builder_config.get("input_dims")
+    if channels is not None and channels > description.input_dims:
+        raise ValueError(f"{description.root}: the model takes {channels} channels per point, the data has {description.input_dims}")
     sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                  augment=False, shuffle=False)
+                                  augment=False, shuffle=False, channels=channels)
     logits, labels, categories = [], [], []
     for index in range(len(sequence)):
         inputs, targets = sequence[index]

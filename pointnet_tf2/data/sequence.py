@@ -114,6 +114,8 @@ class PointCloudSequence(keras.utils.PyDataset):
         memory_limit: Bytes a split may take to be held in memory in 'auto'
             mode; default a quarter of the physical memory.
         stream_buffer_bytes: Size of one shuffle buffer in 'stream' mode.
+        channels: Keep only the first `channels` channels of each point (e.g.
+            3 for XYZ of a dataset stored with normals); None keeps all.
 
     Raises:
         ValueError: For bad arguments or data (naming the file and problem).
@@ -141,6 +143,7 @@ class PointCloudSequence(keras.utils.PyDataset):
         sampling=None,
         memory_limit=None,
         stream_buffer_bytes=64 << 20,
+        channels=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         description = _as_description(source, task, test_area)
@@ -153,6 +156,11 @@ class PointCloudSequence(keras.utils.PyDataset):
             raise ValueError(
                 f"{where}: num_points={self.num_points} is larger than the {stored} points stored per cloud"
             )
+        if channels is not None:
+            channels = _positive_int(channels, "channels")
+            if channels > description.input_dims:
+                raise ValueError(f"{where}: channels={channels} but the points have {description.input_dims} channels")
+        self.channels = channels
         self.split = split
         split_rows = description.split_rows(split)
         if indices is None:
@@ -399,6 +407,8 @@ class PointCloudSequence(keras.utils.PyDataset):
         description = self.description
         task = description.task
         points = arrays["data"]
+        if self.channels is not None:
+            points = points[..., : self.channels]
         count, stored = points.shape[:2]
         per_point = arrays["pid"] if task == "part_seg" else (arrays["label"] if task == "sem_seg" else None)
         chosen = self._sample_points(count, stored, positions, index)

@@ -51,6 +51,9 @@ def build_parser(task_name):
     add("--orthogonal_weight", type=float, default=None,
         help="weight of the feature-transform regulariser (per-sample mean); default: the original's "
         "0.001 * l2_loss scale, i.e. 0.0005 * batch_size")
+    if task_name != "sem_seg":
+        add("--use_normals", action="store_true",
+            help="feed the normals stored after XYZ (6-channel data, e.g. prepare-modelnet-normals) to the model")
     if task_name == "part_seg":
         add("--seg_weight", type=float, default=1.0,
             help="weight w of the segmentation loss; the category loss gets 1 - w (the original: 1.0)")

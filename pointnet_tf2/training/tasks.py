@@ -42,19 +42,20 @@ class Task:
     monitor: str
     log_dir: str
 
-    def model_config(self, description, num_point, orthogonal_weight=None):
+    def model_config(self, description, num_point, input_dims, orthogonal_weight=None):
         """Returns the model arguments that come from the dataset.
 
         Args:
             description: The `DatasetDescription`.
             num_point: Points per cloud fed to the model.
+            input_dims: Channels per point fed to the model.
             orthogonal_weight: Weight of the feature-transform regulariser, or
                 None for the model's default.
 
         Returns:
             A dict of builder keyword arguments.
         """
-        config = {"num_points": num_point, "input_dims": description.input_dims}
+        config = {"num_points": num_point, "input_dims": input_dims}
         if self.name == "part_seg":
             config.update(num_parts=description.num_parts, num_categories=description.num_categories)
         else:

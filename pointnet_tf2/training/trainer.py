@@ -47,6 +47,7 @@ class TrainConfig:
     class_weights: Optional[str] = None
     orthogonal_weight: Optional[float] = None
     seg_weight: float = 1.0
+    use_normals: bool = False
     visuals_every: int = 10
     test: bool = True
     verbose: int = 1
@@ -133,6 +134,26 @@ def validation_rows(description, config):
     return kept, "train", held
 
 
+def input_channels(config, description):
+    """Returns how many channels of the stored points the model sees.
+
+    Classification and part segmentation data may store normals after XYZ
+    (6 channels): they are used only with `--use_normals`. Semantic
+    segmentation always uses every channel (S3DIS: 9).
+
+    Raises:
+        ValueError: If `--use_normals` is given for data without normals.
+    """
+    dims = description.input_dims
+    if config.task == "sem_seg":
+        return dims
+    if config.use_normals:
+        if dims < 6:
+            raise ValueError(f"{description.root}: --use_normals, but the points have {dims} channels (no normals)")
+        return 6
+    return 3
+
+
 def build_model(config, description):
     """Builds the (un-compiled) model of a run from the registry."""
     from pointnet_tf2.models import get_model
@@ -147,7 +168,7 @@ def build_model(config, description):
         from pointnet_tf2.training.tasks import original_orthogonal_weight
 
         orthogonal_weight = original_orthogonal_weight(config.batch_size)
-    kwargs = task.model_config(description, config.num_point, orthogonal_weight)
+    kwargs = task.model_config(description, config.num_point, input_channels(config, description), orthogonal_weight)
     if "orthogonal_weight" not in entry.defaults():
         kwargs.pop("orthogonal_weight", None)
     kwargs["bn_momentum"] = config.bn_init_decay
@@ -268,12 +289,14 @@ def train(config):
 
     keras.utils.set_random_seed(config.seed)
     train_indices, val_split, val_indices = validation_rows(description, config)
+    channels = input_channels(config, description)
     train_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
-                                   split="train", indices=train_indices, seed=config.seed)
+                                   split="train", indices=train_indices, seed=config.seed, channels=channels)
     val_seq = None
     if val_split is not None:
         val_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
-                                     split=val_split, indices=val_indices, augment=False, shuffle=False)
+                                     split=val_split, indices=val_indices, augment=False, shuffle=False,
+                                     channels=channels)
     _log(config, f"dataset: {description.summary()}")
     _log(config, f"training on {train_seq.num_samples} clouds, validating on "
                  + (f"{val_seq.num_samples} clouds of the {val_split!r} split" + (" (held out of train)" if val_split == "train" else "")

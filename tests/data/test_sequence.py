@@ -325,3 +325,18 @@ def test_description_source_and_missing_source(modelnet_vds, tmp_path):
         PointCloudSequence(str(tmp_path / "missing.h5"))
     with pytest.raises(ValueError, match=r"source must be"):
         PointCloudSequence(42)
+
+
+def test_channels_keeps_the_first_channels(tmp_path):
+    from pointnet_tf2.data.writers import write_modelnet_layout
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(6, 16, 6)).astype(np.float32)
+    folder = write_modelnet_layout(tmp_path / "m", {"train": (points, np.arange(6) % 2), "test": (points, np.arange(6) % 2)},
+                                   ["a", "b"])
+    full = PointCloudSequence(folder, split="test", batch_size=6)
+    xyz = PointCloudSequence(folder, split="test", batch_size=6, channels=3)
+    assert full[0][0].shape == (6, 16, 6) and xyz[0][0].shape == (6, 16, 3)
+    np.testing.assert_array_equal(xyz[0][0], full[0][0][..., :3])
+    with pytest.raises(ValueError, match="channels=7 but the points have 6 channels"):
+        PointCloudSequence(folder, split="test", channels=7)

@@ -194,3 +194,67 @@ def test_longer_training_on_builtin_data_reaches_a_high_bar(tmp_path):
                          visuals_every=0, decay_step=4000)
     result = train(config)
     assert result["test"]["overall_accuracy"] > 0.8
+
+
+def test_evaluate_command_writes_results(cls_run, tmp_path, capsys):
+    from pointnet_tf2 import cli
+
+    output = tmp_path / "results.json"
+    assert cli.main(["evaluate", "--checkpoint", str(cls_run / "best.keras"), "--num_votes", "2",
+                     "--output", str(output)]) == 0
+    results = json.loads(output.read_text())
+    assert results["num_votes"] == 2 and results["num_samples"] == 24
+    assert 0.0 <= results["overall_accuracy"] <= 1.0 and 0.0 <= results["mean_class_accuracy"] <= 1.0
+    assert len(results["confusion_matrix"]) == 12
+    assert "overall_accuracy" in capsys.readouterr().out
+
+
+def test_evaluate_command_rejects_data_of_another_task(cls_run, tiny_data, tmp_path, capsys):
+    from pointnet_tf2 import cli
+
+    output = tmp_path / "results.json"
+    assert cli.main(["evaluate", "--checkpoint", str(cls_run / "best.keras"), "--data", tiny_data("sem_seg"),
+                     "--output", str(output)]) == 1
+    assert "error" in capsys.readouterr().err
+    assert not output.exists()
+
+
+def test_evaluate_command_on_a_missing_or_foreign_checkpoint(tmp_path, capsys):
+    from pointnet_tf2 import cli
+
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "none.keras")]) == 1
+    assert "no such checkpoint" in capsys.readouterr().err
+    (tmp_path / "junk.keras").write_bytes(b"not a zip")
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "junk.keras")]) == 1
+    assert "config.json" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def normals_data(tmp_path_factory):
+    from pointnet_tf2.data.writers import write_modelnet_layout
+
+    rng = np.random.default_rng(0)
+    splits = {}
+    for split, size in (("train", 40), ("test", 12)):
+        xyz = rng.normal(size=(size, 64, 3)).astype("float32")
+        normals = xyz / np.linalg.norm(xyz, axis=-1, keepdims=True)
+        splits[split] = (np.concatenate([xyz, normals], axis=-1), np.arange(size) % 4)
+    folder = tmp_path_factory.mktemp("normals") / "modelnet40_normal_hdf5_2048"
+    write_modelnet_layout(folder, splits, ["a", "b", "c", "d"])
+    return str(folder)
+
+
+@pytest.mark.parametrize("use_normals, dims", [(False, 3), (True, 6)])
+def test_use_normals_chooses_the_input_channels(normals_data, tmp_path, use_normals, dims):
+    log_dir = tmp_path / "log"
+    args = ["--data", normals_data, "--log_dir", str(log_dir), "--model", "pointnet_cls_basic", "--max_epoch", "1",
+            *FAST] + (["--use_normals"] if use_normals else [])
+    assert main("cls", args) == 0
+    config = json.loads((log_dir / "config.json").read_text())
+    assert config["model"]["builder_config"]["input_dims"] == dims
+    assert json.loads((log_dir / "test_results.json").read_text())["num_samples"] == 12
+
+
+def test_use_normals_without_normals_in_the_data(tiny_data, tmp_path, capsys):
+    assert main("cls", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "l"), "--use_normals", *FAST]) == 1
+    assert "--use_normals, but the points have 3 channels (no normals)" in capsys.readouterr().err

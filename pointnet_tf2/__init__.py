@@ -9,9 +9,9 @@ __version__ = "0.1.0"
 
 from pointnet_tf2.models import get_model  # noqa: E402
 from pointnet_tf2.models import list_models  # noqa: E402
-from pointnet_tf2.inference import predict  # noqa: E402  (numpy only; TensorFlow comes with the models above)
+from pointnet_tf2.inference import predict  # noqa: E402
 from pointnet_tf2.utils.registration import register_keras_objects  # noqa: E402
 
 register_keras_objects()
 
-__all__ = ["__version__", "get_model", "list_models"]
+__all__ = ["__version__", "get_model", "list_models", "predict"]

@@ -17,6 +17,13 @@ COMMANDS = {
     "build-vds": "build_vds",
     "synthetic": "synthetic",
     "evaluate": "evaluate",
+    "prepare": "prepare",
+    "prepare-s3dis": "prepare_s3dis",
+    "prepare-shapenet-part": "prepare_shapenet_part",
+    "prepare-modelnet-normals": "prepare_modelnet_normals",
+    "predict": "predict",
+    "show": "show",
+    "export": "export",
 }
 
 

@@ -148,7 +148,8 @@ def render_views_png(
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
         if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"render_views_png: labels must be {n} integers, got shape {labels.shape} dtype {labels.dtype}")
+            raise ValueError(f"render_views_png: labels must be {n} integers, got shape {labels.shape} "
+                             f"dtype {labels.dtype}")
         rgb = label_colors(labels) / 255.0
     elif colors is not None:
         colors = np.asarray(colors)

@@ -405,8 +405,9 @@ def write_shapenet_part_layout(
     """Writes a part-segmentation dataset in the ShapeNet part `hdf5_data` layout.
 
     Files: `ply_data_train0.h5`.., `ply_data_val0.h5`.., `ply_data_test0.h5`..
-    with `data` float32 (n, P, 3), `label` uint8 (n, 1) (object category) and
-    `pid` uint8 (n, P) (overall part id); `train_hdf5_file_list.txt`,
+    with `data` float32 (n, P, 3), or (n, P, 6) = xyz + normals, `label` uint8
+    (n, 1) (object category) and `pid` uint8 (n, P) (overall part id);
+    `train_hdf5_file_list.txt`,
     `val_hdf5_file_list.txt`, `test_hdf5_file_list.txt` (bare file names, like
     the original); `all_object_categories.txt` (`Name<TAB>synset` per line,
     line index = category); `overallid_to_catid_partid.json` (a list, index =
@@ -417,7 +418,8 @@ def write_shapenet_part_layout(
     Args:
         output_dir: Folder to create (missing or empty, or any with `overwrite`).
         splits: `{"train" | "val" | "test": (points, category, pid)}` with points
-            float (n, P, 3), category int (n,) or (n, 1), pid int (n, P); every
+            float (n, P, 3) or (n, P, 6) = xyz + normals, category int (n,) or
+            (n, 1), pid int (n, P); every
             pid must be one of its cloud's category parts.
         category_names: Category names (no whitespace), index = category label.
         category_synsets: One synset id string per category (e.g. "02691156").
@@ -457,7 +459,7 @@ def write_shapenet_part_layout(
     for split in SHAPENET_PART_SPLITS:
         what = f"splits[{split!r}]"
         points, category, pid = _unpack(splits[split], 3, f"{what} (points, category, pid)")
-        points = _check_points(f"{what} points", points, (3,))
+        points = _check_points(f"{what} points", points, (3, 6))
         category = _check_labels(f"{what} category", category, (points.shape[0],))
         pid = _check_labels(f"{what} pid", pid, tuple(points.shape[:2]))
         checked[split] = (points, category, pid)
@@ -505,6 +507,148 @@ def write_shapenet_part_layout(
         )
         _write_json(os.path.join(tmp, "part_color_mapping.json"), colors.tolist())
     return os.path.abspath(os.fspath(output_dir))
+
+
+# Format tag of the files written by `write_shapenet_part_full_resolution`.
+FULL_RESOLUTION_FORMAT = "pointnet_tf2.part_full_resolution"
+FULL_RESOLUTION_VERSION = 1
+_FULL_RESOLUTION_FLUSH_POINTS = 1 << 20
+
+
+def write_shapenet_part_full_resolution(path, clouds):
+    """Writes part-labelled clouds at full resolution (any number of points each) to one HDF5 file.
+
+    The companion of one split of a `hdf5_data` dataset: entry i describes
+    row i of the split (its shards concatenated in list-file order), so that
+    evaluation can score every original point. Keys:
+
+    - `points` float32 (T, C): the points of every cloud, concatenated (C = 3,
+      or 6 = xyz + normals), in the same coordinates as the split's `data`;
+    - `pid` uint8 (T,): the overall part id of every point;
+    - `offsets` int64 (n + 1,): cloud i is `points[offsets[i]:offsets[i + 1]]`;
+    - `label` uint8 (n,): object category of every cloud;
+    - `sample_index` int32 (n, P): which of cloud i's points make up row i of
+      the split's `data` (`data[i] == points[offsets[i] + sample_index[i]]`);
+    - `shape_id` (n,) UTF-8 strings, e.g. `02691156/1a04e3eab45ca15dd86060f189eb133`;
+    - attributes `format` = "pointnet_tf2.part_full_resolution", `version` = 1.
+
+    Clouds are streamed (never all in memory) and the file is written
+    through `atomic_output`.
+
+    Args:
+        path: The file to write.
+        clouds: An iterable of `(shape_id, category, points (N, C), pid (N,),
+            sample_index (P,))` tuples, in split row order.
+
+    Returns:
+        The absolute path of the file.
+
+    Raises:
+        ValueError: On an empty iterable, bad shapes or dtypes, NaN/inf
+            points, ids outside 0..255, sample indices outside the cloud, or C
+            and P that change between clouds.
+    """
+    import h5py
+
+    from pointnet_tf2.utils import atomic_output
+
+    path = os.path.abspath(os.fspath(path))
+    with atomic_output(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            count = _stream_full_resolution(f, clouds)
+            if count == 0:
+                raise ValueError(f"{path}: no clouds to write")
+    return path
+
+
+def _check_full_cloud(i, entry, channels, num_samples):
+    what = f"clouds[{i}]"
+    entry = _unpack(entry, 5, f"{what} (shape_id, category, points, pid, sample_index)")
+    shape_id, category, points, pid, sample_index = entry
+    if not isinstance(shape_id, str) or not shape_id:
+        raise ValueError(f"{what}: shape_id must be a non-empty string, got {shape_id!r}")
+    if isinstance(category, bool) or not isinstance(category, (int, np.integer)) or not 0 <= category < _UINT8_LIMIT:
+        raise ValueError(f"{what} ({shape_id}): category must be an integer in [0, {_UINT8_LIMIT}), got {category!r}")
+    points = np.asarray(points)
+    if points.ndim != 2 or points.shape[1] not in (3, 6) or points.shape[0] < 1:
+        raise ValueError(f"{what} ({shape_id}): points must have shape (N, 3) or (N, 6) with N >= 1, "
+                         f"got {points.shape}")  # fmt: skip
+    if channels is not None and points.shape[1] != channels:
+        raise ValueError(f"{what} ({shape_id}): {points.shape[1]} channels, earlier clouds have {channels}")
+    if not np.issubdtype(points.dtype, np.floating):
+        raise ValueError(f"{what} ({shape_id}): points must be floating point, got dtype {points.dtype}")
+    values = _finite_float32(f"{what} ({shape_id}) points", points[None], 0)[0]
+    pid = np.asarray(pid)
+    if pid.shape != (points.shape[0],) or not np.issubdtype(pid.dtype, np.integer):
+        raise ValueError(f"{what} ({shape_id}): pid must be integers of shape ({points.shape[0]},), got "
+                         f"{pid.shape} {pid.dtype}")  # fmt: skip
+    pid = _labels_in_range(f"{what} ({shape_id}) pid", pid[None], 0, _UINT8_LIMIT, "stored as uint8")[0]
+    sample_index = np.asarray(sample_index)
+    if sample_index.ndim != 1 or sample_index.size < 1 or not np.issubdtype(sample_index.dtype, np.integer):
+        raise ValueError(f"{what} ({shape_id}): sample_index must be a non-empty 1-D integer array, got "
+                         f"{sample_index.shape} {sample_index.dtype}")  # fmt: skip
+    if num_samples is not None and sample_index.size != num_samples:
+        raise ValueError(f"{what} ({shape_id}): {sample_index.size} sample indices, earlier clouds have {num_samples}")
+    if sample_index.min() < 0 or sample_index.max() >= points.shape[0]:
+        raise ValueError(f"{what} ({shape_id}): sample_index values must be in [0, {points.shape[0]})")
+    return shape_id, int(category), values, pid, sample_index.astype(np.int32)
+
+
+def _stream_full_resolution(f, clouds):
+    import h5py
+
+    channels = num_samples = None
+    count = total = 0
+    buffered = []
+
+    def flush():
+        nonlocal total
+        if not buffered:
+            return
+        points = np.concatenate([b[2] for b in buffered])
+        pid = np.concatenate([b[3] for b in buffered])
+        n = len(buffered)
+        sizes = np.array([len(b[2]) for b in buffered], np.int64)
+        rows = count - n
+        for key, values in (("points", points), ("pid", pid)):
+            f[key].resize(total + len(values), axis=0)
+            f[key][total:total + len(values)] = values
+        f["offsets"].resize(rows + n + 1, axis=0)
+        f["offsets"][rows + 1:rows + n + 1] = total + np.cumsum(sizes)
+        for key, values in (
+            ("label", np.array([b[1] for b in buffered], np.uint8)),
+            ("sample_index", np.stack([b[4] for b in buffered])),
+            ("shape_id", np.array([b[0] for b in buffered], dtype=object)),
+        ):
+            f[key].resize(rows + n, axis=0)
+            f[key][rows:rows + n] = values
+        total += len(points)
+        buffered.clear()
+
+    pending_points = 0
+    for i, entry in enumerate(clouds):
+        cloud = _check_full_cloud(i, entry, channels, num_samples)
+        if channels is None:
+            channels, num_samples = cloud[2].shape[1], cloud[4].size
+            gzip = {"compression": "gzip", "compression_opts": _GZIP_LEVEL}
+            f.create_dataset("points", (0, channels), np.float32, maxshape=(None, channels),
+                             chunks=(4096, channels), **gzip)  # fmt: skip
+            f.create_dataset("pid", (0,), np.uint8, maxshape=(None,), chunks=(16384,), **gzip)
+            f.create_dataset("offsets", data=np.zeros(1, np.int64), maxshape=(None,), chunks=(4096,))
+            f.create_dataset("label", (0,), np.uint8, maxshape=(None,), chunks=(4096,))
+            f.create_dataset("sample_index", (0, num_samples), np.int32, maxshape=(None, num_samples),
+                             chunks=(max(1, _CHUNK_BYTES // (4 * num_samples)), num_samples), **gzip)  # fmt: skip
+            f.create_dataset("shape_id", (0,), h5py.string_dtype("utf-8"), maxshape=(None,), chunks=(1024,))
+            f.attrs["format"] = FULL_RESOLUTION_FORMAT
+            f.attrs["version"] = FULL_RESOLUTION_VERSION
+        buffered.append(cloud)
+        count += 1
+        pending_points += len(cloud[2])
+        if pending_points >= _FULL_RESOLUTION_FLUSH_POINTS:
+            flush()
+            pending_points = 0
+    flush()
+    return count
 
 
 # --- S3DIS -----------------------------------------------------------------------------

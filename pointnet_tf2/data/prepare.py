@@ -1,0 +1,349 @@
+"""`prepare_dataset`: a folder of meshes or point files -> the ModelNet40 HDF5 layout.
+
+Two folder layouts are understood (`layout="auto"` tells them apart):
+
+- "modelnet": `ROOT/<class>/train/*` and `ROOT/<class>/test/*`, as in the raw
+  ModelNet40 archive (`ModelNet40/chair/train/chair_0001.off`);
+- "flat": `ROOT/<class>/*` (files anywhere below the class folder), split
+  into train and test at random per class (`test_fraction`, seeded).
+
+Class names are the class folder names sorted alphabetically (ModelNet40's
+label order), so label `i` is line `i` of `shape_names.txt`. Every supported
+file (see `pointnet_tf2.data.meshes`) becomes one cloud of `num_points`
+points: surfaces are sampled uniformly by area, point files are reduced or
+padded, clouds are turned y-up and scaled into the unit sphere. Files are
+converted in parallel by `pointnet_tf2.data.conversion` (seeded per file,
+work shards of at most `shard_size` files, `resume`), and the result is
+written by `pointnet_tf2.data.writers.write_modelnet_layout` (shards of at
+most `shard_size` clouds, list files, `shape_names.txt`), plus:
+
+- `skipped.txt`: one `path<TAB>kind<TAB>reason` line per skipped file;
+- `prepare.json`: the options, the counts and the skip and note counts.
+
+Bad files are skipped with a one-line reason (or fail the run with
+`strict=True`); they never stop the run or reach a shard.
+"""
+
+import dataclasses
+import functools
+import json
+import os
+import shutil
+import zlib
+from collections import Counter
+
+import numpy as np
+
+from pointnet_tf2.data import meshes
+from pointnet_tf2.data.conversion import ConversionInput
+from pointnet_tf2.data.conversion import Converted
+from pointnet_tf2.data.conversion import run_conversion
+from pointnet_tf2.utils import atomic_output
+
+LAYOUTS = ("auto", "modelnet", "flat")
+SPLITS = ("train", "test")
+INFO_FILE = "prepare.json"
+SKIPPED_FILE = "skipped.txt"
+WORK_SUFFIX = ".prepare-work"
+INFO_VERSION = 1
+
+
+@dataclasses.dataclass
+class SourceTree:
+    """The files found under a data root.
+
+    Attributes:
+        root: The absolute root folder.
+        layout: "modelnet" or "flat".
+        class_names: Sorted class names (index = label).
+        files: `(relative path, class index, split)` in a stable order.
+        ignored: Counter of ignored file suffixes (unsupported types, files
+            outside train/test folders in the modelnet layout).
+    """
+
+    root: str
+    layout: str
+    class_names: list
+    files: list
+    ignored: Counter
+
+
+def _visible(name):
+    return not name.startswith(".")
+
+
+def _walk_files(folder):
+    """Relative paths of the visible files below `folder`, sorted."""
+    found = []
+    for current, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if _visible(d))
+        found.extend(os.path.join(current, n) for n in sorted(names) if _visible(n))
+    return found
+
+
+def _split_flat(files, test_fraction, seed, class_name):
+    n = len(files)
+    count = int(round(test_fraction * n))
+    if test_fraction > 0 and n >= 2:
+        count = min(max(count, 1), n - 1)
+    elif n < 2:
+        count = 0
+    order = np.random.default_rng([int(seed), zlib.crc32(class_name.encode("utf-8"))]).permutation(n)
+    test = set(order[:count].tolist())
+    return ["test" if i in test else "train" for i in range(n)]
+
+
+def scan_tree(root, *, layout="auto", test_fraction=0.2, seed=0):
+    """Finds the class folders and files under `root`.
+
+    Args:
+        root: The data folder.
+        layout: "auto", "modelnet" or "flat" (see the module docstring).
+        test_fraction: Flat layout: share of each class's files put in the
+            test split (at least one file when a class has two or more).
+        seed: Flat layout: seed of the split.
+
+    Returns:
+        A `SourceTree`.
+
+    Raises:
+        FileNotFoundError: If `root` is not a folder.
+        ValueError: On a bad layout or fraction, no class folders, no
+            supported files, or class names with whitespace.
+    """
+    root = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such folder")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 <= test_fraction < 1:
+        raise ValueError(f"test_fraction must be a number in [0, 1), got {test_fraction!r}")
+    classes = sorted(d for d in os.listdir(root) if _visible(d) and os.path.isdir(os.path.join(root, d)))
+    if not classes:
+        raise ValueError(f"{root}: no class folders (expected ROOT/<class>/... with one folder per class)")
+    if layout == "auto":
+        split_dirs = any(os.path.isdir(os.path.join(root, c, s)) for c in classes for s in SPLITS)
+        layout = "modelnet" if split_dirs else "flat"
+    supported = set(meshes.SUPPORTED_SUFFIXES)
+    ignored = Counter()
+    per_class = {}
+    for name in classes:
+        folder = os.path.join(root, name)
+        entries = []
+        for path in _walk_files(folder):
+            suffix = os.path.splitext(path)[1].lower()
+            relative = os.path.relpath(path, folder)
+            split = relative.split(os.sep, 1)[0] if layout == "modelnet" else None
+            if suffix not in supported or (layout == "modelnet" and (split not in SPLITS or os.sep not in relative)):
+                ignored[suffix or "(no suffix)"] += 1
+                continue
+            entries.append((os.path.relpath(path, root).replace(os.sep, "/"), split))
+        if entries:
+            per_class[name] = entries
+        else:
+            ignored["(class folders without supported files)"] += 1
+    if not per_class:
+        raise ValueError(f"{root}: no supported files (suffixes: {' '.join(meshes.SUPPORTED_SUFFIXES)}) "
+                         f"in {'ROOT/<class>/{train,test}/' if layout == 'modelnet' else 'ROOT/<class>/'}")  # fmt: skip
+    class_names = sorted(per_class)
+    for name in class_names:
+        if any(c.isspace() for c in name):
+            raise ValueError(f"{os.path.join(root, name)}: class folder names must not contain whitespace")
+    files = []
+    for label, name in enumerate(class_names):
+        entries = per_class[name]
+        if layout == "flat":
+            splits = _split_flat(entries, test_fraction, seed, name)
+            entries = [(rel, split) for (rel, _), split in zip(entries, splits)]
+        files.extend((rel, label, split) for rel, split in entries)
+    order = {split: i for i, split in enumerate(SPLITS)}
+    files.sort(key=lambda f: (order[f[2]], f[0]))
+    return SourceTree(root, layout, class_names, files, ignored)
+
+
+def convert_file(item, rng, options):
+    """Conversion function of `prepare`: one file -> one labelled cloud.
+
+    Args:
+        item: A `ConversionInput` with `info["label"]`.
+        rng: The file's `numpy.random.Generator`.
+        options: `meshes.SamplingOptions`.
+
+    Returns:
+        A `Converted` with "data" (1, P, 3 or 6) float32 and "label" (1,).
+    """
+    cloud = meshes.cloud_from_file(item.path, options, rng)
+    return Converted({"data": cloud.points[None], "label": np.array([item.info["label"]], dtype=np.uint8)},
+                     tuple(cloud.notes))
+
+
+def work_dir_for(output_dir):
+    """The hidden work folder next to `output_dir` (shards of an unfinished run)."""
+    parent, name = os.path.split(os.path.abspath(os.fspath(output_dir)))
+    return os.path.join(parent, f".{name}{WORK_SUFFIX}")
+
+
+def _inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def prepare_dataset(
+    root,
+    output_dir,
+    *,
+    layout="auto",
+    num_points=2048,
+    normals=False,
+    fps=False,
+    oversample=4,
+    density=None,
+    normalize="unit_sphere",
+    up_axis=meshes.DEFAULT_INPUT_UP_AXIS,
+    columns="auto",
+    max_file_mb=meshes.DEFAULT_MAX_FILE_MB,
+    test_fraction=0.2,
+    seed=0,
+    shard_size=2048,
+    workers=None,
+    resume=False,
+    strict=False,
+    overwrite=False,
+    progress=True,
+    log=print,
+):
+    """Converts a folder of meshes or point files into the ModelNet40 HDF5 layout.
+
+    Args:
+        root: Data folder (`ROOT/<class>/{train,test}/*` or `ROOT/<class>/*`).
+        output_dir: Dataset folder to create (missing or empty, or any with
+            `overwrite`).
+        layout: "auto", "modelnet" or "flat".
+        num_points: Points per cloud (the original: 2048).
+        normals: Store xyz + normals, (P, 6).
+        fps: Reduce by farthest-point sampling (meshes are sampled
+            `oversample` times denser first).
+        oversample: See `fps`.
+        density: Count-by-density mode (see `meshes.SamplingOptions`).
+        normalize: "unit_sphere" (default, as the original) or "none".
+        up_axis: Up axis of the input files ("z" for raw ModelNet40); the
+            clouds are turned so it becomes y, the layout's up axis.
+        columns: Column layout of point files ("auto", "xyz,normals", ...).
+        max_file_mb: Larger files are skipped.
+        test_fraction: Flat layout: test share of each class.
+        seed: Seed of the sampling (per file) and of the flat split.
+        shard_size: At most this many clouds per h5 file (and files per work shard).
+        workers: Worker processes (default: all CPUs; <= 1: in this process).
+        resume: Continue an interrupted run (reuses its finished work shards).
+        strict: Fail (ValueError) if any file is skipped; nothing is written
+            to `output_dir` then.
+        overwrite: Replace a non-empty `output_dir` and discard an unfinished run.
+        progress: Show a progress line on stderr.
+        log: Function printing the summary lines (None: silent).
+
+    Returns:
+        A dict: "output_dir", "class_names", "counts" ({split: clouds}),
+        "converted", "skipped" (list of (file, kind, reason)), "skip_counts",
+        "note_counts", "seconds", "files_per_second".
+
+    Raises:
+        FileNotFoundError: If `root` is missing.
+        ValueError: On bad arguments, an existing non-empty `output_dir`
+            without `overwrite`, an unfinished run without `resume` or
+            `overwrite`, a split without any cloud, or skips with `strict`.
+    """
+    import trimesh  # noqa: F401  (imported before the workers fork, so each one does not import it again)
+
+    log = log or (lambda *_: None)
+    options = meshes.SamplingOptions(
+        num_points=num_points, normals=normals, fps=fps, oversample=oversample, density=density,
+        normalize=normalize, up_axis=up_axis, target_up_axis=1, columns=columns, max_file_mb=max_file_mb,
+    )  # fmt: skip
+    if isinstance(shard_size, bool) or not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
+        raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    output_dir = os.path.abspath(os.fspath(output_dir))
+    root = os.path.abspath(os.fspath(root))
+    if os.path.isdir(root) and _inside(output_dir, root):
+        raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"{output_dir}: exists and is not a folder")
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+        raise ValueError(f"{output_dir}: the folder exists and is not empty; choose another folder or pass "
+                         "--overwrite to replace it")  # fmt: skip
+    tree = scan_tree(root, layout=layout, test_fraction=test_fraction, seed=seed)
+    work_dir = work_dir_for(output_dir)
+    if os.path.isdir(work_dir) and overwrite and not resume:
+        shutil.rmtree(work_dir)
+    elif os.path.isdir(work_dir) and not resume:
+        raise ValueError(f"{work_dir}: holds an unfinished prepare run for {output_dir}; pass --resume to "
+                         "continue it, or --overwrite to start over")  # fmt: skip
+
+    inputs = [
+        ConversionInput(key=rel, path=os.path.join(tree.root, rel), group=split, info={"label": label})
+        for rel, label, split in tree.files
+    ]
+    counts = Counter(split for _, _, split in tree.files)
+    log(f"prepare: {len(inputs)} files in {len(tree.class_names)} classes ({tree.layout} layout: "
+        + ", ".join(f"{counts[s]} {s}" for s in SPLITS) + f") under {tree.root}")  # fmt: skip
+    if tree.ignored:
+        log("  ignored: " + ", ".join(f"{n} {s}" for s, n in sorted(tree.ignored.items())))
+    channels = 6 if normals else 3
+    recorded = {"sampling": dataclasses.asdict(options), "layout": tree.layout, "test_fraction": test_fraction,
+                "class_names": tree.class_names}  # fmt: skip
+    run = run_conversion(
+        inputs, functools.partial(convert_file, options=options), work_dir,
+        schema={"data": ((options.num_points, channels), "float32"), "label": ((), "uint8")},
+        shard_size=shard_size, seed=seed, workers=workers, resume=resume, options=recorded,
+        progress=progress, label="prepare",
+    )  # fmt: skip
+    if run.resumed_shards:
+        log(f"  resumed {run.resumed_shards} of {len(run.shards)} work shards from {work_dir}")
+    for line in run.summary_lines("prepare", row_unit="clouds"):
+        log(line)
+    if strict:
+        run.raise_if_skipped()
+
+    splits, label_counts = {}, {}
+    for split in SPLITS:
+        arrays = run.arrays(split)
+        if len(arrays["data"]) == 0:
+            run.write_skipped(os.path.join(work_dir, SKIPPED_FILE))
+            raise ValueError(f"{tree.root}: no {split} cloud could be made ({counts[split]} {split} files, "
+                             f"the rest skipped: see {os.path.join(work_dir, SKIPPED_FILE)})")  # fmt: skip
+        splits[split] = (arrays["data"], arrays["label"])
+        label_counts[split] = np.bincount(np.asarray(arrays["label"]), minlength=len(tree.class_names))
+    from pointnet_tf2.data.writers import write_modelnet_layout
+
+    write_modelnet_layout(output_dir, splits, tree.class_names, shard_size=shard_size, overwrite=overwrite)
+    run.write_skipped(os.path.join(output_dir, SKIPPED_FILE))
+    result = {
+        "output_dir": output_dir,
+        "root": tree.root,
+        "layout": tree.layout,
+        "class_names": tree.class_names,
+        "counts": {split: int(len(splits[split][0])) for split in SPLITS},
+        "per_class": {split: dict(zip(tree.class_names, label_counts[split].tolist())) for split in SPLITS},
+        "converted": run.converted,
+        "skipped": run.skipped,
+        "skip_counts": dict(run.skip_counts()),
+        "note_counts": dict(run.note_counts()),
+        "seconds": run.seconds,
+        "files_per_second": run.processed / run.seconds if run.seconds > 0 else None,
+        "workers": run.workers,
+        "seed": seed,
+        "shard_size": shard_size,
+        "sampling": dataclasses.asdict(options),
+        "version": INFO_VERSION,
+    }
+    with atomic_output(os.path.join(output_dir, INFO_FILE)) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({k: v for k, v in result.items() if k != "skipped"}, f, indent=1)
+    run.cleanup()
+    empty = [name for i, name in enumerate(tree.class_names) if label_counts["train"][i] == 0]
+    if empty:
+        log(f"  warning: no training clouds for {len(empty)} class(es): {', '.join(empty[:10])}")
+    log(f"wrote {output_dir}: " + ", ".join(f"{result['counts'][s]} {s}" for s in SPLITS)
+        + f" clouds of {options.num_points} x {channels}, {len(tree.class_names)} classes"
+        + (f"; {len(run.skipped)} skipped files listed in {os.path.join(output_dir, SKIPPED_FILE)}"
+           if run.skipped else ""))
+    return result

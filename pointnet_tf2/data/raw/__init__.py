@@ -1,0 +1,45 @@
+"""Converters of raw dataset releases into the original PointNet HDF5 layouts.
+
+The original HDF5 downloads are gone; these turn the raw releases that are
+still mirrored into exactly the layouts `pointnet_tf2.data.open_dataset`
+reads (written by `pointnet_tf2.data.writers`):
+
+- `prepare_s3dis(root, output_dir, ...)`: `Stanford3dDataset_v1.2_Aligned_Version/`
+  rooms -> `indoor3d_sem_seg_hdf5_data` blocks (`pointnet_tf2.data.raw.s3dis`);
+- `prepare_shapenet_part(root, output_dir, ...)`:
+  `shapenetcore_partanno_segmentation_benchmark_v0[_normal]/` -> `hdf5_data`,
+  plus full-resolution files (`pointnet_tf2.data.raw.shapenet_part`);
+- `prepare_modelnet_normals(root, output_dir, ...)`:
+  `modelnet40_normal_resampled/` -> the ModelNet40 layout with 6-channel
+  `data` = xyz + normals (`pointnet_tf2.data.raw.modelnet_normals`).
+
+Each converts its files in parallel worker processes
+(`pointnet_tf2.data.conversion`) with a progress line, a seeded generator per
+file, one-line reasons for every skipped file (`skipped.txt`), `strict` and
+`resume`, and publishes the dataset folder atomically. Command line:
+`pointnet-tf2 prepare-s3dis`, `prepare-shapenet-part`, `prepare-modelnet-normals`.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "prepare_s3dis": "pointnet_tf2.data.raw.s3dis",
+    "prepare_shapenet_part": "pointnet_tf2.data.raw.shapenet_part",
+    "prepare_modelnet_normals": "pointnet_tf2.data.raw.modelnet_normals",
+    "read_full_resolution": "pointnet_tf2.data.raw.shapenet_part",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pointnet_tf2.data.raw' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

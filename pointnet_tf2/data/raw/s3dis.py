@@ -1,0 +1,496 @@
+"""S3DIS: raw annotated rooms -> blocks in the `indoor3d_sem_seg_hdf5_data` layout.
+
+Input (the "Aligned Version" release, `Stanford3dDataset_v1.2_Aligned_Version/`):
+`Area_N/<room>/Annotations/<class>_<k>.txt`, one point per line,
+`x y z r g b` (metres, colours 0..255). Other files (the room's own
+`<room>.txt`, `.DS_Store`, alignment angles) are ignored.
+
+Per room, as the original PointNet preparation did:
+
+1. every annotation file of the room is read; its label is the class named by
+   the file-name prefix (the text before the first `_`, case-insensitive),
+   one of the 13 classes ceiling floor wall beam column window door table
+   chair sofa bookcase board clutter; any other prefix (e.g. "stairs") counts
+   as clutter and is noted in the summary;
+2. the room is shifted so that its minimum corner is the origin;
+3. the room is cut into blocks: `block_size` x `block_size` (1 m) columns over
+   x-y, swept with stride `stride` (0.5 m); the block count per axis is
+   `ceil((extent - block_size) / stride) + 1` and block (i, j) holds the
+   points with `i*stride <= x <= i*stride + block_size` (both ends included)
+   and likewise for y; blocks come x-major (i outer, j inner);
+4. a block with fewer than `min_block_points` (100) points is dropped; the
+   others get `num_points` (4096) points: a random subset, or all points plus
+   random duplicates when fewer, in random order;
+5. 9 features per point: x and y minus (block minimum + block_size / 2), where
+   the block minimum is the smallest x (y) of the block's sampled points as in
+   the original; z unchanged; RGB / 255; then x, y, z divided by the room's
+   maximum x, y, z (after the shift, i.e. its extent).
+
+Output (written by `pointnet_tf2.data.writers.write_s3dis_layout`):
+`ply_data_all_<k>.h5` with at most 1000 blocks each (`data` float32
+(n, 4096, 9), `label` uint8 (n, 4096)), `all_files.txt`, `room_filelist.txt`
+(`Area_N_<room>` per block, in order), plus `skipped.txt` and
+`prepare.json`. Rooms are taken area by area (numerically), rooms in natural
+order (office_2 before office_10).
+
+Problems are reported per room and the room is skipped, never converted in
+part: a malformed line (wrong number of values, a value that is not a number;
+the message names the file and line), NaN/inf values, colours outside 0..255,
+a room without an `Annotations` folder or annotation files, an empty or flat
+room, a room without any block of `min_block_points` points, and folders next
+to the areas that are not `Area_<N>` ("unknown_area"). With
+`drop_bad_lines=True`, malformed and NaN lines are left out instead and the
+room is converted with a note naming the files and lines (the real Area_5
+release has one such line).
+
+Resuming: a room is identified by its `Annotations` folder, whose
+modification time changes when an annotation file is added, removed or
+replaced (editors and `sed -i` replace files); a file edited in place
+without that is not noticed.
+"""
+
+import dataclasses
+import functools
+import math
+import os
+import re
+
+import numpy as np
+
+from pointnet_tf2.data.conversion import ConversionInput
+from pointnet_tf2.data.conversion import Converted
+from pointnet_tf2.data.conversion import SkipItem
+from pointnet_tf2.data.formats import S3DIS_CLASS_NAMES
+from pointnet_tf2.data.raw import runner
+from pointnet_tf2.data.raw.tables import EMPTY
+from pointnet_tf2.data.raw.tables import TableError
+from pointnet_tf2.data.raw.tables import check_positive_float
+from pointnet_tf2.data.raw.tables import check_positive_int
+from pointnet_tf2.data.raw.tables import read_table
+from pointnet_tf2.data.raw.tables import read_table_dropping_bad_lines
+from pointnet_tf2.data.raw.tables import resample_indices
+
+RELEASE_FOLDERS = ("Stanford3dDataset_v1.2_Aligned_Version", "Stanford3dDataset_v1.2")
+CLUTTER = S3DIS_CLASS_NAMES.index("clutter")
+CLASS_INDEX = {name: i for i, name in enumerate(S3DIS_CLASS_NAMES)}
+GROUP = "all"
+
+# Skip kinds.
+UNKNOWN_AREA = "unknown_area"
+NO_ANNOTATIONS = "no_annotations"
+NO_BLOCKS = "no_blocks"
+DEGENERATE = "degenerate"
+BAD_COLOR = "bad_color"
+BAD_NAME = "bad_name"
+
+_AREA = re.compile(r"^Area_(\d+)$")
+_COLUMNS = 6
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockOptions:
+    """How rooms are cut into blocks (defaults: the original's).
+
+    Attributes:
+        num_points: Points per block.
+        block_size: Side of a block's x-y square, metres.
+        stride: Step between blocks, metres.
+        min_block_points: Blocks with fewer points are dropped.
+        drop_bad_lines: Leave out malformed / NaN lines (with a note) instead
+            of skipping the room.
+    """
+
+    num_points: int = 4096
+    block_size: float = 1.0
+    stride: float = 0.5
+    min_block_points: int = 100
+    drop_bad_lines: bool = False
+
+    def __post_init__(self):
+        check_positive_int("num_points", self.num_points)
+        check_positive_float("block_size", self.block_size)
+        check_positive_float("stride", self.stride)
+        check_positive_int("min_block_points", self.min_block_points)
+        if not isinstance(self.drop_bad_lines, bool):
+            raise ValueError(f"drop_bad_lines must be True or False, got {self.drop_bad_lines!r}")
+
+
+def class_of_annotation(file_name):
+    """Returns the class of an annotation file name like `chair_3.txt`.
+
+    The class is the text before the first `_` (lower-cased); names that are
+    not one of the 13 S3DIS classes map to clutter.
+
+    Args:
+        file_name: The annotation file name (or path).
+
+    Returns:
+        `(class index, prefix)`, e.g. `(8, "chair")`, or `(12, "stairs")`.
+    """
+    stem = os.path.splitext(os.path.basename(file_name))[0]
+    prefix = stem.split("_", 1)[0].lower()
+    return CLASS_INDEX.get(prefix, CLUTTER), prefix
+
+
+def block_counts(extent, block_size=1.0, stride=0.5):
+    """Blocks per axis: `ceil((extent - block_size) / stride) + 1` (0 for a room narrower than that allows).
+
+    Args:
+        extent: Room extent along the axis (max - min), metres.
+        block_size: Block side.
+        stride: Block step.
+
+    Returns:
+        An int >= 0.
+    """
+    return max(0, int(math.ceil((float(extent) - block_size) / stride)) + 1)
+
+
+def room_to_blocks(points, labels, rng, options=BlockOptions()):
+    """Cuts a room into blocks of 9 features (see the module docstring).
+
+    Args:
+        points: (N, 6) `x y z r g b`, already shifted so the minimum corner is
+            the origin (colours 0..255).
+        labels: (N,) class ids.
+        rng: A `numpy.random.Generator` (sampling of every block).
+        options: `BlockOptions`.
+
+    Returns:
+        `(data, label)`: float32 (k, num_points, 9) and uint8 (k, num_points);
+        k may be 0.
+
+    Raises:
+        ValueError: If the room has zero extent along x, y or z (the
+            room-normalised coordinates would divide by 0).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels)
+    xyz = points[:, :3]
+    room_max = xyz.max(axis=0)
+    if not (room_max > 0).all():
+        axis = "xyz"[int(np.argmin(room_max > 0))]
+        raise ValueError(f"the room has zero extent along {axis}")
+    num_x = block_counts(room_max[0], options.block_size, options.stride)
+    num_y = block_counts(room_max[1], options.block_size, options.stride)
+    by_x = np.argsort(xyz[:, 0], kind="stable")
+    xs = xyz[by_x, 0]
+    half = options.block_size / 2.0
+    data, label = [], []
+    for i in range(num_x):
+        x0 = i * options.stride
+        column = by_x[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x0 + options.block_size, "right")]
+        if len(column) < options.min_block_points:
+            continue
+        column = column[np.argsort(xyz[column, 1], kind="stable")]
+        ys = xyz[column, 1]
+        for j in range(num_y):
+            y0 = j * options.stride
+            members = column[np.searchsorted(ys, y0, "left"):np.searchsorted(ys, y0 + options.block_size, "right")]
+            if len(members) < options.min_block_points:
+                continue
+            chosen = np.sort(members)[resample_indices(len(members), options.num_points, rng)]
+            block = points[chosen]
+            features = np.empty((options.num_points, 9), np.float64)
+            features[:, 0] = block[:, 0] - (block[:, 0].min() + half)
+            features[:, 1] = block[:, 1] - (block[:, 1].min() + half)
+            features[:, 2] = block[:, 2]
+            features[:, 3:6] = block[:, 3:6] / 255.0
+            features[:, 6:9] = block[:, 0:3] / room_max
+            data.append(features.astype(np.float32))
+            label.append(labels[chosen].astype(np.uint8))
+    if not data:
+        return np.zeros((0, options.num_points, 9), np.float32), np.zeros((0, options.num_points), np.uint8)
+    return np.stack(data), np.stack(label)
+
+
+def read_room(room_dir, options=BlockOptions()):
+    """Reads every annotation file of a room and labels its points.
+
+    Args:
+        room_dir: The room folder (holding `Annotations/`).
+        options: `BlockOptions` (only `drop_bad_lines` matters here).
+
+    Returns:
+        `(points, labels, notes)`: float64 (N, 6) `x y z r g b` (not shifted),
+        int (N,) class ids, and a list of notes (classes counted as clutter,
+        empty annotation files, dropped lines).
+
+    Raises:
+        SkipItem: Kinds "no_annotations", "malformed", "nonfinite", "empty",
+            "bad_color"; the reason names the annotation file and line.
+    """
+    folder = os.path.join(room_dir, "Annotations")
+    if not os.path.isdir(folder):
+        raise SkipItem("no Annotations folder", NO_ANNOTATIONS)
+    files = sorted(n for n in os.listdir(folder) if n.lower().endswith(".txt") and not n.startswith("."))
+    if not files:
+        raise SkipItem("the Annotations folder holds no <class>_<k>.txt files", NO_ANNOTATIONS)
+    parts, part_labels, notes = [], [], []
+    for name in files:
+        path = os.path.join(folder, name)
+        shown = f"Annotations/{name}"
+        if options.drop_bad_lines:
+            values, bad = read_table_dropping_bad_lines(path, _COLUMNS, delimiter="whitespace")
+            if bad:
+                lines = ", ".join(str(b) for b in bad[:3]) + (", ..." if len(bad) > 3 else "")
+                notes.append(f"dropped {len(bad)} bad line(s) of {shown} (line {lines})")
+        else:
+            try:
+                values = read_table(path, _COLUMNS, name=shown, delimiter="whitespace", allow_empty=True)
+            except TableError as error:
+                raise SkipItem(f"{error.reason}; drop_bad_lines (--drop_bad_lines) leaves such lines out",
+                               error.kind) from None  # fmt: skip
+        if len(values) == 0:
+            notes.append("empty annotation file")
+            continue
+        rgb = values[:, 3:6]
+        bad_rgb = ((rgb < 0) | (rgb > 255)).any(axis=1)
+        if bad_rgb.any():
+            row = int(np.argmax(bad_rgb))
+            raise SkipItem(f"{shown}: point {row + 1} has colour values {rgb[row].tolist()} outside 0..255", BAD_COLOR)
+        index, prefix = class_of_annotation(name)
+        if index == CLUTTER and prefix != "clutter":
+            notes.append(f"class '{prefix}' counted as clutter")
+        parts.append(values)
+        part_labels.append(np.full(len(values), index, np.uint8))
+    if not parts:
+        raise SkipItem("every annotation file is empty", EMPTY)
+    return np.concatenate(parts), np.concatenate(part_labels), notes
+
+
+def convert_room(item, rng, options):
+    """Conversion function: one room -> its blocks (or a skip).
+
+    Args:
+        item: A `ConversionInput` whose `info` has "room_dir" (or "problem":
+            `(kind, reason)` for an input that is only reported).
+        rng: The room's generator.
+        options: `BlockOptions`.
+
+    Returns:
+        A `Converted` with "data" float32 (k, num_points, 9) and "label" uint8
+        (k, num_points), and the room's notes.
+
+    Raises:
+        SkipItem: For every problem (see the module docstring).
+    """
+    problem = item.info.get("problem")
+    if problem:
+        raise SkipItem(problem[1], problem[0])
+    points, labels, notes = read_room(item.info["room_dir"], options)
+    points[:, :3] -= points[:, :3].min(axis=0)
+    try:
+        data, label = room_to_blocks(points, labels, rng, options)
+    except ValueError as error:
+        raise SkipItem(str(error), DEGENERATE) from None
+    if len(data) == 0:
+        extent = " x ".join(f"{v:.2f}" for v in points[:, :2].max(axis=0))
+        raise SkipItem(
+            f"no block of {options.block_size:g} m with at least {options.min_block_points} points "
+            f"({len(points)} points, extent {extent} m)", NO_BLOCKS,
+        )  # fmt: skip
+    return Converted({"data": data, "label": label}, tuple(dict.fromkeys(notes)))
+
+
+def _natural_key(name):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def find_release_root(root):
+    """Returns the folder holding the `Area_N` folders: `root` or a known release folder inside it.
+
+    Args:
+        root: The release folder or its parent.
+
+    Returns:
+        The absolute path of the release folder.
+
+    Raises:
+        FileNotFoundError: If `root` is not a folder.
+        ValueError: If no `Area_<N>` folder is found.
+    """
+    root = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such folder")
+
+    def has_areas(folder):
+        return any(_AREA.match(n) and os.path.isdir(os.path.join(folder, n)) for n in os.listdir(folder))
+
+    if has_areas(root):
+        return root
+    for name in RELEASE_FOLDERS:
+        candidate = os.path.join(root, name)
+        if os.path.isdir(candidate) and has_areas(candidate):
+            return candidate
+    raise ValueError(
+        f"{root}: no Area_<N> folders (expected the S3DIS release folder "
+        f"{RELEASE_FOLDERS[0]}/ with Area_1/<room>/Annotations/<class>_<k>.txt)"
+    )
+
+
+def find_rooms(root, *, areas=None):
+    """Lists the rooms of a release as conversion inputs (and folders that are reported).
+
+    Args:
+        root: The release folder (or its parent, see `find_release_root`).
+        areas: Optional area numbers to keep (default: every `Area_<N>` folder).
+
+    Returns:
+        `(release_root, inputs)`: the folder used and a list of
+        `ConversionInput` with keys `Area_N/<room>` (group "all"); folders that
+        are not areas, and rooms whose name has whitespace, are inputs with
+        `info["problem"]` so that they are reported.
+
+    Raises:
+        ValueError: If a requested area is missing.
+    """
+    root = find_release_root(root)
+    found, unknown = {}, []
+    for name in sorted(os.listdir(root), key=_natural_key):
+        path = os.path.join(root, name)
+        if name.startswith(".") or not os.path.isdir(path):
+            continue
+        match = _AREA.match(name)
+        if match and int(match.group(1)) >= 1:
+            found[int(match.group(1))] = name
+        else:
+            unknown.append(name)
+    if areas is not None:
+        areas = sorted({check_positive_int("areas", a) for a in areas})
+        missing = [a for a in areas if a not in found]
+        if missing:
+            raise ValueError(f"{root}: no folder for area(s) {missing} (found: {', '.join(found.values()) or 'none'})")
+        found = {a: found[a] for a in areas}
+    inputs = []
+    for name in unknown:
+        reason = "not an area folder (expected Area_<N>); its rooms are not converted"
+        inputs.append(ConversionInput(key=f"{name}/", path=os.path.join(root, name), group=GROUP,
+                                      info={"problem": (UNKNOWN_AREA, reason)}))  # fmt: skip
+    for number in sorted(found):
+        area = found[number]
+        area_dir = os.path.join(root, area)
+        for room in sorted(os.listdir(area_dir), key=_natural_key):
+            room_dir = os.path.join(area_dir, room)
+            if room.startswith(".") or not os.path.isdir(room_dir):
+                continue
+            key = f"{area}/{room}"
+            info = {"room_dir": room_dir, "room": f"{area}_{room}"}
+            if any(c.isspace() for c in room):
+                info["problem"] = (BAD_NAME, "room folder names must not contain whitespace")
+            annotations = os.path.join(room_dir, "Annotations")
+            path = annotations if os.path.isdir(annotations) else room_dir
+            inputs.append(ConversionInput(key=key, path=path, group=GROUP, info=info))
+    return root, inputs
+
+
+def _input_bytes(inputs):
+    total = 0
+    for item in inputs:
+        folder = os.path.join(item.info.get("room_dir", ""), "Annotations")
+        if "problem" in item.info or not os.path.isdir(folder):
+            continue
+        for entry in os.scandir(folder):
+            if entry.name.lower().endswith(".txt") and entry.is_file():
+                total += entry.stat().st_size
+    return total
+
+
+def prepare_s3dis(
+    root,
+    output_dir,
+    *,
+    areas=None,
+    num_points=4096,
+    block_size=1.0,
+    stride=0.5,
+    min_block_points=100,
+    drop_bad_lines=False,
+    shard_size=1000,
+    seed=0,
+    workers=None,
+    resume=False,
+    strict=False,
+    overwrite=False,
+    progress=True,
+    log=print,
+):
+    """Converts the raw S3DIS release into the `indoor3d_sem_seg_hdf5_data` layout.
+
+    Args:
+        root: `Stanford3dDataset_v1.2_Aligned_Version` (or a folder holding it).
+        output_dir: Dataset folder to create (missing or empty, or any with
+            `overwrite`).
+        areas: Area numbers to convert (default: all).
+        num_points: Points per block (4096).
+        block_size: Block side in metres (1.0).
+        stride: Block step in metres (0.5).
+        min_block_points: Smaller blocks are dropped (100).
+        drop_bad_lines: Leave out malformed/NaN lines with a note instead of
+            skipping their room.
+        shard_size: Blocks per h5 file (1000, as the original).
+        seed: Seed of the block sampling (each room gets its own generator
+            from the seed and its key, so results do not depend on `workers`).
+        workers: Worker processes (default: all CPUs; <= 1: this process).
+        resume: Continue an interrupted run.
+        strict: Fail if any room is skipped (nothing is written then).
+        overwrite: Replace a non-empty `output_dir`; discard an unfinished run.
+        progress: Show a progress line on stderr.
+        log: Function printing summary lines (None: silent).
+
+    Returns:
+        The `prepare.json` dict, plus "output_dir" and "skipped_rooms"
+        (`(key, kind, reason)` tuples).
+
+    Raises:
+        FileNotFoundError: If `root` is missing.
+        ValueError: On bad arguments, no area folders, a missing requested
+            area, an existing output without `overwrite`, an unfinished run
+            without `resume`/`overwrite`, no room converted, or skips with
+            `strict`.
+    """
+    from pointnet_tf2.data.writers import write_s3dis_layout
+
+    log = log or (lambda *_: None)
+    options = BlockOptions(num_points=num_points, block_size=block_size, stride=stride,
+                           min_block_points=min_block_points, drop_bad_lines=drop_bad_lines)  # fmt: skip
+    shard_size = check_positive_int("shard_size", shard_size)
+    root, output_dir, work_dir = runner.check_destination(root, output_dir, overwrite=overwrite, resume=resume)
+    release, inputs = find_rooms(root, areas=areas)
+    rooms = sum("problem" not in item.info for item in inputs)
+    area_names = sorted({item.key.split("/", 1)[0] for item in inputs if "problem" not in item.info}, key=_natural_key)
+    input_bytes = _input_bytes(inputs)
+    log(f"prepare-s3dis: {rooms} rooms in {len(area_names)} areas ({', '.join(area_names)}) under {release}, "
+        f"{input_bytes / 2**20:.1f} MiB of annotation text")  # fmt: skip
+    run = runner.convert_inputs(
+        inputs, functools.partial(convert_room, options=options), work_dir,
+        schema={"data": ((options.num_points, 9), "float32"), "label": ((options.num_points,), "uint8")},
+        label="prepare-s3dis", unit="rooms", row_unit="blocks", work_shard_size=1, seed=seed, workers=workers,
+        resume=resume, strict=strict, options=dataclasses.asdict(options), progress=progress, log=log,
+    )  # fmt: skip
+    arrays = run.arrays(GROUP)
+    if len(arrays["data"]) == 0:
+        runner.fail_without_rows(run, f"{release}: the dataset")
+    room_names = [run.inputs[int(p)].info["room"] for p in arrays["input"]]
+    blocks_per_room = {}
+    for name in room_names:
+        blocks_per_room[name] = blocks_per_room.get(name, 0) + 1
+    info = runner.run_info(
+        run, layout="s3dis", root=release, options=dataclasses.asdict(options), seed=seed, shard_size=shard_size,
+        blocks=len(room_names), rooms=len(blocks_per_room), input_mib=round(input_bytes / 2**20, 3),
+        mib_per_second=round(input_bytes / 2**20 / run.seconds, 3) if run.seconds > 0 else None,
+        blocks_per_room=blocks_per_room,
+    )  # fmt: skip
+    name = os.path.basename(output_dir)
+
+    def write(folder):
+        write_s3dis_layout(folder, arrays["data"], arrays["label"], room_names, shard_size=shard_size,
+                           list_prefix=f"{name}/")  # fmt: skip
+
+    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    files = math.ceil(len(room_names) / shard_size)
+    log(f"wrote {output_dir}: {len(room_names)} blocks of {options.num_points} x 9 from {len(blocks_per_room)} rooms "
+        f"in {files} file(s)"
+        + (f"; {len(run.skipped)} skipped rooms listed in {os.path.join(output_dir, runner.SKIPPED_FILE)}"
+           if run.skipped else ""))  # fmt: skip
+    return dict(info, output_dir=output_dir, skipped_rooms=run.skipped)

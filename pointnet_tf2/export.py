@@ -1,0 +1,187 @@
+"""Exporting a trained model for serving: SavedModel, LiteRT (TFLite) or ONNX.
+
+Uses Keras's own `model.export` (TensorFlow backend):
+
+- "saved_model" (`format="tf_saved_model"`): a folder; load it with
+  `tf.saved_model.load(path)` and call `.serve(points)` (or the
+  `serving_default` signature). Needs nothing beyond TensorFlow.
+- "litert" (`format="litert"`): one `.tflite` file, converted by the
+  `tf.lite.TFLiteConverter` that ships with TensorFlow. Run it with the
+  `ai_edge_litert` package (`from ai_edge_litert.interpreter import
+  Interpreter`, the supported LiteRT runtime, `pip install ai-edge-litert`)
+  or with `tf.lite.Interpreter` (deprecated, still in TF 2.21).
+- "onnx" (`format="onnx"`): one `.onnx` file; needs the optional packages
+  `tf2onnx` and `onnx` (`pip install "pointnet-tf2[onnx]"`). Models with two
+  inputs (part segmentation) are exported with positional inputs
+  `points, category` and outputs in the order recorded as `output_order`
+  in the sidecar JSON (tf2onnx cannot convert dict inputs).
+
+The exported graph is the model in inference mode (batch norm uses its
+moving statistics, dropout is off), with a free batch dimension. Inputs are
+the clouds as the model was trained on them (for ModelNet-style models: y
+up, centred and scaled into the unit sphere); outputs are logits. A sidecar
+`<output>.json` records the task, input names and shapes, class names and
+up axis, so a serving program knows what the numbers mean.
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+
+FORMATS = {"saved_model": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
+SUFFIXES = {"litert": ".tflite", "onnx": ".onnx"}
+ONNX_PACKAGES = ("tf2onnx", "onnx")
+
+
+def missing_packages(format):
+    """The optional packages an export format needs that are not installed.
+
+    Args:
+        format: "saved_model", "litert" or "onnx".
+
+    Returns:
+        A list of package names (empty when everything is there).
+    """
+    if format != "onnx":
+        return []
+    return [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def model_metadata(model, *, class_names=None, category_names=None, up_axis=None, checkpoint=None, format=None):
+    """What a serving program needs to know besides the graph.
+
+    Args:
+        model: The Keras model.
+        class_names: Names of the outputs (classes or parts).
+        category_names: Part segmentation: object categories (input "category").
+        up_axis: "x", "y" or "z": up axis of the training clouds.
+        checkpoint: Where the model came from.
+        format: The export format.
+
+    Returns:
+        A JSON-serialisable dict.
+    """
+    from pointnet_tf2.inference import model_task
+
+    return {
+        "format": format,
+        "task": model_task(model),
+        "model": getattr(model, "builder", None) or model.name,
+        "inputs": {tensor.name: [d if d is not None else -1 for d in tensor.shape] for tensor in model.inputs},
+        "outputs": "logits",
+        "class_names": list(class_names) if class_names is not None else None,
+        "category_names": list(category_names) if category_names is not None else None,
+        "up_axis": up_axis,
+        "normalization": "centre on the centroid, scale the farthest point to 1 (unit sphere)",
+        "checkpoint": os.path.abspath(checkpoint) if checkpoint else None,
+    }
+
+
+def export_model(model, output, *, format="saved_model", overwrite=False, metadata=None):
+    """Exports a Keras model with `model.export`, atomically.
+
+    The artifact is written under a temporary name next to `output` and
+    renamed when complete; with `metadata`, `<output>.json` is written too.
+
+    Args:
+        model: A Keras model (e.g. `load_predictor(checkpoint).model`).
+        output: A folder for "saved_model", a `.tflite` file for "litert", a
+            `.onnx` file for "onnx".
+        format: "saved_model", "litert" or "onnx".
+        overwrite: Replace an existing output.
+        metadata: Optional dict written as `<output>.json` (see `model_metadata`).
+
+    Returns:
+        The absolute path of the artifact.
+
+    Raises:
+        ValueError: On an unknown format, a wrong suffix or an existing output
+            without `overwrite`.
+        ImportError: If the format needs packages that are not installed.
+    """
+    from pointnet_tf2.utils import atomic_output
+
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    missing = missing_packages(format)
+    if missing:
+        raise ImportError(f"the {format} export needs the optional package(s) {' and '.join(missing)}: "
+                          f"pip install \"pointnet-tf2[onnx]\" (or pip install {' '.join(ONNX_PACKAGES)})")  # fmt: skip
+    output = os.path.abspath(os.fspath(output))
+    suffix = SUFFIXES.get(format)
+    if suffix and not output.lower().endswith(suffix):
+        raise ValueError(f"{output}: a {format} export must be a {suffix} file")
+    if os.path.lexists(output) and not overwrite:
+        raise ValueError(f"{output}: exists; choose another path or overwrite it (--overwrite)")
+    _call_once(model)
+    if format == "saved_model":
+        _export_folder(model, output)
+    else:
+        exported, output_order = (_positional(model) if format == "onnx" else (model, None))
+        with atomic_output(output) as tmp:
+            exported.export(tmp, format=FORMATS[format], verbose=False)
+        if output_order is not None and metadata is not None:
+            metadata = dict(metadata, output_order=output_order)
+    if metadata is not None:
+        with atomic_output(output + ".json") as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(metadata, f, indent=1)
+    return output
+
+
+def _call_once(model):
+    """Calls a freshly loaded model on zeros: the ONNX exporter refuses models never called."""
+    import numpy as np
+
+    def zeros(tensor):
+        shape = [1] + [d if d is not None else 32 for d in tuple(tensor.shape)[1:]]
+        return np.zeros(shape, dtype="float32")
+
+    names = [tensor.name for tensor in model.inputs]
+    inputs = {tensor.name: zeros(tensor) for tensor in model.inputs} if len(names) > 1 else zeros(model.inputs[0])
+    model(inputs, training=False)
+
+
+def _positional(model):
+    """ONNX: a model with named inputs (part segmentation) as one with positional inputs and outputs.
+
+    tf2onnx (1.17) loses inputs passed as a dict ("graph input 'category' not
+    exist"); a wrapper taking `[points, category]` and returning a list
+    converts. Returns `(model, output names in order)`, or `(model, None)`
+    when the model already has a single input.
+    """
+    if len(model.inputs) == 1:
+        return model, None
+    import keras
+
+    inputs = [keras.Input(tuple(tensor.shape)[1:], name=tensor.name) for tensor in model.inputs]
+    outputs = model({tensor.name: layer for tensor, layer in zip(model.inputs, inputs)})
+    names = list(outputs) if isinstance(outputs, dict) else None
+    wrapper = keras.Model(inputs, [outputs[name] for name in names] if names else outputs, name=f"{model.name}_onnx")
+    import numpy as np
+
+    wrapper([np.zeros([1] + [d or 32 for d in tuple(t.shape)[1:]], "float32") for t in inputs], training=False)
+    return wrapper, names
+
+
+def _export_folder(model, output):
+    parent, name = os.path.split(output)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
+    target = os.path.join(staging, name)
+    try:
+        model.export(target, format=FORMATS["saved_model"], verbose=False)
+        old = None
+        if os.path.lexists(output):
+            old = os.path.join(staging, ".old")
+            os.rename(output, old)
+        try:
+            os.rename(target, output)
+        except BaseException:
+            if old is not None:
+                os.rename(old, output)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -17,6 +17,7 @@ COMMANDS = {
     "build-vds": "build_vds",
     "synthetic": "synthetic",
     "evaluate": "evaluate",
+    "retrieve": "retrieve",
     "prepare": "prepare",
     "prepare-s3dis": "prepare_s3dis",
     "prepare-shapenet-part": "prepare_shapenet_part",

@@ -3,7 +3,8 @@
 import numpy as np
 
 
-def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32):
+def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none",
+                  seed=0):
     """Predicts every cloud of a split, averaging logits over rotated copies.
 
     With `num_votes = V > 1` each cloud is also rotated about the dataset's up
@@ -18,6 +19,10 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
         num_points: Points per cloud (default: the model's, else all stored).
         num_votes: Number of rotations to average.
         batch_size: Clouds per prediction batch.
+        rotation: 'none', 'z' or 'so3': rotate every cloud randomly first
+            (seeded by `seed`; see `pointnet_tf2.rotations`). Voxel models get
+            the clouds voxelised after rotation.
+        seed: Seed of the rotations.
 
     Returns:
         A dict with "logits" (averaged, float32), "labels" and, for part
@@ -28,6 +33,8 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     """
     from pointnet_tf2.data import PointCloudSequence
     from pointnet_tf2.data.augment import rotate_up
+    from pointnet_tf2.models.kinds import input_transform
+    from pointnet_tf2.rotations import rotation_augmentation
 
     if int(num_votes) != num_votes or num_votes < 1:
         raise ValueError(f"num_votes must be a positive integer, got {num_votes!r}")
@@ -39,8 +46,10 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     channels = builder_config.get("input_dims")
     if channels is not None and channels > description.input_dims:
         raise ValueError(f"{description.root}: the model takes {channels} channels per point, the data has {description.input_dims}")
+    augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
+    transform = input_transform(model)
     sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                  augment=False, shuffle=False, channels=channels)
+                                  augment=augment, shuffle=False, channels=channels, seed=seed)
     logits, labels, categories = [], [], []
     for index in range(len(sequence)):
         inputs, targets = sequence[index]
@@ -49,6 +58,8 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
         for vote in range(num_votes):
             rotated = points if vote == 0 else rotate_up(points, 2.0 * np.pi * vote / num_votes, axis=description.up_axis)
             batch_inputs = dict(inputs, points=rotated) if isinstance(inputs, dict) else rotated
+            if transform is not None:
+                batch_inputs = transform(batch_inputs, None)[0]
             out = model(batch_inputs, training=False)
             out = np.asarray(out["parts"] if isinstance(out, dict) else out, dtype=np.float64)
             total = out if total is None else total + out
@@ -64,7 +75,7 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     return result
 
 
-def evaluate(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32):
+def evaluate(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none", seed=0):
     """Evaluates a model on a split with the task's metric protocol.
 
     Classification: overall accuracy, mean per-class accuracy, per-class
@@ -81,17 +92,32 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
         num_points: Points per cloud (default: the model's).
         num_votes: Rotations about the up axis to average (1 = no voting).
         batch_size: Clouds per prediction batch.
+        rotation: 'none', 'z' or 'so3': random test rotations (see `predict_split`).
+        seed: Seed of the rotations.
 
     Returns:
         A JSON-serialisable dict of results; its "headline" lists the keys of
-        the task's main figures.
+        the task's main figures. Embedding models (`pointnet_embed`) are
+        evaluated by leave-one-out retrieval instead (mAP, precision@k; see
+        `pointnet_tf2.retrieval.evaluate_retrieval`).
     """
     from pointnet_tf2 import metrics
+    from pointnet_tf2.models.kinds import model_kinds
+
+    if model_kinds(model)[1] == "embedding":
+        from pointnet_tf2.retrieval import evaluate_retrieval
+
+        result = evaluate_retrieval(model, description, split=split, num_points=num_points, batch_size=batch_size,
+                                    rotation=rotation, seed=seed)
+        result["rotation"] = rotation
+        return result
 
     predictions = predict_split(model, description, split=split, num_points=num_points, num_votes=num_votes,
-                                batch_size=batch_size)
+                                batch_size=batch_size, rotation=rotation, seed=seed)
     logits, labels = predictions["logits"], predictions["labels"]
     result = {"split": split, "num_samples": int(len(labels)), "num_votes": int(num_votes), "task": description.task}
+    if rotation != "none":
+        result["rotation"] = rotation
     if description.task == "part_seg":
         summary = metrics.part_seg_summary(logits, labels, predictions["categories"], description.category_parts)
         per_category = {

@@ -12,6 +12,14 @@ def add_arguments(parser):
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--test_area", type=int, default=None, help="S3DIS test area (default: the training value)")
     parser.add_argument("--output", default=None, help="write the results as JSON to this file")
+    parser.add_argument("--test_rotation", default="none", choices=("none", "z", "so3"),
+                        help="rotate every test shape randomly: about the up axis (z) or uniformly over SO(3)")
+    parser.add_argument("--rotation_protocol", action="store_true",
+                        help="print the z/z, z/SO3, SO3/SO3 table; each checkpoint fills the rows of the "
+                        "--train_rotation recorded in its config.json (the original augmentation counts as z)")
+    parser.add_argument("--rotation_checkpoint", action="append", default=[],
+                        help="with --rotation_protocol: another checkpoint (e.g. the --train_rotation so3 run); repeatable")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the test rotations")
 
 
 def run(args):
@@ -25,8 +33,22 @@ def run(args):
 
     model, description, run_config = load_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area)
     num_points = args.num_point or run_config["train_config"]["num_point"]
+    if args.rotation_protocol:
+        from pointnet_tf2.rotations import format_protocol_table
+        from pointnet_tf2.rotations import protocol_from_checkpoints
+
+        rows = protocol_from_checkpoints([(args.checkpoint, model, run_config)] + args.rotation_checkpoint,
+                                         description, split=args.split, num_points=args.num_point,
+                                         batch_size=args.batch_size, seed=args.seed)
+        print(format_protocol_table(rows))
+        if args.output:
+            with atomic_output(args.output) as tmp:
+                with open(tmp, "w") as f:
+                    json.dump(rows, f, indent=2)
+            print(f"results written to {args.output}")
+        return 0
     result = evaluate(model, description, split=args.split, num_points=num_points, num_votes=args.num_votes,
-                      batch_size=args.batch_size)
+                      batch_size=args.batch_size, rotation=args.test_rotation, seed=args.seed)
     result["checkpoint"] = os.path.abspath(args.checkpoint)
     print(format_results(result))
     if args.output:

@@ -13,6 +13,9 @@ line) does not import TensorFlow until `PointCloudSequence` is used.
 - `pointnet_tf2.data.augment`: `RotateUp`, `RotateSO3`, `Jitter`, `Scale`,
   `Translate`, `Shear`, `PointDropout`, `ShufflePoints`, `Compose`,
   `default_train_augmentation`, `rotate_up`
+- `voxelize`, `Voxelize` (a Sequence `transform=`), `read_binvox`,
+  `write_binvox`, `load_voxel_npz`: occupancy grids (`pointnet_tf2.data.voxels`)
+- `ClassBalancedSampler`: P classes x K clouds per batch (a Sequence `sampler=`)
 """
 
 import importlib
@@ -34,6 +37,12 @@ _EXPORTS = {
     "rotate_up": "pointnet_tf2.data.augment",
     "generate_synthetic": "pointnet_tf2.data.synthetic",
     "builtin_dataset": "pointnet_tf2.data.synthetic",
+    "voxelize": "pointnet_tf2.data.voxels",
+    "Voxelize": "pointnet_tf2.data.voxels",
+    "read_binvox": "pointnet_tf2.data.voxels",
+    "write_binvox": "pointnet_tf2.data.voxels",
+    "load_voxel_npz": "pointnet_tf2.data.voxels",
+    "ClassBalancedSampler": "pointnet_tf2.data.samplers",
 }
 
 __all__ = sorted(_EXPORTS) + ["augment"]

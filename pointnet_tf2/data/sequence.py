@@ -116,6 +116,17 @@ class PointCloudSequence(keras.utils.PyDataset):
         stream_buffer_bytes: Size of one shuffle buffer in 'stream' mode.
         channels: Keep only the first `channels` channels of each point (e.g.
             3 for XYZ of a dataset stored with normals); None keeps all.
+        transform: Optional callable `(inputs, targets) -> (inputs, targets)`
+            applied to every finished batch, after sampling and augmentation
+            (e.g. `pointnet_tf2.data.voxels.Voxelize` turns the points into
+            occupancy grids). It must be deterministic (batches stay pure
+            functions of seed, epoch and index).
+        sampler: Optional batch sampler choosing the clouds of every batch
+            (e.g. `pointnet_tf2.data.samplers.ClassBalancedSampler`, P classes
+            x K clouds): an object with `bind(labels) -> sampler` (called with
+            this sequence's per-cloud labels), `batch_size`, `__len__`
+            (batches per epoch) and `epoch_order(epoch) -> positions`. It
+            replaces shuffling, sets the batch size, and needs 'memory' mode.
 
     Raises:
         ValueError: For bad arguments or data (naming the file and problem).
@@ -144,6 +155,8 @@ class PointCloudSequence(keras.utils.PyDataset):
         memory_limit=None,
         stream_buffer_bytes=64 << 20,
         channels=None,
+        transform=None,
+        sampler=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         description = _as_description(source, task, test_area)
@@ -204,10 +217,23 @@ class PointCloudSequence(keras.utils.PyDataset):
         self._blocks_per_buffer = max(1, buffer_rows // self._block_rows)
         self.epoch = 0
         self._reset_process_state()
+        if transform is not None and not callable(transform):
+            raise ValueError(f"transform must be None or a callable (inputs, targets) -> (inputs, targets), got {transform!r}")
+        self.transform = transform
+        self.sampler = None
+        if sampler is not None:
+            if self.mode != "memory":
+                raise ValueError(f"{where}: a sampler needs mode='memory', got mode={self.mode!r}")
+            if description.task != "cls":
+                raise ValueError(f"{where}: a sampler needs per-cloud labels (task 'cls'), got task {description.task!r}")
+            self.sampler = sampler.bind(self.read_labels())
+            self.batch_size = int(self.sampler.batch_size)
 
     # -- keras.utils.PyDataset ---------------------------------------------
 
     def __len__(self):
+        if getattr(self, "sampler", None) is not None:
+            return len(self.sampler)
         if self.drop_remainder:
             return len(self.rows) // self.batch_size
         return math.ceil(len(self.rows) / self.batch_size)
@@ -221,10 +247,11 @@ class PointCloudSequence(keras.utils.PyDataset):
         if not 0 <= index < count:
             raise IndexError(f"batch index {index} out of range for {count} batches")
         order, _ = self._epoch_plan()
-        slots = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, len(self.rows)))
+        slots = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, len(order)))
         positions = order[slots]
         arrays = self._gather(slots, positions)
-        return self._make_batch(arrays, positions, index)
+        batch = self._make_batch(arrays, positions, index)
+        return batch if self.transform is None else self.transform(*batch)
 
     def on_epoch_end(self):
         """Moves to the next epoch: a new, deterministic shuffle (seed, epoch)."""
@@ -330,8 +357,11 @@ class PointCloudSequence(keras.utils.PyDataset):
         count = len(self.rows)
         rng = np.random.default_rng([self.seed, _ORDER, self.epoch])
         if self.mode == "memory":
-            order = rng.permutation(count) if self.shuffle else np.arange(count)
-            starts = np.array([0, count])
+            if self.sampler is not None:
+                order = np.asarray(self.sampler.epoch_order(self.epoch), np.int64)
+            else:
+                order = rng.permutation(count) if self.shuffle else np.arange(count)
+            starts = np.array([0, len(order)])
         else:
             blocks = np.arange(0, count, self._block_rows)
             if self.shuffle:

@@ -1,6 +1,9 @@
 """The model zoo: `get_model(name, **config)` builds any registered model."""
 
 from pointnet_tf2.models import pointnet  # noqa: F401  (registers the PointNets)
+from pointnet_tf2.models import embedding  # noqa: F401  (registers pointnet_embed)
+from pointnet_tf2.models import voxel  # noqa: F401  (registers the voxel CNNs)
+from pointnet_tf2.models.embedding import pointnet_embed
 from pointnet_tf2.models.pointnet import pointnet_cls
 from pointnet_tf2.models.pointnet import pointnet_cls_basic
 from pointnet_tf2.models.pointnet import pointnet_part_seg
@@ -11,6 +14,8 @@ from pointnet_tf2.models.registry import get_model
 from pointnet_tf2.models.registry import list_models
 from pointnet_tf2.models.registry import model_entry
 from pointnet_tf2.models.registry import register_model
+from pointnet_tf2.models.voxel import voxel_cnn
+from pointnet_tf2.models.voxel import voxel_resnet
 
 __all__ = [
     "TASKS",
@@ -19,8 +24,11 @@ __all__ = [
     "model_entry",
     "pointnet_cls",
     "pointnet_cls_basic",
+    "pointnet_embed",
     "pointnet_part_seg",
     "pointnet_sem_seg",
     "pointnet_trunk",
     "register_model",
+    "voxel_cnn",
+    "voxel_resnet",
 ]

@@ -5,6 +5,8 @@ import functools
 import inspect
 
 TASKS = ("cls", "part_seg", "sem_seg")
+INPUT_KINDS = ("points", "voxels")
+OUTPUT_KINDS = ("logits", "embedding")
 
 _REGISTRY = {}
 
@@ -18,12 +20,19 @@ class ModelEntry:
         task: One of `TASKS`.
         builder: The function building the `keras.Model` from keyword arguments.
         description: One line saying what the model is.
+        input_kind: "points" (`(B, N, C)` clouds) or "voxels" (`(B, R, R, R, 1)`
+            occupancy grids, voxelised from the clouds by the data pipeline
+            with the builder's `resolution` and `inner`).
+        output_kind: "logits" (trained with cross-entropy) or "embedding"
+            (L2-normalised vectors, trained with a metric-learning loss).
     """
 
     name: str
     task: str
     builder: callable
     description: str
+    input_kind: str = "points"
+    output_kind: str = "logits"
 
     def defaults(self):
         """Returns the builder's keyword arguments and their defaults."""
@@ -34,13 +43,15 @@ class ModelEntry:
         }
 
 
-def register_model(name, *, task, description=""):
+def register_model(name, *, task, description="", input_kind="points", output_kind="logits"):
     """Decorator registering a model builder under `name`.
 
     Args:
         name: Registry name.
         task: The task the model solves, one of `TASKS`.
         description: One line saying what the model is.
+        input_kind: One of `INPUT_KINDS` (see `ModelEntry`).
+        output_kind: One of `OUTPUT_KINDS` (see `ModelEntry`).
 
     Returns:
         The decorator. The builder it returns records its name, task and
@@ -52,6 +63,10 @@ def register_model(name, *, task, description=""):
     """
     if task not in TASKS:
         raise ValueError(f"register_model: task must be one of {TASKS}, got {task!r}")
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(f"register_model: input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
+    if output_kind not in OUTPUT_KINDS:
+        raise ValueError(f"register_model: output_kind must be one of {OUTPUT_KINDS}, got {output_kind!r}")
 
     def decorator(builder):
         if name in _REGISTRY:
@@ -67,7 +82,7 @@ def register_model(name, *, task, description=""):
                 model.set_builder(name, task, {k: _as_json(v) for k, v in arguments.arguments.items()})
             return model
 
-        _REGISTRY[name] = ModelEntry(name, task, build, description)
+        _REGISTRY[name] = ModelEntry(name, task, build, description, input_kind, output_kind)
         return build
 
     return decorator

@@ -54,9 +54,26 @@ def build_parser(task_name):
     if task_name != "sem_seg":
         add("--use_normals", action="store_true",
             help="feed the normals stored after XYZ (6-channel data, e.g. prepare-modelnet-normals) to the model")
+    if task_name == "cls":  # rotation protocols and metric learning: pointnet_tf2.training.families
+        add("--train_rotation", default=None, choices=("none", "z", "so3"),
+            help="random training rotations: z = about the up axis (the original's), so3 = uniform over SO(3); "
+            "default: the original's augmentation (z)")
+        add("--test_rotation", default="none", choices=("none", "z", "so3"), help="random rotations of the test set")
+        add("--triplet_margin", type=float, default=0.2, help="embedding models: margin of the triplet loss")
+        add("--triplet_mining", default="batch_hard", choices=("batch_hard", "batch_all"),
+            help="embedding models: triplet mining within each batch")
+        add("--triplet_distance", default="l2", choices=("l2", "cosine"), help="embedding models: distance")
+        add("--classes_per_batch", type=int, default=None,
+            help="embedding models: P classes x (batch_size // P) shapes per batch; default batch_size // 4")
     if task_name == "part_seg":
         add("--seg_weight", type=float, default=1.0,
             help="weight w of the segmentation loss; the category loss gets 1 - w (the original: 1.0)")
+    add("--distribute", default=None, choices=("none", "mirrored", "multi_worker"),
+        help="tf.distribute: mirrored = every GPU of this host; multi_worker = the hosts of $TF_CONFIG "
+        "(see the README, 'Distributed training'); --batch_size is the global batch. "
+        "Default: mirrored when more than one GPU is visible, else none")
+    add("--sync_batch_norm", action="store_true",
+        help="distributed runs: batch-norm statistics over the global batch (all replicas) instead of per replica")
     add("--visuals_every", type=int, default=10, help="epochs between confusion-matrix/point-cloud summaries (0: never)")
     add("--no_test", dest="test", action="store_false", help="skip the final test-set evaluation")
     add("--verbose", type=int, default=1, choices=(0, 1, 2), help="0 quiet, 1 progress bar, 2 one line per epoch")

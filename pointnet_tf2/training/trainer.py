@@ -51,6 +51,16 @@ class TrainConfig:
     visuals_every: int = 10
     test: bool = True
     verbose: int = 1
+    # Rotation protocols and other model families (see pointnet_tf2.training.families).
+    train_rotation: Optional[str] = None
+    test_rotation: str = "none"
+    triplet_margin: float = 0.2
+    triplet_mining: str = "batch_hard"
+    triplet_distance: str = "l2"
+    classes_per_batch: Optional[int] = None
+    # tf.distribute (see pointnet_tf2.training.distribute): None = mirrored with >1 GPU, else none.
+    distribute: Optional[str] = None
+    sync_batch_norm: bool = False
 
     def resolved(self):
         """Returns a copy with the task's defaults filled in and values checked.
@@ -81,6 +91,9 @@ class TrainConfig:
             raise ValueError(f"--val_split must be in [0, 1), got {config.val_split!r}")
         if config.validate_on not in ("auto", "val", "test", "none"):
             raise ValueError(f"--validate_on must be auto, val, test or none, got {config.validate_on!r}")
+        from pointnet_tf2.training.distribute import check_mode
+
+        check_mode(config.distribute)
         return config
 
 
@@ -172,7 +185,8 @@ def build_model(config, description):
     if "orthogonal_weight" not in entry.defaults():
         kwargs.pop("orthogonal_weight", None)
     kwargs["bn_momentum"] = config.bn_init_decay
-    return get_model(config.model, **kwargs)
+    # Builders take what they need (voxel CNNs: no points, no batch norm).
+    return get_model(config.model, **{k: v for k, v in kwargs.items() if k in entry.defaults()})
 
 
 def compile_model(model, config, description):
@@ -187,11 +201,14 @@ def compile_model(model, config, description):
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
     else:
         optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
+    from pointnet_tf2.training import families
+
     class_weights = _class_weights(config, description)
     model.compile(
         optimizer=optimizer,
-        **task.compile_args(description, label_smoothing=config.label_smoothing, class_weights=class_weights,
-                            seg_weight=config.seg_weight),
+        **families.compile_args(model, config, task.compile_args(
+            description, label_smoothing=config.label_smoothing, class_weights=class_weights,
+            seg_weight=config.seg_weight)),
     )
     return model
 
@@ -264,8 +281,17 @@ def train(config):
     from pointnet_tf2.data import open_dataset
     from pointnet_tf2.evaluation import evaluate
     from pointnet_tf2.training import callbacks as cb
+    from pointnet_tf2.training import distribute as dist
+    from pointnet_tf2.training import families
 
     config = config.resolved()
+    if config.distribute == "multi_worker":  # model.fit fails under MultiWorkerMirroredStrategy (keras#20585)
+        from pointnet_tf2.training.multi_worker import train_multi_worker
+
+        return train_multi_worker(config)
+    config = dataclasses.replace(config, distribute=dist.resolve_mode(config.distribute))
+    strategy = dist.create_strategy(config.distribute)
+    dist.replica_batch_size(config.batch_size, dist.num_replicas(strategy))
     task = get_task(config.task)
     data = resolve_data(task.name, config.data, verbose=config.verbose)
     description = open_dataset(data, task=task.name, test_area=config.test_area)
@@ -291,18 +317,23 @@ def train(config):
     train_indices, val_split, val_indices = validation_rows(description, config)
     channels = input_channels(config, description)
     train_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
-                                   split="train", indices=train_indices, seed=config.seed, channels=channels)
+                                   split="train", indices=train_indices, seed=config.seed, channels=channels,
+                                   drop_remainder=strategy is not None,  # full global batches when distributed
+                                   **families.train_sequence_options(config, description))
     val_seq = None
     if val_split is not None:
         val_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
                                      split=val_split, indices=val_indices, augment=False, shuffle=False,
-                                     channels=channels)
+                                     sampling="fixed",  # the same seeded points every epoch
+                                     channels=channels, **families.eval_sequence_options(config))
     _log(config, f"dataset: {description.summary()}")
     _log(config, f"training on {train_seq.num_samples} clouds, validating on "
                  + (f"{val_seq.num_samples} clouds of the {val_split!r} split" + (" (held out of train)" if val_split == "train" else "")
                     if val_seq is not None else "nothing"))
 
-    model = compile_model(build_model(config, description), config, description)
+    with dist.scope(strategy):
+        model = compile_model(build_model(config, description), config, description)
+        model.optimizer.build(model.trainable_variables)
     initial_epoch = 0
     best_value = best_epoch = None
     if config.resume:
@@ -314,10 +345,13 @@ def train(config):
         initial_epoch = int(state["epochs_done"])
         best_value, best_epoch = state.get("best_value"), state.get("best_epoch")
         train_seq.set_epoch(initial_epoch)
-        _log(config, f"resuming {log_dir} after epoch {initial_epoch} (optimizer step {int(model.optimizer.iterations)})")
+        _log(config, f"resuming {log_dir} after epoch {initial_epoch} (optimizer step {int(model.optimizer.iterations.numpy())})")
     save_run_config(config, description, model, os.path.join(log_dir, CONFIG_FILE))
 
-    monitor = task.monitor if val_seq is not None else task.monitor.removeprefix("val_")
+    sync = dist.prepare_model(strategy, model, sync_batch_norm=config.sync_batch_norm)
+    _log(config, dist.describe(strategy, config.distribute, config.batch_size, sync_batch_norm=config.sync_batch_norm))
+    monitor = families.monitor_key(model, task.monitor)
+    monitor = monitor if val_seq is not None else monitor.removeprefix("val_")
     momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
                                              decay_step=config.bn_decay_decay_step,
                                              decay_rate=config.bn_decay_decay_rate, maximum=config.bn_decay_clip)
@@ -328,8 +362,10 @@ def train(config):
         keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=config.resume),
         keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch"),
     ]
-    if val_seq is not None and config.visuals_every > 0:
+    if val_seq is not None and config.visuals_every > 0 and families.wants_visuals(model):
         callbacks.append(_visuals(log_dir, val_seq, description, config))
+    if sync is not None and not config.sync_batch_norm:
+        callbacks.append(dist.batch_norm_statistics_callback(sync))
 
     start = time.perf_counter()
     model.fit(train_seq, validation_data=val_seq, epochs=config.max_epoch, initial_epoch=initial_epoch,
@@ -347,7 +383,7 @@ def train(config):
     if config.test and "test" in description.splits:
         best = keras.saving.load_model(checkpoint.best_path, compile=False)
         results = evaluate(best, description, split="test", num_points=config.num_point,
-                           batch_size=config.batch_size)
+                           batch_size=config.batch_size, rotation=config.test_rotation, seed=config.seed)
         result["test"] = results
         with atomic_output(os.path.join(log_dir, "test_results.json")) as tmp:
             with open(tmp, "w") as f:

@@ -1,0 +1,277 @@
+"""Occupancy grids: voxelising point clouds, `.binvox` files and `.npz` voxel archives.
+
+`voxelize` turns a batch of clouds into binary occupancy grids the way the
+classic voxel networks were fed (VoxNet, Xu & Todorovic): each shape is
+centred and scaled uniformly so its longest side spans an `inner` cube placed
+in the middle of an `R^3` grid, leaving `(R - inner) / 2` empty cells of
+padding on each side (24^3 inside 30^3 by default). `Voxelize` does the same
+as a `PointCloudSequence(transform=...)` step, so the HDF5 data that feeds the
+point models feeds the voxel models too, voxelised on the fly.
+
+Grids are indexed `[x, y, z]` (channel 0 of the points is x).
+"""
+
+import collections
+import numbers
+import os
+
+import numpy as np
+
+Binvox = collections.namedtuple("Binvox", ["grid", "dims", "translate", "scale"])
+Binvox.__doc__ = """A `.binvox` file's contents.
+
+Attributes:
+    grid: bool array `(X, Y, Z)` of occupied voxels, indexed `[x, y, z]`.
+    dims: The header's `dim`, read as the grid's `(X, Y, Z)` sizes (binvox
+        files are cubic in practice).
+    translate: The header's `translate` (three floats).
+    scale: The header's `scale` (a float).
+"""
+
+
+def _check_grid_sizes(resolution, inner):
+    for value, what in ((resolution, "resolution"), (inner, "inner")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ValueError(f"voxelize: {what} must be a positive integer, got {value!r}")
+    if inner > resolution:
+        raise ValueError(f"voxelize: inner={inner!r} must not exceed resolution={resolution!r}")
+    return int(resolution), int(inner)
+
+
+def voxelize(points, resolution=30, inner=24):
+    """Binary occupancy grids of a batch of clouds, vectorised over the batch.
+
+    Each cloud is centred on its bounding box and scaled (the same factor on
+    every axis) so that its longest side spans `inner` cells (its extreme
+    points fall in the first and the last cell); the inner cube starts at
+    cell `(resolution - inner) // 2`, so the rest is empty padding. A cell is
+    occupied when at least one point falls in it. A cloud whose points all
+    coincide occupies one central cell.
+
+    Args:
+        points: `(B, N, C)` or `(N, C)` array with x, y, z in channels 0-2
+            (further channels are ignored).
+        resolution: Cells per side of the grid (R).
+        inner: Cells per side of the cube the shape is scaled into.
+
+    Returns:
+        float32 array `(B, R, R, R, 1)` (or `(R, R, R, 1)` for one cloud) of 0/1.
+
+    Raises:
+        ValueError: On bad sizes, a bad shape or non-finite coordinates.
+    """
+    resolution, inner = _check_grid_sizes(resolution, inner)
+    points = np.asarray(points)
+    single = points.ndim == 2
+    batch = points[None] if single else points
+    if batch.ndim != 3 or batch.shape[-1] < 3 or batch.shape[1] < 1:
+        raise ValueError(f"voxelize: points must have shape (B, N, C) or (N, C) with N >= 1, C >= 3, got {points.shape}")
+    xyz = batch[..., :3].astype(np.float64)
+    if not np.all(np.isfinite(xyz)):
+        raise ValueError("voxelize: points contain NaN or infinite coordinates")
+    low, high = xyz.min(axis=1, keepdims=True), xyz.max(axis=1, keepdims=True)
+    centre = (low + high) / 2.0
+    extent = (high - low).max(axis=2, keepdims=True)
+    # Cell centres: the extreme points of the longest side land on the centres
+    # of the first and last cells of the inner cube (symmetric rounding).
+    scale = np.where(extent > 0, (inner - 1) / np.where(extent > 0, extent, 1.0), 0.0)
+    cells = np.floor((xyz - centre) * scale + (inner - 1) / 2.0 + 0.5).astype(np.int64)
+    cells = np.clip(cells, 0, inner - 1) + (resolution - inner) // 2
+    count = batch.shape[0]
+    flat = ((np.arange(count)[:, None] * resolution + cells[..., 0]) * resolution + cells[..., 1]) * resolution + cells[..., 2]
+    grid = np.zeros(count * resolution**3, np.float32)
+    grid[flat.ravel()] = 1.0
+    grid = grid.reshape(count, resolution, resolution, resolution, 1)
+    return grid[0] if single else grid
+
+
+class Voxelize:
+    """A batch transform `(points, labels) -> (grids, labels)` for `PointCloudSequence(transform=...)`.
+
+    Example:
+
+    ```python
+    train = PointCloudSequence(path, num_points=1024, transform=Voxelize(30, 24))
+    grids, labels = train[0]   # (B, 30, 30, 30, 1) float32, (B,) int32
+    ```
+
+    Args:
+        resolution: Cells per side of the grid.
+        inner: Cells per side of the cube the shape is scaled into.
+
+    Raises:
+        ValueError: On bad sizes.
+    """
+
+    def __init__(self, resolution=30, inner=24):
+        self.resolution, self.inner = _check_grid_sizes(resolution, inner)
+
+    def __call__(self, points, labels=None):
+        if isinstance(points, dict):
+            raise ValueError("Voxelize: needs a classification batch of points, got a dict of inputs")
+        return voxelize(points, self.resolution, self.inner), labels
+
+    def __repr__(self):
+        return f"Voxelize(resolution={self.resolution}, inner={self.inner})"
+
+
+# -- .binvox --------------------------------------------------------------------
+
+
+def read_binvox(path):
+    """Reads a `.binvox` occupancy grid (run-length encoded).
+
+    The format: text header lines `#binvox 1`, `dim D H W`, `translate x y z`,
+    `scale s`, `data`, then (value, count) byte pairs covering `D * H * W`
+    voxels in binvox order (x slowest, then z, y fastest).
+
+    Args:
+        path: The file.
+
+    Returns:
+        A `Binvox` (grid indexed `[x, y, z]`, dims, translate, scale).
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        ValueError: If the file is not a well-formed binvox file (the message
+            names the file and the problem).
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        content = f.read()
+    header, position = {}, 0
+    for expected in ("#binvox", "dim", "translate", "scale", "data"):
+        end = content.find(b"\n", position)
+        if end < 0:
+            raise ValueError(f"{path}: truncated binvox header (no {expected!r} line)")
+        line = content[position:end].decode("ascii", errors="replace").strip()
+        position = end + 1
+        words = line.split()
+        if not words or words[0] != expected:
+            raise ValueError(f"{path}: expected a {expected!r} header line, got {line[:60]!r}")
+        header[expected] = words[1:]
+    try:
+        if header["#binvox"] != ["1"]:
+            raise ValueError
+        dims = tuple(int(v) for v in header["dim"])
+        translate = tuple(float(v) for v in header["translate"])
+        (scale,) = (float(v) for v in header["scale"])
+        if len(dims) != 3 or len(translate) != 3 or min(dims) < 1 or header["data"]:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{path}: malformed binvox header {header!r}") from None
+    body = np.frombuffer(content, np.uint8, offset=position)
+    if len(body) % 2:
+        raise ValueError(f"{path}: binvox data has an odd number of bytes ({len(body)}); expected (value, count) pairs")
+    values, counts = body[0::2], body[1::2].astype(np.int64)
+    total = int(np.prod(dims))
+    if counts.sum() != total:
+        raise ValueError(f"{path}: binvox runs cover {int(counts.sum())} voxels, expected {total} for dim {dims}")
+    if np.any(values > 1):
+        raise ValueError(f"{path}: binvox run values must be 0 or 1")
+    flat = np.repeat(values.astype(bool), counts)
+    grid = flat.reshape(dims[0], dims[2], dims[1]).transpose(0, 2, 1)
+    return Binvox(np.ascontiguousarray(grid), dims, translate, scale)
+
+
+def write_binvox(path, grid, *, translate=(0.0, 0.0, 0.0), scale=1.0):
+    """Writes an occupancy grid as a `.binvox` file (atomically).
+
+    Args:
+        path: The file to write.
+        grid: `(X, Y, Z)` array, indexed `[x, y, z]`; non-zero is occupied.
+            `dim` is written as `X Y Z` and the voxels in binvox order, so
+            `read_binvox` gives the same grid back.
+        translate: The header's translate.
+        scale: The header's scale.
+
+    Returns:
+        The path.
+
+    Raises:
+        ValueError: If `grid` is not 3-D.
+    """
+    from pointnet_tf2.utils import atomic_output
+
+    grid = np.asarray(grid)
+    if grid.ndim != 3 or min(grid.shape) < 1:
+        raise ValueError(f"write_binvox: grid must be a non-empty 3-D array, got shape {grid.shape}")
+    flat = (grid != 0).transpose(0, 2, 1).ravel().astype(np.uint8)
+    change = np.flatnonzero(np.diff(flat)) + 1
+    starts = np.concatenate([[0], change])
+    lengths = np.diff(np.concatenate([starts, [len(flat)]]))
+    pairs = []
+    for value, length in zip(flat[starts], lengths):
+        while length > 0:
+            run = min(int(length), 255)
+            pairs += [int(value), run]
+            length -= run
+    header = (
+        f"#binvox 1\ndim {grid.shape[0]} {grid.shape[1]} {grid.shape[2]}\n"
+        f"translate {translate[0]} {translate[1]} {translate[2]}\nscale {float(scale)}\ndata\n"
+    )
+    with atomic_output(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(header.encode("ascii"))
+            f.write(bytes(pairs))
+    return path
+
+
+# -- .npz archives ----------------------------------------------------------------
+
+
+def load_voxel_npz(path):
+    """Reads a voxel dataset archive with `X_train`, `y_train`, `X_test`, `y_test`.
+
+    Grids may be stored `(n, R, R, R)` or `(n, R, R, R, 1)`, any numeric or
+    bool dtype (non-zero is occupied).
+
+    Args:
+        path: The `.npz` file.
+
+    Returns:
+        A dict: `X_train`, `X_test` float32 `(n, R, R, R, 1)` of 0/1;
+        `y_train`, `y_test` int32 `(n,)`; `num_classes` (max label + 1);
+        `resolution` (R).
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        ValueError: If an array is missing or has a bad shape, dtype or labels.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"{path}: not a readable .npz archive ({error})") from None
+    out = {}
+    with archive:
+        for key in ("X_train", "y_train", "X_test", "y_test"):
+            if key not in archive.files:
+                raise ValueError(f"{path}: key {key!r} is missing (has {', '.join(archive.files) or 'nothing'})")
+        resolution = None
+        for split in ("train", "test"):
+            grids, labels = archive[f"X_{split}"], archive[f"y_{split}"]
+            if grids.ndim == 5 and grids.shape[-1] == 1:
+                grids = grids[..., 0]
+            if grids.ndim != 4 or not (grids.shape[1] == grids.shape[2] == grids.shape[3]):
+                raise ValueError(f"{path}: X_{split} must have shape (n, R, R, R[, 1]), got {archive[f'X_{split}'].shape}")
+            if resolution is not None and grids.shape[1] != resolution:
+                raise ValueError(f"{path}: X_train is {resolution}^3 but X_test is {grids.shape[1]}^3")
+            resolution = grids.shape[1]
+            if grids.dtype.kind not in "biuf":
+                raise ValueError(f"{path}: X_{split} must be numeric, got dtype {grids.dtype}")
+            labels = labels.reshape(-1) if labels.ndim == 2 and labels.shape[1] == 1 else labels
+            if labels.ndim != 1 or labels.dtype.kind not in "iu":
+                raise ValueError(f"{path}: y_{split} must be 1-D integer labels, got shape {labels.shape} dtype {labels.dtype}")
+            if len(labels) != len(grids):
+                raise ValueError(f"{path}: y_{split} has {len(labels)} labels for {len(grids)} grids")
+            if len(labels) and labels.min() < 0:
+                raise ValueError(f"{path}: y_{split} has a negative label {int(labels.min())}")
+            out[f"X_{split}"] = (grids != 0).astype(np.float32)[..., None]
+            out[f"y_{split}"] = labels.astype(np.int32)
+    labels = np.concatenate([out["y_train"], out["y_test"]])
+    out["num_classes"] = int(labels.max()) + 1 if len(labels) else 0
+    out["resolution"] = int(resolution)
+    return out

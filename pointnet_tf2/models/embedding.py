@@ -1,0 +1,96 @@
+"""PointNet embeddings for shape retrieval (metric learning).
+
+`pointnet_embed` is the PointNet trunk with an embedding head whose output is
+L2-normalised, trained with `pointnet_tf2.training.triplet.TripletLoss` on
+class-balanced batches. It is registered with `output_kind="embedding"`, which
+the trainer reads to use the triplet loss instead of cross-entropy.
+"""
+
+import keras
+
+from pointnet_tf2.layers import dense_bn_relu
+from pointnet_tf2.layers.validation import check_positive_int
+from pointnet_tf2.layers.validation import check_rate
+from pointnet_tf2.layers.validation import check_widths
+from pointnet_tf2.models.base import PointCloudModel
+from pointnet_tf2.models.pointnet import points_input
+from pointnet_tf2.models.pointnet import pointnet_trunk
+from pointnet_tf2.models.registry import register_model
+
+
+@register_model("pointnet_embed", task="cls", output_kind="embedding",
+                description="PointNet trunk + L2-normalised embedding head for shape retrieval (triplet loss)")
+def pointnet_embed(
+    *,
+    num_classes=40,
+    num_points=1024,
+    input_dims=3,
+    embedding_dim=128,
+    input_transform=True,
+    feature_transform=True,
+    mlp1=(64, 64),
+    mlp2=(64, 128, 1024),
+    head_widths=(512, 256),
+    dropout_rate=0.0,
+    tnet_conv_widths=(64, 128, 1024),
+    tnet_fc_widths=(512, 256),
+    orthogonal_weight=0.001,
+    bn_momentum=0.99,
+    name="pointnet_embed",
+):
+    """Builds PointNet with an embedding head: unit vectors for retrieval.
+
+    points -> `pointnet_trunk` -> max pool (`max_pool`) -> fc `head_widths`
+    (BN + ReLU, optional dropout) -> Dense(`embedding_dim`) -> L2 normalisation.
+
+    Args:
+        num_classes: Classes of the training data (recorded so a checkpoint
+            is checked against its dataset; the network does not use it).
+        num_points: Points per cloud, or None for any number of points.
+        input_dims: Channels per point.
+        embedding_dim: Size of the embedding.
+        input_transform: Whether to use the 3 x 3 input T-Net.
+        feature_transform: Whether to use the feature T-Net.
+        mlp1: Per-point widths before the feature transform.
+        mlp2: Per-point widths after it.
+        head_widths: Fully connected widths before the embedding layer.
+        dropout_rate: Dropout after each head layer (0 turns it off).
+        tnet_conv_widths: Per-point widths of both T-Nets.
+        tnet_fc_widths: Fully connected widths of both T-Nets.
+        orthogonal_weight: Weight of the feature-transform regulariser.
+        bn_momentum: Batch-norm momentum.
+        name: Model name.
+
+    Returns:
+        A `keras.Model` mapping `(B, N, input_dims)` points to float32
+        `(B, embedding_dim)` unit vectors.
+
+    Raises:
+        ValueError: On an invalid argument, quoting it.
+    """
+    check_positive_int(num_classes, "num_classes")
+    embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
+    head_widths = check_widths(head_widths, "head_widths", allow_empty=True)
+    dropout_rate = check_rate(dropout_rate, "dropout_rate")
+    points = points_input(num_points, input_dims)
+    trunk = pointnet_trunk(
+        points,
+        mlp1=mlp1,
+        mlp2=mlp2,
+        input_transform=input_transform,
+        feature_transform=feature_transform,
+        input_tnet_conv_widths=tnet_conv_widths,
+        input_tnet_fc_widths=tnet_fc_widths,
+        feature_tnet_conv_widths=tnet_conv_widths,
+        feature_tnet_fc_widths=tnet_fc_widths,
+        orthogonal_weight=orthogonal_weight,
+        bn_momentum=bn_momentum,
+    )
+    x = trunk.global_feature
+    for i, units in enumerate(head_widths):
+        x = dense_bn_relu(x, units, name=f"fc{i + 1}", bn_momentum=bn_momentum)
+        if dropout_rate > 0:
+            x = keras.layers.Dropout(dropout_rate, name=f"dp{i + 1}")(x)
+    x = keras.layers.Dense(embedding_dim, dtype="float32", name="embedding_fc")(x)
+    embedding = keras.layers.UnitNormalization(axis=-1, dtype="float32", name="embedding")(x)
+    return PointCloudModel(points, embedding, name=name)

@@ -1,0 +1,234 @@
+"""Shape retrieval: every shape of a split queries all the others.
+
+A shape is relevant to a query when it has the query's class. Rankings sort
+the other shapes by distance between their features: the output of an
+embedding model (`pointnet_embed`), or a named layer of any model, by default
+a classifier's global feature (the `max_pool` layer of the PointNets).
+
+- average precision of a query: the mean, over the relevant shapes, of the
+  precision at the rank of each (the query itself is excluded);
+- mAP: the mean over the queries with at least one relevant shape;
+- precision@k: the fraction of relevant shapes among the k nearest.
+"""
+
+import numpy as np
+
+DEFAULT_LAYER = "max_pool"
+
+
+def average_precisions(relevance):
+    """Average precision of each query from its ranked relevance.
+
+    Args:
+        relevance: bool `(Q, M)`: `relevance[q, r]` says whether the shape
+            ranked r-th (0-based) for query q is relevant.
+
+    Returns:
+        float64 `(Q,)`, NaN for queries without any relevant shape.
+    """
+    relevance = np.asarray(relevance, bool)
+    if relevance.ndim != 2:
+        raise ValueError(f"relevance must be a (queries, ranks) array, got shape {relevance.shape}")
+    hits = np.cumsum(relevance, axis=1)
+    ranks = np.arange(1, relevance.shape[1] + 1)
+    precision_at_hits = np.where(relevance, hits / ranks, 0.0)
+    count = relevance.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, precision_at_hits.sum(axis=1) / count, np.nan)
+
+
+def rank_neighbours(features, distance="l2"):
+    """For every shape, the other shapes from nearest to farthest.
+
+    Args:
+        features: `(n, D)` features.
+        distance: 'l2' or 'cosine'.
+
+    Returns:
+        `(order, distances)`: int64 `(n, n - 1)` indices (ties by index) and
+        their float64 distances.
+    """
+    x = np.asarray(features, np.float64)
+    if x.ndim != 2 or len(x) < 2:
+        raise ValueError(f"features must be (n >= 2, D), got shape {x.shape}")
+    if distance == "l2":
+        squares = np.sum(x * x, axis=1)
+        d = np.sqrt(np.maximum(squares[:, None] - 2 * x @ x.T + squares[None, :], 0.0))
+    elif distance == "cosine":
+        unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+        d = 1.0 - unit @ unit.T
+    else:
+        raise ValueError(f"distance must be 'l2' or 'cosine', got {distance!r}")
+    np.fill_diagonal(d, np.inf)
+    order = np.argsort(d, axis=1, kind="stable")[:, :-1]
+    return order, np.take_along_axis(d, order, axis=1)
+
+
+def retrieval_metrics(features, labels, *, ks=(1, 5, 10), distance="l2"):
+    """mAP and precision@k of leave-one-out retrieval over a set of shapes.
+
+    Args:
+        features: `(n, D)` features.
+        labels: `(n,)` class labels.
+        ks: The k of precision@k (k larger than n - 1 uses n - 1).
+        distance: 'l2' or 'cosine'.
+
+    Returns:
+        A dict: `map`, `precision_at_{k}` for each k, `average_precision`
+        (per query, NaN without relevant shapes), `order` (the rankings) and
+        `num_queries`.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != len(features):
+        raise ValueError(f"{len(labels)} labels for {len(features)} features")
+    order, _ = rank_neighbours(features, distance)
+    relevance = labels[order] == labels[:, None]
+    ap = average_precisions(relevance)
+    result = {"map": float(np.nanmean(ap)) if np.any(~np.isnan(ap)) else float("nan"),
+              "num_queries": int(len(labels)), "average_precision": ap, "order": order}
+    for k in ks:
+        kk = min(int(k), relevance.shape[1])
+        result[f"precision_at_{k}"] = float(relevance[:, :kk].mean())
+    return result
+
+
+def feature_model(model, layer=None):
+    """The model whose outputs are the retrieval features.
+
+    Args:
+        model: A model of the zoo.
+        layer: A layer name; None: the model's output for embedding models,
+            else `max_pool` (the PointNets' global feature).
+
+    Returns:
+        A `keras.Model` (the model itself for its own output).
+
+    Raises:
+        ValueError: If the layer does not exist.
+    """
+    import keras
+
+    from pointnet_tf2.models.kinds import model_kinds
+
+    if layer is None:
+        if model_kinds(model)[1] == "embedding":
+            return model
+        layer = DEFAULT_LAYER
+    try:
+        output = model.get_layer(layer).output
+    except ValueError:
+        names = ", ".join(x.name for x in model.layers if not isinstance(x, keras.layers.InputLayer))
+        raise ValueError(f"model {model.name} has no layer {layer!r} (layers: {names})") from None
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, output, name=f"{model.name}_{layer}")
+
+
+def compute_features(model, description, *, split="test", num_points=None, batch_size=32, layer=None,
+                     rotation="none", seed=0):
+    """Features and labels of every shape of a classification split, in split order.
+
+    Args:
+        model: A model of the zoo (points or voxels in).
+        description: The `DatasetDescription` (task 'cls').
+        split: The split.
+        num_points: Points per cloud (default: the model's, else all stored).
+        batch_size: Clouds per batch.
+        layer: See `feature_model`.
+        rotation: 'none', 'z' or 'so3': rotate the shapes first (see
+            `pointnet_tf2.rotations`).
+        seed: Seed of the rotations.
+
+    Returns:
+        `(features float32 (n, D), labels int32 (n,), points float32 (n, N, C))`.
+    """
+    from pointnet_tf2.data import PointCloudSequence
+    from pointnet_tf2.models.kinds import input_transform
+    from pointnet_tf2.rotations import rotation_augmentation
+
+    if description.task != "cls":
+        raise ValueError(f"{description.root}: retrieval needs a classification dataset, got task {description.task!r}")
+    config = getattr(model, "builder_config", {})
+    num_points = num_points or config.get("num_points") or description.num_points
+    augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
+    sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
+                                  augment=augment, shuffle=False, channels=config.get("input_dims"), seed=seed)
+    transform = input_transform(model)
+    features_of = feature_model(model, layer)
+    features, labels, clouds = [], [], []
+    for index in range(len(sequence)):
+        points, targets = sequence[index]
+        inputs = points if transform is None else transform(points, targets)[0]
+        out = np.asarray(features_of(inputs, training=False), np.float32)
+        features.append(out.reshape(len(out), -1))
+        labels.append(np.asarray(targets))
+        clouds.append(points)
+    return np.concatenate(features), np.concatenate(labels).astype(np.int32), np.concatenate(clouds)
+
+
+def neighbours_png(path, points, labels, queries, order, *, top=5, class_names=None, up_axis=1):
+    """Writes a PNG: one row per query, the query then its `top` nearest shapes.
+
+    Neighbours of the query's class have green titles, others red.
+
+    Args:
+        path: The PNG file (written atomically).
+        points: `(n, N, >=3)` clouds.
+        labels: `(n,)` labels.
+        queries: Indices of the query shapes.
+        order: The rankings of `rank_neighbours`.
+        top: Neighbours per row.
+        class_names: Optional names of the labels.
+        up_axis: The up axis of the clouds (drawn vertically).
+
+    Returns:
+        The path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pointnet_tf2.utils import atomic_output
+
+    name = (lambda c: class_names[c]) if class_names else (lambda c: f"class {c}")
+    horizontal, depth = {0: (1, 2), 1: (0, 2), 2: (0, 1)}[up_axis]
+    figure, axes = plt.subplots(len(queries), top + 1, figsize=(2.0 * (top + 1), 2.1 * len(queries)), squeeze=False)
+    for row, query in enumerate(queries):
+        shown = [query] + [int(j) for j in order[query, :top]]
+        for column, shape in enumerate(shown):
+            ax = axes[row, column]
+            cloud = points[shape]
+            ax.scatter(cloud[:, horizontal], cloud[:, up_axis], s=2, c=cloud[:, depth], cmap="viridis")
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_title(f"query: {name(labels[shape])}", fontsize=8, fontweight="bold")
+            else:
+                colour = "green" if labels[shape] == labels[query] else "red"
+                ax.set_title(f"{column}. {name(labels[shape])}", fontsize=8, color=colour)
+    figure.tight_layout()
+    with atomic_output(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=80)
+    plt.close(figure)
+    return path
+
+
+def evaluate_retrieval(model, description, *, split="test", num_points=None, batch_size=32, layer=None,
+                       distance="l2", ks=(1, 5, 10), rotation="none", seed=0):
+    """Leave-one-out retrieval on a split: the results dict of `evaluate` for embedding models.
+
+    Returns:
+        A JSON-serialisable dict: `map`, `precision_at_{k}`, `split`,
+        `num_samples`, `task`, `num_votes` (1), `headline`, `feature`.
+    """
+    features, labels, _ = compute_features(model, description, split=split, num_points=num_points,
+                                           batch_size=batch_size, layer=layer, rotation=rotation, seed=seed)
+    metrics = retrieval_metrics(features, labels, ks=ks, distance=distance)
+    result = {"split": split, "num_samples": int(len(labels)), "num_votes": 1, "task": "retrieval",
+              "feature": layer or ("embedding" if feature_model(model, layer) is model else DEFAULT_LAYER),
+              "distance": distance, "map": metrics["map"]}
+    for k in ks:
+        result[f"precision_at_{k}"] = metrics[f"precision_at_{k}"]
+    result["headline"] = ["map"] + [f"precision_at_{k}" for k in ks]
+    return result

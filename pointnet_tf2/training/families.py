@@ -1,0 +1,153 @@
+"""What the trainer does differently for model families beyond PointNet.
+
+The registry tells what a model takes and gives (`ModelEntry.input_kind`,
+`output_kind`); the trainer asks this module, through a few calls, for:
+
+- the Sequence options of a run: the training rotation (`--train_rotation`),
+  on-the-fly voxelisation for voxel models (`Voxelize` transform), and
+  class-balanced P x K batches for embedding models;
+- the compile arguments of embedding models (triplet loss and the
+  `nn_accuracy` metric instead of cross-entropy and accuracy);
+- the validation key that picks the best checkpoint, and whether the
+  point-cloud TensorBoard visuals apply.
+"""
+
+import keras
+from keras import ops
+
+from pointnet_tf2.models.registry import model_entry
+
+
+def _entry(config):
+    return model_entry(config.model)
+
+
+def _voxelize_for(entry):
+    from pointnet_tf2.data.voxels import Voxelize
+
+    defaults = entry.defaults()
+    return Voxelize(defaults["resolution"], defaults["inner"])
+
+
+def check_options(config):
+    """Raises ValueError for family options that do not fit the run."""
+    from pointnet_tf2.rotations import check_rotation
+
+    train_rotation = getattr(config, "train_rotation", None)
+    if train_rotation is not None:
+        check_rotation(train_rotation, "--train_rotation")
+        if config.task != "cls":
+            raise ValueError(f"--train_rotation is for classification, not {config.task!r}")
+    check_rotation(getattr(config, "test_rotation", "none"), "--test_rotation")
+    if _entry(config).output_kind == "embedding":
+        from pointnet_tf2.training.triplet import TripletLoss
+
+        TripletLoss(margin=config.triplet_margin, distance=config.triplet_distance, mining=config.triplet_mining)
+
+
+def classes_per_batch(config, description):
+    """P of the P x K batches of an embedding run: `--classes_per_batch`, else
+    batch_size // 4 (K = 4 shapes per class), at least 2 and at most the class count."""
+    p = getattr(config, "classes_per_batch", None)
+    if p is None:
+        p = max(2, min(description.num_classes, config.batch_size // 4))
+    if isinstance(p, bool) or not isinstance(p, int) or p < 2:
+        raise ValueError(f"--classes_per_batch must be an integer >= 2, got {p!r}")
+    if config.batch_size // p < 2:
+        raise ValueError(f"--batch_size {config.batch_size} with --classes_per_batch {p} leaves fewer than 2 shapes per class")
+    return p
+
+
+def train_sequence_options(config, description):
+    """Extra `PointCloudSequence` arguments of the training data of a run.
+
+    Returns:
+        A dict, possibly with `augment` (from `--train_rotation`), `transform`
+        (voxel models) and `sampler` (embedding models).
+
+    Raises:
+        ValueError: On options that do not fit the run.
+    """
+    check_options(config)
+    entry = _entry(config)
+    options = {}
+    train_rotation = getattr(config, "train_rotation", None)
+    if train_rotation is not None:
+        from pointnet_tf2.rotations import train_augmentation
+
+        options["augment"] = train_augmentation(train_rotation, task=config.task, up_axis=description.up_axis,
+                                                seed=config.seed)
+    if entry.input_kind == "voxels":
+        options["transform"] = _voxelize_for(entry)
+    if entry.output_kind == "embedding":
+        from pointnet_tf2.data.samplers import ClassBalancedSampler
+
+        p = classes_per_batch(config, description)
+        options["sampler"] = ClassBalancedSampler(p, config.batch_size // p, seed=config.seed)
+        options["mode"] = "memory"
+    return options
+
+
+def eval_sequence_options(config):
+    """Extra `PointCloudSequence` arguments of the validation data of a run."""
+    entry = _entry(config)
+    return {"transform": _voxelize_for(entry)} if entry.input_kind == "voxels" else {}
+
+
+@keras.saving.register_keras_serializable(package="pointnet_tf2")
+class NearestNeighbourAccuracy(keras.metrics.Mean):
+    """Leave-one-out 1-nearest-neighbour accuracy of embeddings within each batch.
+
+    For every shape of a batch, whether its nearest other shape (L2) has its
+    label; averaged over shapes. It rises as the embedding separates classes,
+    so it picks the best checkpoint of embedding runs (`val_nn_accuracy`).
+    """
+
+    def __init__(self, name="nn_accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        from pointnet_tf2.training.triplet import pairwise_distances
+
+        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        d = pairwise_distances(y_pred, "l2")
+        d = d + ops.eye(ops.shape(d)[0]) * (ops.max(d) + 1.0)
+        nearest = ops.argmin(d, axis=1)
+        hits = ops.cast(ops.equal(ops.take(labels, nearest), labels), "float32")
+        return super().update_state(hits)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+def compile_args(model, config, args):
+    """The compile arguments for a model: the task's, or the triplet loss for embedding models."""
+    from pointnet_tf2.models.kinds import model_kinds
+
+    if model_kinds(model)[1] != "embedding":
+        return args
+    from pointnet_tf2.training.triplet import TripletLoss
+
+    return {
+        "loss": TripletLoss(margin=config.triplet_margin, distance=config.triplet_distance,
+                            mining=config.triplet_mining),
+        "metrics": [NearestNeighbourAccuracy()],
+    }
+
+
+def monitor_key(model, monitor):
+    """The epoch-log key picking the best checkpoint (embedding models: `val_nn_accuracy`)."""
+    from pointnet_tf2.models.kinds import model_kinds
+
+    return "val_nn_accuracy" if model_kinds(model)[1] == "embedding" else monitor
+
+
+def wants_visuals(model):
+    """Whether the point-cloud/confusion TensorBoard visuals apply (point classifiers and segmenters)."""
+    from pointnet_tf2.models.kinds import model_kinds
+
+    return model_kinds(model) == ("points", "logits")
+
+
+__all__ = ["NearestNeighbourAccuracy", "check_options", "classes_per_batch", "compile_args", "eval_sequence_options",
+           "monitor_key", "train_sequence_options", "wants_visuals"]

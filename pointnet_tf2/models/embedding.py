@@ -8,13 +8,10 @@ the trainer reads to use the triplet loss instead of cross-entropy.
 
 import keras
 
-from pointnet_tf2.layers import dense_bn_relu
 from pointnet_tf2.layers.validation import check_positive_int
-from pointnet_tf2.layers.validation import check_rate
-from pointnet_tf2.layers.validation import check_widths
 from pointnet_tf2.models.base import PointCloudModel
+from pointnet_tf2.models.pointnet import global_feature_head
 from pointnet_tf2.models.pointnet import points_input
-from pointnet_tf2.models.pointnet import pointnet_trunk
 from pointnet_tf2.models.registry import register_model
 
 
@@ -70,27 +67,20 @@ def pointnet_embed(
     """
     check_positive_int(num_classes, "num_classes")
     embedding_dim = check_positive_int(embedding_dim, "embedding_dim")
-    head_widths = check_widths(head_widths, "head_widths", allow_empty=True)
-    dropout_rate = check_rate(dropout_rate, "dropout_rate")
     points = points_input(num_points, input_dims)
-    trunk = pointnet_trunk(
+    x = global_feature_head(
         points,
         mlp1=mlp1,
         mlp2=mlp2,
         input_transform=input_transform,
         feature_transform=feature_transform,
-        input_tnet_conv_widths=tnet_conv_widths,
-        input_tnet_fc_widths=tnet_fc_widths,
-        feature_tnet_conv_widths=tnet_conv_widths,
-        feature_tnet_fc_widths=tnet_fc_widths,
+        head_widths=head_widths,
+        dropout_rate=dropout_rate,
+        tnet_conv_widths=tnet_conv_widths,
+        tnet_fc_widths=tnet_fc_widths,
         orthogonal_weight=orthogonal_weight,
         bn_momentum=bn_momentum,
     )
-    x = trunk.global_feature
-    for i, units in enumerate(head_widths):
-        x = dense_bn_relu(x, units, name=f"fc{i + 1}", bn_momentum=bn_momentum)
-        if dropout_rate > 0:
-            x = keras.layers.Dropout(dropout_rate, name=f"dp{i + 1}")(x)
     x = keras.layers.Dense(embedding_dim, dtype="float32", name="embedding_fc")(x)
     embedding = keras.layers.UnitNormalization(axis=-1, dtype="float32", name="embedding")(x)
     return PointCloudModel(points, embedding, name=name)

@@ -157,6 +157,55 @@ def pointnet_trunk(
     return TrunkOutputs(point_features, transformed, global_feature, transforms)
 
 
+def global_feature_head(
+    points,
+    *,
+    mlp1,
+    mlp2,
+    input_transform,
+    feature_transform,
+    head_widths,
+    dropout_rate,
+    tnet_conv_widths,
+    tnet_fc_widths,
+    orthogonal_weight,
+    bn_momentum,
+):
+    """The classifier's body: trunk, max pool, then fc layers with dropout.
+
+    Shared by `pointnet_cls` and the embedding model: points ->
+    `pointnet_trunk` (both T-Nets with the same widths) -> `max_pool` ->
+    `fc1`, `dp1`, `fc2`, `dp2`, ... (no dropout layer when the rate is 0).
+
+    Returns:
+        The output of the last fc layer (or the global feature without any).
+
+    Raises:
+        ValueError: On an invalid width or rate, quoting it.
+    """
+    head_widths = check_widths(head_widths, "head_widths", allow_empty=True)
+    dropout_rate = check_rate(dropout_rate, "dropout_rate")
+    trunk = pointnet_trunk(
+        points,
+        mlp1=mlp1,
+        mlp2=mlp2,
+        input_transform=input_transform,
+        feature_transform=feature_transform,
+        input_tnet_conv_widths=tnet_conv_widths,
+        input_tnet_fc_widths=tnet_fc_widths,
+        feature_tnet_conv_widths=tnet_conv_widths,
+        feature_tnet_fc_widths=tnet_fc_widths,
+        orthogonal_weight=orthogonal_weight,
+        bn_momentum=bn_momentum,
+    )
+    x = trunk.global_feature
+    for i, units in enumerate(head_widths):
+        x = dense_bn_relu(x, units, name=f"fc{i + 1}", bn_momentum=bn_momentum)
+        if dropout_rate > 0:
+            x = keras.layers.Dropout(dropout_rate, name=f"dp{i + 1}")(x)
+    return x
+
+
 def _check_num_classes(num_classes, what="num_classes"):
     num_classes = check_positive_int(num_classes, what)
     if num_classes < 2:
@@ -219,25 +268,20 @@ def pointnet_cls(
     """
     num_classes = _check_num_classes(num_classes)
     head_widths = check_widths(head_widths, "head_widths", allow_empty=True)
-    dropout_rate = check_rate(dropout_rate, "dropout_rate")
     points = points_input(num_points, input_dims)
-    trunk = pointnet_trunk(
+    x = global_feature_head(
         points,
         mlp1=mlp1,
         mlp2=mlp2,
         input_transform=input_transform,
         feature_transform=feature_transform,
-        input_tnet_conv_widths=tnet_conv_widths,
-        input_tnet_fc_widths=tnet_fc_widths,
-        feature_tnet_conv_widths=tnet_conv_widths,
-        feature_tnet_fc_widths=tnet_fc_widths,
+        head_widths=head_widths,
+        dropout_rate=dropout_rate,
+        tnet_conv_widths=tnet_conv_widths,
+        tnet_fc_widths=tnet_fc_widths,
         orthogonal_weight=orthogonal_weight,
         bn_momentum=bn_momentum,
     )
-    x = trunk.global_feature
-    for i, units in enumerate(head_widths):
-        x = dense_bn_relu(x, units, name=f"fc{i + 1}", bn_momentum=bn_momentum)
-        x = keras.layers.Dropout(dropout_rate, name=f"dp{i + 1}")(x)
     logits = _logits(x, num_classes, name=f"fc{len(head_widths) + 1}")
     return PointCloudModel(points, logits, name=name)
 

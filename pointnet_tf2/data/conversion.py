@@ -89,6 +89,8 @@ from pointnet_tf2.utils import atomic_output
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 SKIPPED_FILE = "skipped.txt"
+# Suffix of the hidden work folder next to a dataset being prepared.
+WORK_SUFFIX = ".prepare-work"
 
 # Skip kinds used by the engine itself (converters add their own, e.g. "malformed").
 ERROR = "error"
@@ -859,3 +861,15 @@ def _write_shard(work_dir, shard, ordered, results, schema):
                     f.create_dataset(name, data=np.concatenate(parts[name]).astype(dtype, copy=False))
                 f.create_dataset(_SOURCE_KEY, data=np.concatenate(sources))
     return record
+
+
+def work_dir_for(output_dir):
+    """The hidden work folder next to `output_dir` (work shards of an unfinished run)."""
+    parent, name = os.path.split(os.path.abspath(os.fspath(output_dir)))
+    return os.path.join(parent, f".{name}{WORK_SUFFIX}")
+
+
+def path_is_inside(path, folder):
+    """Whether `path` is `folder` or lies below it (symlinks resolved)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

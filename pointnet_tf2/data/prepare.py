@@ -37,14 +37,15 @@ import numpy as np
 from pointnet_tf2.data import meshes
 from pointnet_tf2.data.conversion import ConversionInput
 from pointnet_tf2.data.conversion import Converted
+from pointnet_tf2.data.conversion import path_is_inside
 from pointnet_tf2.data.conversion import run_conversion
+from pointnet_tf2.data.conversion import work_dir_for
 from pointnet_tf2.utils import atomic_output
 
 LAYOUTS = ("auto", "modelnet", "flat")
 SPLITS = ("train", "test")
 INFO_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.txt"
-WORK_SUFFIX = ".prepare-work"
 INFO_VERSION = 1
 
 
@@ -177,17 +178,6 @@ def convert_file(item, rng, options):
                      tuple(cloud.notes))
 
 
-def work_dir_for(output_dir):
-    """The hidden work folder next to `output_dir` (shards of an unfinished run)."""
-    parent, name = os.path.split(os.path.abspath(os.fspath(output_dir)))
-    return os.path.join(parent, f".{name}{WORK_SUFFIX}")
-
-
-def _inside(path, folder):
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def prepare_dataset(
     root,
     output_dir,
@@ -263,7 +253,7 @@ def prepare_dataset(
         raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
     output_dir = os.path.abspath(os.fspath(output_dir))
     root = os.path.abspath(os.fspath(root))
-    if os.path.isdir(root) and _inside(output_dir, root):
+    if os.path.isdir(root) and path_is_inside(output_dir, root):
         raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
     if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"{output_dir}: exists and is not a folder")

@@ -114,7 +114,7 @@ def _train(config, strategy, cluster, progress):
     state = None
     if chief:
         try:
-            state = _check_run_folder(config, log_dir, last_path)
+            state = trainer.check_run_folder(config, log_dir)
         except (ValueError, OSError) as error:
             refusal = error
 
@@ -264,26 +264,6 @@ def _train(config, strategy, cluster, progress):
     else:
         _log(config, cluster, f"done: {config.max_epoch - initial_epoch} epoch(s) of {steps} steps", everyone=True)
     return result
-
-
-def _check_run_folder(config, log_dir, last_path):
-    """The chief's checks of `--log_dir` (as the single-device trainer's); returns the saved state."""
-    from pointnet_tf2.training import callbacks as cb
-    from pointnet_tf2.training import trainer
-
-    os.makedirs(log_dir, exist_ok=True)
-    state = cb.read_state(log_dir)
-    if config.resume:
-        if state is None or not os.path.exists(last_path):
-            raise FileNotFoundError(f"{log_dir}: nothing to resume (no last.keras and {cb.STATE_FILE})")
-        previous = trainer.load_run_config(log_dir)["train_config"]
-        for key in ("task", "model"):
-            if previous[key] != getattr(config, key):
-                raise ValueError(f"{log_dir}: --resume of a {previous['task']}/{previous['model']} run with "
-                                 f"--{key} {getattr(config, key)}")
-    elif state is not None or os.path.exists(last_path):
-        raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
-    return state
 
 
 def _share_state(sync, state):

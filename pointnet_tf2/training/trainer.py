@@ -260,6 +260,43 @@ def load_run_config(directory):
     return payload
 
 
+def check_run_folder(config, log_dir):
+    """Checks `--log_dir` before a run starts and returns its saved state.
+
+    A new run needs a folder without a run in it (a good checkpoint is never
+    overwritten); `--resume` needs `last.keras` and the training state of a
+    run of the same task and model.
+
+    Args:
+        config: A resolved `TrainConfig`.
+        log_dir: The absolute log folder (created if missing).
+
+    Returns:
+        The training state dict, or None for a new run.
+
+    Raises:
+        FileNotFoundError: On `--resume` without a run to resume.
+        ValueError: On a run of another task/model, or an occupied folder
+            without `--resume`.
+    """
+    from pointnet_tf2.training import callbacks as cb
+
+    os.makedirs(log_dir, exist_ok=True)
+    last_path = os.path.join(log_dir, "last.keras")
+    state = cb.read_state(log_dir)
+    if config.resume:
+        if state is None or not os.path.exists(last_path):
+            raise FileNotFoundError(f"{log_dir}: nothing to resume (no last.keras and {cb.STATE_FILE})")
+        previous = load_run_config(log_dir)["train_config"]
+        for key in ("task", "model"):
+            if previous[key] != getattr(config, key):
+                raise ValueError(f"{log_dir}: --resume of a {previous['task']}/{previous['model']} run with "
+                                 f"--{key} {getattr(config, key)}")
+    elif state is not None or os.path.exists(last_path):
+        raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
+    return state
+
+
 def train(config):
     """Trains a model as the original scripts did, with checkpoints and TensorBoard.
 
@@ -299,19 +336,8 @@ def train(config):
         raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the {description.num_points} points stored per cloud")
 
     log_dir = os.path.abspath(config.log_dir)
-    os.makedirs(log_dir, exist_ok=True)
     last_path = os.path.join(log_dir, "last.keras")
-    state = cb.read_state(log_dir)
-    if config.resume:
-        if state is None or not os.path.exists(last_path):
-            raise FileNotFoundError(f"{log_dir}: nothing to resume (no last.keras and {cb.STATE_FILE})")
-        previous = load_run_config(log_dir)["train_config"]
-        for key in ("task", "model"):
-            if previous[key] != getattr(config, key):
-                raise ValueError(f"{log_dir}: --resume of a {previous['task']}/{previous['model']} run with "
-                                 f"--{key} {getattr(config, key)}")
-    elif state is not None or os.path.exists(last_path):
-        raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
+    state = check_run_folder(config, log_dir)
 
     keras.utils.set_random_seed(config.seed)
     train_indices, val_split, val_indices = validation_rows(description, config)

@@ -20,26 +20,16 @@ import json
 import os
 import shutil
 
+from pointnet_tf2.data.conversion import path_is_inside
 from pointnet_tf2.data.conversion import run_conversion
+from pointnet_tf2.data.conversion import work_dir_for
 
-WORK_SUFFIX = ".prepare-work"
 INFO_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.txt"
 INFO_VERSION = 1
 
 # Skipped files listed one per line in the summary; the rest are in skipped.txt.
 SHOWN_SKIPS = 20
-
-
-def work_dir_for(output_dir):
-    """The hidden work folder next to `output_dir` (work shards of an unfinished run)."""
-    parent, name = os.path.split(os.path.abspath(os.fspath(output_dir)))
-    return os.path.join(parent, f".{name}{WORK_SUFFIX}")
-
-
-def _inside(path, folder):
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def check_destination(root, output_dir, *, overwrite=False, resume=False):
@@ -65,7 +55,7 @@ def check_destination(root, output_dir, *, overwrite=False, resume=False):
     output_dir = os.path.abspath(os.fspath(output_dir))
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder")
-    if _inside(output_dir, root):
+    if path_is_inside(output_dir, root):
         raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
     if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"{output_dir}: exists and is not a folder")

@@ -12,6 +12,8 @@ def add_arguments(parser):
                         help="saved_model: a folder; litert: a .tflite file; onnx: a .onnx file (default saved_model)")
     parser.add_argument("--output", required=True, help="where to write the export (a folder, .tflite or .onnx)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--no_fold", dest="fold_batch_norm", action="store_false",
+                        help="export the batch-norm layers as they are instead of folding them into the dense layers")
 
 
 def run(args):
@@ -38,6 +40,7 @@ def run(args):
                               checkpoint=predictor.checkpoint, format=args.format)  # fmt: skip
     try:
         path = export_model(predictor.model, args.output, format=args.format, overwrite=args.overwrite,
+                            fold_batch_norm=args.fold_batch_norm,
                             metadata=metadata)  # fmt: skip
     except ImportError as error:
         print(f"pointnet-tf2 export: error: {error}", file=sys.stderr)

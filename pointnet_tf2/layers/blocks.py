@@ -2,6 +2,8 @@
 
 import keras
 
+from pointnet_tf2.layers.fused import FusedBatchNormalization
+from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.layers.validation import check_positive_int
 
 
@@ -29,8 +31,8 @@ def dense_bn_relu(x, units, *, name, bn_momentum=0.99, bn_epsilon=1e-3):
         ValueError: If `units` is not a positive integer.
     """
     units = check_positive_int(units, f"{name}: units")
-    x = keras.layers.Dense(units, name=name)(x)
-    x = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_bn")(x)
+    x = PointwiseDense(units, name=name)(x)
+    x = FusedBatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 

@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from pointnet_tf2.layers.blocks import shared_mlp
+from pointnet_tf2.layers.fused import PointMaxPooling
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.layers.validation import check_widths
 
@@ -104,7 +105,7 @@ def transform_net(
         names=[f"{name}_tconv{i + 1}" for i in range(len(conv_widths))],
         bn_momentum=bn_momentum,
     )[-1]
-    x = keras.layers.GlobalMaxPooling1D(name=f"{name}_max_pool")(x)
+    x = PointMaxPooling(name=f"{name}_max_pool")(x)
     x = shared_mlp(
         x,
         fc_widths,

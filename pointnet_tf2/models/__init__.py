@@ -4,6 +4,7 @@ from pointnet_tf2.models import pointnet  # noqa: F401  (registers the PointNets
 from pointnet_tf2.models import embedding  # noqa: F401  (registers pointnet_embed)
 from pointnet_tf2.models import voxel  # noqa: F401  (registers the voxel CNNs)
 from pointnet_tf2.models.embedding import pointnet_embed
+from pointnet_tf2.models.folding import fold_batch_norm
 from pointnet_tf2.models.pointnet import pointnet_cls
 from pointnet_tf2.models.pointnet import pointnet_cls_basic
 from pointnet_tf2.models.pointnet import pointnet_part_seg
@@ -19,6 +20,7 @@ from pointnet_tf2.models.voxel import voxel_resnet
 
 __all__ = [
     "TASKS",
+    "fold_batch_norm",
     "get_model",
     "list_models",
     "model_entry",

@@ -15,6 +15,8 @@ import keras
 from pointnet_tf2.layers import ApplyTransform
 from pointnet_tf2.layers import BroadcastToPoints
 from pointnet_tf2.layers import OrthogonalRegularizer
+from pointnet_tf2.layers import PointMaxPooling
+from pointnet_tf2.layers import PointwiseDense
 from pointnet_tf2.layers import dense_bn_relu
 from pointnet_tf2.layers import shared_mlp
 from pointnet_tf2.layers import transform_net
@@ -153,7 +155,7 @@ def pointnet_trunk(
     if mlp2:
         point_features += shared_mlp(x, mlp2, names=names[len(mlp1) :], bn_momentum=bn_momentum)
         x = point_features[-1]
-    global_feature = keras.layers.GlobalMaxPooling1D(name="max_pool")(x)
+    global_feature = PointMaxPooling(name="max_pool")(x)
     return TrunkOutputs(point_features, transformed, global_feature, transforms)
 
 
@@ -215,7 +217,7 @@ def _check_num_classes(num_classes, what="num_classes"):
 
 def _logits(x, num_classes, name):
     # float32 logits also under a mixed precision policy.
-    return keras.layers.Dense(num_classes, dtype="float32", name=name)(x)
+    return PointwiseDense(num_classes, dtype="float32", name=name)(x)
 
 
 @register_model("pointnet_cls", task="cls", description="PointNet classifier with input and feature T-Nets (paper: 89.2% ModelNet40)")

@@ -11,6 +11,7 @@ import numbers
 
 import keras
 
+from pointnet_tf2.layers.fused import FusedBatchNormalization
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
@@ -128,13 +129,13 @@ def voxel_cnn(
 def _preactivation_block(x, width, stride, bn_momentum, name):
     """BN-ReLU-Conv3x3-BN-ReLU-Conv3x3 plus the identity (or a 1x1 projection)."""
     shortcut = x
-    y = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn1")(x)
+    y = FusedBatchNormalization(momentum=bn_momentum, name=f"{name}_bn1")(x)
     y = keras.layers.ReLU(name=f"{name}_relu1")(y)
     if stride != 1 or x.shape[-1] != width:
         # The projection sees the pre-activated input, as in He et al. (2016).
         shortcut = keras.layers.Conv3D(width, 1, strides=stride, use_bias=False, name=f"{name}_proj")(y)
     y = keras.layers.Conv3D(width, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(y)
-    y = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn2")(y)
+    y = FusedBatchNormalization(momentum=bn_momentum, name=f"{name}_bn2")(y)
     y = keras.layers.ReLU(name=f"{name}_relu2")(y)
     y = keras.layers.Conv3D(width, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
     return keras.layers.Add(name=f"{name}_add")([shortcut, y])
@@ -197,7 +198,7 @@ def voxel_resnet(
         for block in range(blocks):
             stride = 2 if stage > 0 and block == 0 else 1
             x = _preactivation_block(x, width * 2**stage, stride, bn_momentum, name=f"stage{stage + 1}_block{block + 1}")
-    x = keras.layers.BatchNormalization(momentum=bn_momentum, name="final_bn")(x)
+    x = FusedBatchNormalization(momentum=bn_momentum, name="final_bn")(x)
     x = keras.layers.ReLU(name="final_relu")(x)
     x = keras.layers.GlobalAveragePooling3D(name="avg_pool")(x)
     x = keras.layers.Dropout(dropout_rate, name="dp1")(x)

@@ -73,14 +73,13 @@ class EpochStatistics(keras.callbacks.Callback):
         super().__init__()
         self.momentum_scheduler = momentum_scheduler
         self._start = None
-        self._steps = 0
+        self._first_step = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
-        self._steps = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._steps += 1
+        # Optimizer steps, not batch callbacks: with steps_per_execution > 1
+        # Keras calls the batch callbacks once per execution.
+        self._first_step = int(self.model.optimizer.iterations.numpy())
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
@@ -91,8 +90,9 @@ class EpochStatistics(keras.callbacks.Callback):
         if self.momentum_scheduler is not None:
             logs["bn_momentum"] = float(self.momentum_scheduler.momentum_at(int(optimizer.iterations.numpy())))
         elapsed = time.perf_counter() - (self._start or time.perf_counter())
-        if elapsed > 0 and self._steps:
-            logs["steps_per_second"] = self._steps / elapsed
+        steps = int(optimizer.iterations.numpy()) - self._first_step
+        if elapsed > 0 and steps:
+            logs["steps_per_second"] = steps / elapsed
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):

@@ -74,6 +74,8 @@ def build_parser(task_name):
         "Default: mirrored when more than one GPU is visible, else none")
     add("--sync_batch_norm", action="store_true",
         help="distributed runs: batch-norm statistics over the global batch (all replicas) instead of per replica")
+    add("--steps_per_execution", type=int, default=1, help="training steps per call into the compiled function (Keras)")
+    add("--jit_compile", action="store_true", help="compile the training step with XLA (slower on CPU: see README, Performance)")
     add("--visuals_every", type=int, default=10, help="epochs between confusion-matrix/point-cloud summaries (0: never)")
     add("--no_test", dest="test", action="store_false", help="skip the final test-set evaluation")
     add("--verbose", type=int, default=1, choices=(0, 1, 2), help="0 quiet, 1 progress bar, 2 one line per epoch")

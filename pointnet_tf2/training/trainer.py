@@ -61,6 +61,9 @@ class TrainConfig:
     # tf.distribute (see pointnet_tf2.training.distribute): None = mirrored with >1 GPU, else none.
     distribute: Optional[str] = None
     sync_batch_norm: bool = False
+    # Keras compile options (see benchmarks/run.py: neither helped on a 2-core CPU).
+    steps_per_execution: int = 1
+    jit_compile: bool = False
 
     def resolved(self):
         """Returns a copy with the task's defaults filled in and values checked.
@@ -77,7 +80,7 @@ class TrainConfig:
             config.model = task.default_model
         if config.bn_decay_decay_step is None:
             config.bn_decay_decay_step = task.bn_decay_step
-        for field in ("num_point", "max_epoch", "batch_size", "decay_step", "bn_decay_decay_step"):
+        for field in ("num_point", "max_epoch", "batch_size", "decay_step", "bn_decay_decay_step", "steps_per_execution"):
             value = getattr(config, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"--{field} must be a positive integer, got {value!r}")
@@ -206,6 +209,8 @@ def compile_model(model, config, description):
     class_weights = _class_weights(config, description)
     model.compile(
         optimizer=optimizer,
+        steps_per_execution=config.steps_per_execution,
+        jit_compile=config.jit_compile,
         **families.compile_args(model, config, task.compile_args(
             description, label_smoothing=config.label_smoothing, class_weights=class_weights,
             seg_weight=config.seg_weight)),

@@ -118,3 +118,24 @@ def test_onnx_export_matches_keras_when_the_extra_is_installed(cls_model, part_s
     expected = model({"points": clouds, "category": category}, training=False)
     for name, got in zip(order, outputs):
         np.testing.assert_allclose(got, np.asarray(expected[name]), rtol=1e-4, atol=1e-4)
+
+
+def _saved_graph_ops(path):
+    loaded = tf.saved_model.load(path)
+    function = loaded.signatures["serving_default"]
+    ops = {node.op for node in function.graph.as_graph_def().node}
+    for library_function in function.graph.as_graph_def().library.function:
+        ops.update(node.op for node in library_function.node_def)
+    return loaded, ops
+
+
+def test_export_folds_batch_norm_unless_told_not_to(cls_run, cls_model, clouds, tmp_path, capsys):
+    expected = np.asarray(cls_model(clouds, training=False))
+    folded_path, plain_path = str(tmp_path / "folded"), str(tmp_path / "plain")
+    assert cli.main(["export", "--checkpoint", cls_run.checkpoint, "--output", folded_path]) == 0
+    assert cli.main(["export", "--checkpoint", cls_run.checkpoint, "--output", plain_path, "--no_fold"]) == 0
+    folded, folded_ops = _saved_graph_ops(folded_path)
+    plain, plain_ops = _saved_graph_ops(plain_path)
+    assert "FusedBatchNormV3" in plain_ops and "FusedBatchNormV3" not in folded_ops
+    for loaded in (folded, plain):
+        np.testing.assert_allclose(np.asarray(loaded.serve(clouds)), expected, rtol=1e-5, atol=1e-5)

@@ -10,13 +10,13 @@ import pytest
 
 from pointnet_tf2 import cli
 from pointnet_tf2.migration import upgrade_tree
+from pointnet_tf2.migration.original_graph import NETWORKS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 ORIGINAL = os.path.join(REPO, "original")
 COMMITTED_REPORT = os.path.join(ORIGINAL, "tf_upgrade_v2_report.txt")
 DRIVER = os.path.join(HERE, "tf1_driver.py")
-NETWORKS = ("cls", "cls_basic", "sem_seg", "part_seg")
 # Trainable parameters of the original graphs (REFERENCE 1).
 ORIGINAL_PARAMS = {"cls": 3_480_049, "cls_basic": 819_624, "sem_seg": 1_174_669, "part_seg": 8_574_923}
 TF1_BATCH = 4

@@ -18,83 +18,17 @@ that the TF1 switches (`disable_v2_behavior`) do not leak into other tests.
 """
 
 import argparse
-import importlib
 import json
 import os
-import sys
 
 import numpy as np
 
+from pointnet_tf2.migration.original_graph import NETWORKS
+from pointnet_tf2.migration.original_graph import build_network as build
+from pointnet_tf2.migration.original_graph import load_network_module as load_module
+from pointnet_tf2.migration.original_graph import random_feed
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-NETWORKS = ("cls", "cls_basic", "sem_seg", "part_seg")
-# network -> (folder inside the tree, module name)
-MODULES = {
-    "cls": ("models", "pointnet_cls"),
-    "cls_basic": ("models", "pointnet_cls_basic"),
-    "sem_seg": ("sem_seg", "model"),
-    "part_seg": ("part_seg", "pointnet_part_seg"),
-}
-TREE_MODULES = ("tf_util", "transform_nets", "pointnet_cls", "pointnet_cls_basic", "model",
-                "pointnet_part_seg", "provider")
-CLS_CLASSES = 40
-SEM_CLASSES = 13
-PART_CATEGORIES = 16
-PART_CLASSES = 50
-
-
-def load_module(tree, network):
-    """Imports a network module of `tree`, forgetting modules of other trees first."""
-    for name in TREE_MODULES:
-        sys.modules.pop(name, None)
-    sys.path[:] = [p for p in sys.path if not p.startswith(getattr(load_module, "tree", "\0"))]
-    load_module.tree = os.path.abspath(tree)
-    folder, name = MODULES[network]
-    sys.path.insert(0, os.path.join(load_module.tree, folder))
-    return importlib.import_module(name)
-
-
-def build(tf, module, network, batch, points, bn_decay):
-    """Placeholders, network, loss and training op in the current graph."""
-    is_training = tf.compat.v1.placeholder(tf.bool, shape=())
-    feeds = {"is_training": is_training}
-    if network in ("cls", "cls_basic"):
-        pc, labels = module.placeholder_inputs(batch, points)
-        pred, end_points = module.get_model(pc, is_training, bn_decay=bn_decay, num_classes=CLS_CLASSES)
-        loss = module.get_loss(pred, labels, end_points)
-        feeds.update(points=pc, labels=labels)
-        outputs = {"logits": pred}
-    elif network == "sem_seg":
-        pc, labels = module.placeholder_inputs(batch, points)
-        pred = module.get_model(pc, is_training, bn_decay=bn_decay, num_classes=SEM_CLASSES)
-        loss = module.get_loss(pred, labels)
-        feeds.update(points=pc, labels=labels)
-        outputs = {"logits": pred}
-    else:
-        pc, category, labels, seg = module.placeholder_inputs(batch, points, PART_CATEGORIES)
-        cls_pred, seg_pred, end_points = module.get_model(
-            pc, category, is_training, PART_CATEGORIES, PART_CLASSES, batch, points, 0.0, bn_decay=bn_decay)
-        loss = module.get_loss(cls_pred, seg_pred, labels, seg, 1.0, end_points)[0]
-        feeds.update(points=pc, category=category, labels=labels, seg=seg)
-        outputs = {"logits": seg_pred, "category_logits": cls_pred}
-    return feeds, outputs, loss
-
-
-def random_feed(feeds, network, rng, batch, points):
-    """A seeded random batch for every placeholder except is_training."""
-    channels = 9 if network == "sem_seg" else 3
-    values = {"points": rng.normal(scale=0.5, size=(batch, points, channels)).astype(np.float32)}
-    if network in ("cls", "cls_basic"):
-        values["labels"] = rng.integers(0, CLS_CLASSES, size=batch)
-    elif network == "sem_seg":
-        values["labels"] = rng.integers(0, SEM_CLASSES, size=(batch, points))
-    else:
-        category = rng.integers(0, PART_CATEGORIES, size=batch)
-        values["category"] = np.eye(PART_CATEGORIES, dtype=np.float32)[category]
-        values["labels"] = category
-        values["seg"] = rng.integers(0, PART_CLASSES, size=(batch, points))
-    return values
-
 
 def train(args):
     import tensorflow as tf
@@ -123,13 +57,13 @@ def train(args):
                 sess.run(tf.compat.v1.global_variables_initializer())
                 losses = []
                 for _ in range(args.steps):
-                    values = random_feed(feeds, network, rng, args.batch, args.points)
+                    values = random_feed(network, rng, args.batch, args.points)
                     feed = {feeds[k]: v for k, v in values.items()}
                     feed[feeds["is_training"]] = True
                     loss_value, _ = sess.run([loss, train_op], feed)
                     losses.append(float(loss_value))
                 checkpoint = saver.save(sess, os.path.join(out, "model.ckpt"))
-                values = random_feed(feeds, network, rng, args.batch, args.points)
+                values = random_feed(network, rng, args.batch, args.points)
                 feed = {feeds[k]: v for k, v in values.items()}
                 feed[feeds["is_training"]] = False
                 results = sess.run(outputs, feed)
@@ -163,7 +97,7 @@ def gaps(args):
                 feeds, _, loss = build(tf, module, "cls", args.batch, args.points, 0.5)
                 train_op = tf.compat.v1.train.AdamOptimizer(1e-3).minimize(loss, global_step=step)
                 merged = tf.compat.v1.summary.merge_all()  # as train.py does
-                values = random_feed(feeds, "cls", np.random.default_rng(0), args.batch, args.points)
+                values = random_feed("cls", np.random.default_rng(0), args.batch, args.points)
                 feed = {feeds[k]: v for k, v in values.items()}
                 feed[feeds["is_training"]] = True
                 with tf.compat.v1.Session() as sess:

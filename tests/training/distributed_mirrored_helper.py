@@ -40,6 +40,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pointnet_tf2.data import PointCloudSequence  # noqa: E402
+from pointnet_tf2.layers import set_fused_kernels  # noqa: E402
 from pointnet_tf2.data import open_dataset  # noqa: E402
 from pointnet_tf2.training import distribute as dist  # noqa: E402
 from pointnet_tf2.training.callbacks import batch_norm_layers  # noqa: E402
@@ -167,6 +168,8 @@ def short_run(data, log_dir):
 
 
 if __name__ == "__main__":
+    # Synchronised batch norm runs the Keras path; compare it with the same path on one device.
+    set_fused_kernels(False)
     data, log_dir, out_path = sys.argv[1:4]
     report = one_step_checks(data)
     report["run"] = short_run(data, log_dir)

@@ -258,3 +258,21 @@ def test_use_normals_chooses_the_input_channels(normals_data, tmp_path, use_norm
 def test_use_normals_without_normals_in_the_data(tiny_data, tmp_path, capsys):
     assert main("cls", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "l"), "--use_normals", *FAST]) == 1
     assert "--use_normals, but the points have 3 channels (no normals)" in capsys.readouterr().err
+
+
+def test_steps_per_execution_runs_every_step_and_reports_it(tiny_data, tmp_path):
+    log_dir = str(tmp_path / "log")
+    args = ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic", "--max_epoch", "1",
+            "--steps_per_execution", "4", *FAST]
+    assert main("cls", args) == 0
+    steps_per_epoch = int(np.ceil(86 / 16))
+    last = keras.saving.load_model(os.path.join(log_dir, "last.keras"))
+    assert int(last.optimizer.iterations) == steps_per_epoch
+    assert last.get_compile_config()["steps_per_execution"] == 4
+    assert float(read_csv(os.path.join(log_dir, "log.csv"))[0]["steps_per_second"]) > 0
+
+
+def test_steps_per_execution_must_be_positive(tiny_data, tmp_path, capsys):
+    status = main("cls", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "l"), "--steps_per_execution", "0", *FAST])
+    assert status == 1
+    assert "--steps_per_execution must be a positive integer, got 0" in capsys.readouterr().err

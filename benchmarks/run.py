@@ -1,0 +1,536 @@
+"""Performance benchmark: pointnet-tf2 against the original TF1 graph and the machine's GEMM ceiling.
+
+One run measures, on this machine, with every figure from its own child
+process (so peak RSS is that measurement's own):
+
+1. the fp32 GEMM rate through TensorFlow (4096^3: the ceiling) and on a
+   PointNet-shaped product (32768 x 128 by 128 x 1024);
+2. training samples/s of each task's default model through the real trainer
+   (`pointnet_tf2.training.train`: `model.fit` on the `PointCloudSequence`
+   with the original's augmentation, checkpoints and logs) and of the
+   upgraded `original/` graph (tf_upgrade_v2 + post-upgrade fixes, run with
+   `tf.compat.v1` sessions) on the same data and batches, as the original's
+   train.py feeds it;
+3. inference samples/s: the original graph, our model as built (plain), with
+   batch norm folded (`fold_batch_norm`, the fast path) and the exported
+   SavedModel, with the largest output difference of each from the plain path;
+4. achieved GFLOP/s (2 x the multiply-adds counted by
+   `pointnet_tf2.utils.flops`, x3 for a training step) and the fraction of
+   the ceiling;
+5. data-pipeline samples/s (the training Sequence alone) next to training;
+6. peak RSS of a training run and of streaming a dataset larger than the
+   sequence's memory budget;
+7. (not with --quick) levers: the plain Keras path (fused kernels off),
+   steps_per_execution, XLA, one inter-op thread, and per-layer micro
+   benchmarks (Dense vs Conv1D vs PointwiseDense, Keras vs fused batch norm,
+   reduce_max vs max pool).
+
+Tasks: cls (1024 points, batch 32), sem_seg (4096 points, batch 24) and
+part_seg (2048 points, batch 32), on the built-in synthetic datasets.
+
+    python benchmarks/run.py --quick --json perf.json   # about 8 minutes on 2 cores
+    python benchmarks/run.py --json perf.json           # about 25 minutes
+
+Run it on a quiet machine: every figure is a rate.
+"""
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TASKS = {  # task -> points, batch, dataset sizes (full, quick)
+    "cls": {"points": 1024, "batch": 32, "sizes": ({"num_train": 480, "num_test": 32}, {"num_train": 320, "num_test": 32})},
+    "sem_seg": {"points": 4096, "batch": 24, "sizes": ({"num_train": 2, "num_test": 1}, {"num_train": 1, "num_test": 1})},
+    "part_seg": {"points": 2048, "batch": 32, "sizes": ({"num_train": 192, "num_val": 8, "num_test": 8},
+                                                        {"num_train": 96, "num_val": 8, "num_test": 8})},
+}  # fmt: skip
+TARGETS = {
+    "train_speedup_vs_original": 2.0,
+    "infer_speedup_vs_original": 2.5,
+    "train_fraction_of_gemm": 0.5,
+    "infer_fraction_of_gemm": 0.7,
+    "pipeline_over_train": 20.0,
+}
+
+
+def _peak_rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _timed(function, repeats):
+    """Median seconds of `repeats` calls after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# -- children: each prints one JSON line -------------------------------------------------
+
+
+def child_gemm(options):
+    import tensorflow as tf
+
+    matmul = tf.function(lambda a, b: tf.matmul(a, b))
+    result = {}
+    for name, (m, k, n), repeats in (("square_4096", (4096, 4096, 4096), options["repeats"]),
+                                     ("pointnet_32768x128x1024", (32768, 128, 1024), 3 * options["repeats"])):  # fmt: skip
+        a, b = tf.random.normal((m, k)), tf.random.normal((k, n))
+        seconds = _timed(lambda: matmul(a, b).numpy(), repeats)
+        result[name] = 2 * m * k * n / seconds / 1e9
+    return result
+
+
+def _dataset(options):
+    from pointnet_tf2.data import open_dataset
+
+    return open_dataset(options["data"], task=options["task"])
+
+
+def _batches(options, count, augment):
+    """`count` batches of the task's training Sequence (as fed to both implementations)."""
+    from pointnet_tf2.data import PointCloudSequence
+
+    task = TASKS[options["task"]]
+    seq = PointCloudSequence(_dataset(options), batch_size=task["batch"], num_points=task["points"], split="train",
+                             augment=None if augment else False, shuffle=augment, drop_remainder=True, seed=0)  # fmt: skip
+    return [seq[i % len(seq)] for i in range(count)]
+
+
+def child_keras_train(options):
+    """The real trainer for a few epochs; samples/s from log.csv (epochs after the first)."""
+    import tensorflow as tf
+
+    if options.get("inter_op"):
+        tf.config.threading.set_inter_op_parallelism_threads(options["inter_op"])
+    from pointnet_tf2.layers import set_fused_kernels
+    from pointnet_tf2.training.trainer import TrainConfig
+    from pointnet_tf2.training.trainer import train
+
+    set_fused_kernels(not options.get("plain", False))
+    task = TASKS[options["task"]]
+    log_dir = os.path.join(options["workdir"], f"train_{options['task']}_{options['label']}")
+    config = TrainConfig(task=options["task"], data=options["data"], max_epoch=options["epochs"], log_dir=log_dir,
+                         num_point=task["points"], batch_size=task["batch"], validate_on="none", visuals_every=0,
+                         test=False, verbose=0, steps_per_execution=options.get("steps_per_execution", 1),
+                         jit_compile=options.get("jit_compile", False))  # fmt: skip
+    start = time.perf_counter()
+    train(config)
+    seconds = time.perf_counter() - start
+    with open(os.path.join(log_dir, "log.csv")) as f:
+        rates = [float(row["steps_per_second"]) * task["batch"] for row in csv.DictReader(f)]
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return {"samples_per_s": statistics.median(rates[1:]), "epoch_rates": rates, "seconds": seconds,
+            "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
+
+
+def _original_feed(task_name, feeds, batch, description):
+    """The original's feed dict of one Sequence batch."""
+    inputs, targets = batch
+    if task_name == "part_seg":
+        return {feeds["points"]: inputs["points"], feeds["category"]: inputs["category"],
+                feeds["labels"]: targets["category"], feeds["seg"]: targets["parts"]}  # fmt: skip
+    return {feeds["points"]: inputs, feeds["labels"]: targets}
+
+
+def child_original(options):
+    """The upgraded original graph: Adam training steps and inference, fed from the Sequence."""
+    import tensorflow as tf
+
+    from pointnet_tf2.migration.original_graph import build_network
+    from pointnet_tf2.migration.original_graph import load_network_module
+
+    tf.compat.v1.disable_v2_behavior()
+    task_name = options["task"]
+    task = TASKS[task_name]
+    description = _dataset(options)
+    counts = ({"num_categories": description.num_categories, "num_parts": description.num_parts}
+              if task_name == "part_seg" else {"num_classes": description.num_classes})  # fmt: skip
+    module = load_network_module(options["tree"], task_name)
+    train_batches = _batches(options, options["steps"], augment=True)
+    test_batches = _batches(options, options["steps"], augment=False)
+    with tf.Graph().as_default():
+        tf.compat.v1.set_random_seed(0)
+        step = tf.Variable(0)
+        feeds, outputs, loss = build_network(tf, module, task_name, task["batch"], task["points"], 0.5, **counts)
+        train_op = tf.compat.v1.train.AdamOptimizer(0.001).minimize(loss, global_step=step)
+        fetch_train = [train_op, loss, outputs["logits"]]  # as the original's train.py
+        with tf.compat.v1.Session() as sess:
+            sess.run(tf.compat.v1.global_variables_initializer())
+
+            def run(batches, fetches, training):
+                for batch in batches:
+                    feed = _original_feed(task_name, feeds, batch, description)
+                    feed[feeds["is_training"]] = training
+                    sess.run(fetches, feed)
+
+            run(train_batches[:2], fetch_train, True)  # warm-up
+            start = time.perf_counter()
+            run(train_batches, fetch_train, True)
+            train_rate = len(train_batches) * task["batch"] / (time.perf_counter() - start)
+            infer = list(outputs.values())
+            run(test_batches[:2], infer, False)
+            start = time.perf_counter()
+            run(test_batches, infer, False)
+            infer_rate = len(test_batches) * task["batch"] / (time.perf_counter() - start)
+    return {"train_samples_per_s": train_rate, "infer_samples_per_s": infer_rate, "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_keras_infer(options):
+    """Inference: the model as built (plain), batch norm folded, and the exported SavedModel."""
+    import tensorflow as tf
+
+    from pointnet_tf2.export import export_model
+    from pointnet_tf2.models import fold_batch_norm
+    from pointnet_tf2.training.trainer import TrainConfig
+    from pointnet_tf2.training.trainer import build_model
+    from pointnet_tf2.utils.flops import count_multiply_adds
+
+    task_name = options["task"]
+    task = TASKS[task_name]
+    description = _dataset(options)
+    config = TrainConfig(task=task_name, data=options["data"], num_point=task["points"], batch_size=task["batch"]).resolved()
+    model = build_model(config, description)
+    # Moving statistics away from their initial values, so folding has something to fold.
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if hasattr(layer, "moving_variance"):
+            layer.moving_mean.assign(rng.normal(0, 0.1, layer.moving_mean.shape).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, layer.moving_variance.shape).astype("float32"))
+    batches = [inputs for inputs, _ in _batches(options, options["steps"], augment=False)]
+    folded = fold_batch_norm(model)
+    export_dir = os.path.join(options["workdir"], f"saved_model_{task_name}")
+    export_model(model, export_dir, overwrite=True)
+    served = tf.saved_model.load(export_dir)
+
+    def first(outputs):
+        outputs = outputs["parts"] if isinstance(outputs, dict) else outputs
+        return np.asarray(outputs)
+
+    paths = {
+        "plain": tf.function(lambda x: model(x, training=False)),
+        "folded": tf.function(lambda x: folded(x, training=False)),
+        "saved_model": served.serve,
+    }
+    result = {"multiply_adds": count_multiply_adds(model, num_points=task["points"])}
+    reference = first(paths["plain"](batches[0]))
+    for name, function in paths.items():
+        seconds = _timed(lambda f=function: [first(f(b)) for b in batches], options["repeats"])
+        result[f"{name}_samples_per_s"] = len(batches) * task["batch"] / seconds
+        result[f"{name}_max_abs_diff"] = float(np.abs(first(function(batches[0])) - reference).max())
+    result["logit_scale"] = float(np.abs(reference).max())
+    result["peak_rss_mb"] = _peak_rss_mb()
+    shutil.rmtree(export_dir, ignore_errors=True)
+    return result
+
+
+def child_training_parity(options):
+    """The fast path against plain Keras from the same weights: inference, training forward, loss, gradients."""
+    import keras
+    import tensorflow as tf
+
+    from pointnet_tf2.layers import set_fused_kernels
+    from pointnet_tf2.training.trainer import TrainConfig
+    from pointnet_tf2.training.trainer import build_model
+    from pointnet_tf2.training.trainer import compile_model
+
+    task_name = options["task"]
+    task = TASKS[task_name]
+    description = _dataset(options)
+    config = TrainConfig(task=task_name, data=options["data"], num_point=task["points"], batch_size=task["batch"]).resolved()
+    inputs, targets = _batches(options, 1, augment=True)[0]
+    keras.utils.set_random_seed(0)
+    initial = build_model(config, description).get_weights()
+    results = {}
+    for name, fused in (("plain", False), ("fused", True)):
+        set_fused_kernels(fused)
+        keras.utils.set_random_seed(0)  # the same dropout masks in both
+        model = compile_model(build_model(config, description), config, description)
+        model.set_weights(initial)
+        inference = model(inputs, training=False)
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            loss = model.compute_loss(x=inputs, y=targets, y_pred=outputs, training=True)
+        gradients = tape.gradient(loss, model.trainable_variables)
+        results[name] = (inference, outputs, float(loss), gradients)
+
+    def diff(a, b):
+        return max(float(np.abs(np.asarray(x) - np.asarray(y)).max()) for x, y in zip(keras.tree.flatten(a), keras.tree.flatten(b)))
+
+    def scale(a):
+        return max(float(np.abs(np.asarray(x)).max()) for x in keras.tree.flatten(a))
+
+    plain, fused = results["plain"], results["fused"]
+    return {"inference_max_abs_diff": diff(plain[0], fused[0]), "training_output_max_abs_diff": diff(plain[1], fused[1]),
+            "logit_scale": scale(plain[1]), "loss_plain": plain[2], "loss_fused": fused[2],
+            "gradient_max_abs_diff": diff(plain[3], fused[3]), "gradient_scale": scale(plain[3])}  # fmt: skip
+
+
+def child_pipeline(options):
+    """The training Sequence alone (same options as the trainer), direct __getitem__."""
+    from pointnet_tf2.data import PointCloudSequence
+
+    task = TASKS[options["task"]]
+    seq = PointCloudSequence(_dataset(options), batch_size=task["batch"], num_points=task["points"], split="train", seed=0)
+    seq[0]
+    samples = 0
+    start = time.perf_counter()
+    for _ in range(options["epochs"]):
+        for index in range(len(seq)):
+            samples += len(seq[index][1])
+        seq.on_epoch_end()
+    return {"samples_per_s": samples / (time.perf_counter() - start), "peak_rss_mb": _peak_rss_mb()}
+
+
+def child_layers(options):
+    """Forward + backward milliseconds of one per-point block in its variants (batch 32 x 1024 points)."""
+    import keras
+    import tensorflow as tf
+
+    from pointnet_tf2.layers import FusedBatchNormalization
+    from pointnet_tf2.layers import PointMaxPooling
+    from pointnet_tf2.layers import PointwiseDense
+
+    x128 = tf.random.normal((32, 1024, 128))
+    x1024 = tf.random.normal((32, 1024, 1024))
+    variants = {
+        "128->1024 Dense (Keras)": (keras.layers.Dense(1024), x128),
+        "128->1024 Conv1D kernel 1": (keras.layers.Conv1D(1024, 1), x128),
+        "128->1024 PointwiseDense": (PointwiseDense(1024), x128),
+        "batch norm 1024 (Keras)": (keras.layers.BatchNormalization(), x1024),
+        "batch norm 1024 (fused)": (FusedBatchNormalization(), x1024),
+        "max over points (Keras GlobalMaxPooling1D)": (keras.layers.GlobalMaxPooling1D(), x1024),
+        "max over points (PointMaxPooling)": (PointMaxPooling(), x1024),
+    }
+    result = {}
+    for name, (layer, x) in variants.items():
+        layer.build(x.shape)
+
+        @tf.function
+        def step(layer=layer, x=x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(layer(x, training=True))
+            return tape.gradient(loss, [x] + layer.trainable_variables)
+
+        result[name] = 1000 * _timed(lambda s=step: [g.numpy() for g in s()], options["repeats"])
+    return result
+
+
+def child_stream(options):
+    """Streaming a dataset larger than the Sequence's memory budget (bench_data's child)."""
+    sys.path.insert(0, HERE)
+    import bench_data
+
+    return bench_data.run_child(child="stream_rss", source=options["source"], epochs=1, budget_mb=options["budget_mb"],
+                                buffer_mb=16)  # fmt: skip
+
+
+CHILDREN = {name[len("child_"):]: value for name, value in dict(globals()).items() if name.startswith("child_")}
+
+
+def run_child(kind, **options):
+    """Runs one measurement in a fresh Python process and returns its JSON result."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    argv = [sys.executable, os.path.abspath(__file__), "--child", kind, "--options", json.dumps(options)]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child {kind} {options.get('task', '')} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def _prepare(workdir, quick, tasks):
+    from pointnet_tf2.data.synthetic import builtin_dataset
+    from pointnet_tf2.migration import upgrade_tree
+
+    data = {task: builtin_dataset(task, root=os.path.join(workdir, "data"), **TASKS[task]["sizes"][int(quick)])
+            for task in tasks}  # fmt: skip
+    tree = os.path.join(workdir, "original_upgraded")
+    upgrade_tree(None, tree)
+    return data, tree
+
+
+def _stream_dataset(workdir, megabytes):
+    sys.path.insert(0, HERE)
+    import bench_data
+
+    from pointnet_tf2.data import build_vds
+
+    clouds = (megabytes << 20) // bench_data.ROW_BYTES
+    folder = bench_data.write_modelnet_like(os.path.join(workdir, "stream", "modelnet40_ply_hdf5_2048"), clouds)
+    return build_vds(folder, os.path.join(workdir, "stream", "stream.vds.h5")), clouds
+
+
+def measure(args, workdir, say):
+    quick = args.quick
+    tasks = [t for t in TASKS if t in args.tasks.split(",")]
+    repeats = 3 if quick else 5
+    data, tree = _prepare(workdir, quick, tasks)
+    results = {"machine": {"cpus": os.cpu_count(), "quick": quick}, "tasks": {}}
+    say("GEMM ceiling ...")
+    results["gemm_gflops"] = run_child("gemm", repeats=repeats)
+    ceiling = results["gemm_gflops"]["square_4096"]
+    for task in tasks:
+        common = {"task": task, "data": data[task], "workdir": workdir}
+        say(f"{task}: training (pointnet-tf2 trainer) ...")
+        small = quick and task != "cls"  # the segmentation steps take 3-8 s each
+        ours = run_child("keras_train", epochs=3 if small else 4 if quick else 6, label="fused", **common)
+        say(f"{task}: original graph ...")
+        original = run_child("original", tree=tree, steps=3 if small else 6 if quick else 12, **common)
+        say(f"{task}: inference and export ...")
+        infer = run_child("keras_infer", steps=2 if small else 3 if quick else 6, repeats=2 if small else repeats, **common)
+        entry = {"points": TASKS[task]["points"], "batch": TASKS[task]["batch"], "train": ours, "original": original,
+                 "infer": infer}  # fmt: skip
+        gflop = 2 * infer["multiply_adds"] / 1e9
+        entry["gflop_per_sample_forward"] = gflop
+        entry["train_gflops"] = 3 * gflop * ours["samples_per_s"]
+        entry["infer_gflops"] = gflop * infer["folded_samples_per_s"]
+        if task == "cls":
+            say("cls: data pipeline ...")
+            entry["pipeline"] = run_child("pipeline", epochs=2 if quick else 4, **common)
+            say("cls: training parity (fused vs plain Keras) ...")
+            entry["parity"] = run_child("training_parity", **common)
+        results["tasks"][task] = entry
+    say("streaming memory ...")
+    megabytes = 256 if quick else 1024
+    source, clouds = _stream_dataset(workdir, megabytes)
+    stream = run_child("stream", source=source, budget_mb=64)
+    results["stream"] = {"dataset_mb": megabytes, "clouds": clouds, "budget_mb": 64, **stream}
+    shutil.rmtree(os.path.join(workdir, "stream"), ignore_errors=True)
+    if not quick and "cls" in tasks:
+        say("levers (cls training) ...")
+        common = {"task": "cls", "data": data["cls"], "workdir": workdir, "epochs": 3}
+        levers = {"fused kernels (default)": results["tasks"]["cls"]["train"]["samples_per_s"]}
+        for label, extra in (("plain Keras layers (fused kernels off)", {"plain": True}),
+                             ("steps_per_execution=4", {"steps_per_execution": 4}),
+                             ("jit_compile=True (XLA)", {"jit_compile": True}),
+                             ("inter_op_parallelism_threads=1", {"inter_op": 1})):  # fmt: skip
+            try:
+                levers[label] = run_child("keras_train", label=label.split()[0].split("=")[0], **common, **extra)["samples_per_s"]
+            except RuntimeError as error:  # e.g. XLA cannot compile an op
+                levers[label] = float("nan")
+                say(f"lever {label} failed: {str(error).splitlines()[-1][:200]}")
+        results["levers_train_samples_per_s"] = levers
+        results["layers_ms"] = run_child("layers", repeats=repeats)
+    if "cls" in tasks:
+        cls = results["tasks"]["cls"]
+        results.update({
+            "train_speedup_vs_original": cls["train"]["samples_per_s"] / cls["original"]["train_samples_per_s"],
+            "infer_speedup_vs_original": cls["infer"]["folded_samples_per_s"] / cls["original"]["infer_samples_per_s"],
+            "train_fraction_of_gemm": cls["train_gflops"] / ceiling,
+            "infer_fraction_of_gemm": cls["infer_gflops"] / ceiling,
+            "pipeline_over_train": cls["pipeline"]["samples_per_s"] / cls["train"]["samples_per_s"],
+        })  # fmt: skip
+        results["targets"] = {key: {"target": target, "value": results[key], "met": results[key] >= target}
+                              for key, target in TARGETS.items()}  # fmt: skip
+    return results
+
+
+def report(results):
+    """The results as a printable table."""
+    ceiling = results["gemm_gflops"]["square_4096"]
+    lines = [f"GEMM fp32 through TensorFlow: 4096^3 {ceiling:.0f} GFLOP/s (the ceiling); "
+             f"32768x128x1024 {results['gemm_gflops']['pointnet_32768x128x1024']:.0f} GFLOP/s", ""]  # fmt: skip
+    header = f"{'task':<9} {'path':<28} {'samples/s':>10} {'GFLOP/s':>8} {'of ceiling':>10} {'vs original':>11} {'peak RSS MB':>11}"
+    lines += [header, "-" * len(header)]
+    for task, entry in results["tasks"].items():
+        gflop = entry["gflop_per_sample_forward"]
+        original = entry["original"]
+        rows = [
+            ("train: original graph", original["train_samples_per_s"], 3, original["train_samples_per_s"], original["peak_rss_mb"]),
+            ("train: pointnet-tf2 (fit)", entry["train"]["samples_per_s"], 3, original["train_samples_per_s"], entry["train"]["peak_rss_mb"]),
+            ("infer: original graph", original["infer_samples_per_s"], 1, original["infer_samples_per_s"], None),
+            ("infer: Keras model as built", entry["infer"]["plain_samples_per_s"], 1, original["infer_samples_per_s"], None),
+            ("infer: BN folded (fast path)", entry["infer"]["folded_samples_per_s"], 1, original["infer_samples_per_s"], entry["infer"]["peak_rss_mb"]),
+            ("infer: exported SavedModel", entry["infer"]["saved_model_samples_per_s"], 1, original["infer_samples_per_s"], None),
+        ]  # fmt: skip
+        if "pipeline" in entry:
+            rows.append(("data pipeline (Sequence)", entry["pipeline"]["samples_per_s"], 0, entry["train"]["samples_per_s"], entry["pipeline"]["peak_rss_mb"]))
+        for name, rate, passes, base, rss in rows:
+            flops = rate * gflop * passes
+            ratio = f"{rate / base:.2f}x" + ("  (vs train)" if passes == 0 else "")
+            lines.append(f"{task:<9} {name:<28} {rate:>10.1f} {flops if passes else float('nan'):>8.0f} "
+                         f"{(flops / ceiling if passes else float('nan')):>10.0%} {ratio:>11} "
+                         f"{(f'{rss:.0f}' if rss else ''):>11}")  # fmt: skip
+        infer = entry["infer"]
+        lines.append(f"{'':<9} forward: {gflop:.2f} GFLOP/sample; |folded - plain| {infer['folded_max_abs_diff']:.1e}, "
+                     f"|SavedModel - plain| {infer['saved_model_max_abs_diff']:.1e} (logits up to {infer['logit_scale']:.1f})")  # fmt: skip
+        if "parity" in entry:
+            p = entry["parity"]
+            lines.append(f"{'':<9} fast vs plain Keras path, same weights: inference outputs {p['inference_max_abs_diff']:.1e} apart, "
+                         f"training outputs {p['training_output_max_abs_diff']:.1e} (scale {p['logit_scale']:.1f}), "
+                         f"loss {p['loss_fused']:.6f} vs {p['loss_plain']:.6f}, gradients {p['gradient_max_abs_diff']:.1e} "
+                         f"(scale {p['gradient_scale']:.1e})")  # fmt: skip
+    stream = results["stream"]
+    lines += ["", f"streaming {stream['clouds']} clouds ({stream['dataset_mb']} MB) with a {stream['budget_mb']} MB budget: "
+              f"{stream['samples_per_s']:.0f} samples/s, peak RSS {stream['peak_rss_mb']:.0f} MB "
+              f"({stream['peak_rss_mb'] - stream['rss_ready_mb']:.0f} MB above the process after start-up)"]  # fmt: skip
+    if "levers_train_samples_per_s" in results:
+        lines += ["", "levers, cls training samples/s (same trainer, 3 epochs):"]
+        lines += [f"  {name:<42} {rate:>7.1f}" for name, rate in results["levers_train_samples_per_s"].items()]
+        lines += ["", "one block, forward + backward, batch 32 x 1024 points (ms):"]
+        lines += [f"  {name:<42} {ms:>7.1f}" for name, ms in results["layers_ms"].items()]
+    if "targets" in results:
+        lines += ["", "ratios (classification, 1024 points):"]
+        for key, t in results["targets"].items():
+            lines.append(f"  {key:<27} {t['value']:>6.2f}  target >= {t['target']:<4g} {'met' if t['met'] else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer epochs, steps and repetitions; no levers (< 10 min)")
+    parser.add_argument("--json", help="also write the results as JSON to this file")
+    parser.add_argument("--tasks", default="cls,sem_seg,part_seg", help="comma-separated tasks [cls,sem_seg,part_seg]")
+    parser.add_argument("--workdir", help="folder for generated data and runs (default: a temporary folder, removed)")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    parser.add_argument("--options", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](json.loads(args.options))))
+        return 0
+    sys.path.insert(0, ROOT)
+    workdir = args.workdir or tempfile.mkdtemp(prefix="bench_run_")
+    started = time.perf_counter()
+
+    def say(message):
+        print(f"[{time.perf_counter() - started:5.0f} s] {message}", file=sys.stderr, flush=True)
+
+    try:
+        results = measure(args, workdir, say)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["seconds"] = time.perf_counter() - started
+    print(report(results))
+    if args.json:
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(results, f, indent=1)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

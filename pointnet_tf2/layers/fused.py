@@ -1,0 +1,169 @@
+"""Drop-in layers that run the per-point blocks through TensorFlow's fused kernels.
+
+Keras 3 computes batch norm from separate mean, variance and arithmetic ops,
+and a max over points through `reduce_max`, whose gradient builds an equality
+mask. On a `(B, N, 1024)` activation these passes cost more than the matrix
+multiply before them (see `benchmarks/profile_ops.py`). The layers here keep
+the Keras classes' weights, names, configs and semantics, and switch to one
+fused TensorFlow op where it is safe; anywhere else (another backend,
+synchronized batch norm, masks, other axes) they call the Keras code unchanged.
+"""
+
+import keras
+from keras import ops
+
+
+_ENABLED = [True]
+
+
+def set_fused_kernels(enabled):
+    """Turns the fused paths of this module's layers on or off (on by default).
+
+    Off, every layer here runs the Keras implementation it extends: the
+    "plain path" the benchmarks and tests compare with. Takes effect for
+    functions traced afterwards (a new model, `compile`, or `fit`).
+
+    Args:
+        enabled: True for the fused kernels, False for plain Keras.
+
+    Returns:
+        The previous setting.
+    """
+    previous = _ENABLED[0]
+    _ENABLED[0] = bool(enabled)
+    return previous
+
+
+def _tensorflow():
+    """The TensorFlow module when fused kernels are on and it is Keras' backend, else None."""
+    if not _ENABLED[0] or keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf
+
+
+@keras.saving.register_keras_serializable(package="pointnet_tf2")
+class PointwiseDense(keras.layers.Dense):
+    """`keras.layers.Dense` that multiplies a `(B, N, C)` input as one `(B * N, C)` matrix.
+
+    Keras' Dense on a rank-3 input places reshapes between the matrix
+    multiply, the bias and the activation, so TensorFlow cannot fuse them.
+    Folding the leading axes first makes them adjacent: matmul + bias (+ ReLU)
+    then run as one fused kernel, forward and in inference. Weights, names
+    and config are those of `Dense` (the checkpoint mapping is unchanged).
+    """
+
+    def call(self, inputs, training=None):
+        if not _ENABLED[0] or len(inputs.shape) <= 2 or self.lora_enabled or self.quantization_mode:
+            return super().call(inputs, training=training)
+        shape = [*ops.shape(inputs)[:-1], self.units]
+        outputs = super().call(ops.reshape(inputs, (-1, inputs.shape[-1])), training=training)
+        return ops.reshape(outputs, shape)
+
+
+@keras.saving.register_keras_serializable(package="pointnet_tf2")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` over the last axis with one fused op.
+
+    Training computes the batch statistics, the normalisation and (in the
+    backward pass) the gradients in TensorFlow's `FusedBatchNormV3` kernel
+    instead of about ten separate ops; the moving averages are updated exactly
+    as Keras does (with the biased batch variance). Inference applies the
+    moving statistics with the same kernel. The weights (`gamma`, `beta`,
+    `moving_mean`, `moving_variance`) are those of the Keras layer, so
+    checkpoints and `set_weights` are unchanged.
+
+    Falls back to the Keras implementation for masks, other axes, renorm,
+    `synchronized=True` (see `pointnet_tf2.training.distribute`) and
+    non-TensorFlow backends.
+    """
+
+    def _fusable(self, inputs, mask):
+        rank = len(inputs.shape)
+        return (
+            _tensorflow() is not None
+            and mask is None
+            and not self.synchronized
+            and not self.renorm
+            and rank >= 2
+            and self.axis % rank == rank - 1
+            and inputs.shape[-1] is not None
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if not self._fusable(inputs, mask):
+            return super().call(inputs, training=training, mask=mask)
+        tf = _tensorflow()
+        channels = inputs.shape[-1]
+        # Every position is one sample of the statistics: a (M, 1, 1, C) view
+        # is the fastest layout for the oneDNN kernel on CPU.
+        flat = tf.reshape(ops.cast(inputs, "float32"), (-1, 1, 1, channels))
+        gamma = ops.cast(self.gamma, "float32") if self.scale else tf.ones((channels,), "float32")
+        beta = ops.cast(self.beta, "float32") if self.center else tf.zeros((channels,), "float32")
+        if training and self.trainable:
+            outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+                x=flat,
+                scale=gamma,
+                offset=beta,
+                mean=tf.zeros((0,), "float32"),
+                variance=tf.zeros((0,), "float32"),
+                epsilon=self.epsilon,
+                data_format="NHWC",
+                is_training=True,
+            )
+            # The kernel returns the unbiased variance; Keras averages the biased one.
+            count = tf.cast(tf.shape(flat)[0], "float32")
+            variance = variance * tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0)
+            momentum = self.momentum
+            self.moving_mean.assign(self.moving_mean * momentum + tf.stop_gradient(mean) * (1.0 - momentum))
+            self.moving_variance.assign(
+                self.moving_variance * momentum + tf.stop_gradient(variance) * (1.0 - momentum)
+            )
+        else:
+            outputs, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+                x=flat,
+                scale=gamma,
+                offset=beta,
+                mean=ops.cast(self.moving_mean, "float32"),
+                variance=ops.cast(self.moving_variance, "float32"),
+                epsilon=self.epsilon,
+                data_format="NHWC",
+                is_training=False,
+            )
+        outputs = tf.reshape(outputs, tf.shape(inputs))
+        return ops.cast(outputs, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="pointnet_tf2")
+class PointMaxPooling(keras.layers.GlobalMaxPooling1D):
+    """`keras.layers.GlobalMaxPooling1D` (max over points) through TensorFlow's max pool.
+
+    `(B, N, C) -> (B, C)`. The forward values are those of the Keras layer.
+    With a fixed point count the pool keeps its arg-max, and the backward
+    pass scatters the gradient there (about 2x faster than recomputing it);
+    with `N = None` or at inference it uses a plain max pool. The gradient
+    goes to the arg-max point as in the original's `max_pool2d` (Keras'
+    `reduce_max` splits it among tied points, which after a ReLU only happens
+    at zero, where the ReLU blocks it anyway). Other data formats, `keepdims`
+    and backends use the Keras code.
+    """
+
+    def call(self, inputs, training=None):
+        tf = _tensorflow()
+        if tf is None or self.data_format != "channels_last" or self.keepdims or len(inputs.shape) != 3:
+            return super().call(inputs)
+        shape = tf.shape(inputs)
+        grid = tf.expand_dims(inputs, 2)  # (B, N, 1, C)
+        points = inputs.shape[1]
+        if training and points is not None:
+            # With the arg-max kept, the backward pass scatters instead of re-reading the input.
+            pooled, _ = tf.nn.max_pool_with_argmax(grid, ksize=[1, points, 1, 1], strides=[1, 1, 1, 1], padding="VALID")
+        elif points is not None:  # a static window: the MaxPool op every runtime (LiteRT too) has
+            pooled = tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID")
+        else:
+            pooled = tf.raw_ops.MaxPoolV2(
+                input=grid, ksize=tf.stack([1, shape[1], 1, 1]), strides=[1, 1, 1, 1], padding="VALID"
+            )
+        channels = inputs.shape[-1] if inputs.shape[-1] is not None else shape[2]
+        return tf.reshape(pooled, (shape[0], channels))

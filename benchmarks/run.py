@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 
+import bench_data  # benchmarks/ is the script's folder, so on sys.path
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,6 +106,15 @@ def _dataset(options):
     return open_dataset(options["data"], task=options["task"])
 
 
+def _run_config(options):
+    """The trainer's resolved `TrainConfig` for the task's points and batch, and the dataset description."""
+    from pointnet_tf2.training.trainer import TrainConfig
+
+    task = TASKS[options["task"]]
+    config = TrainConfig(task=options["task"], data=options["data"], num_point=task["points"], batch_size=task["batch"])
+    return config.resolved(), _dataset(options)
+
+
 def _batches(options, count, augment):
     """`count` batches of the task's training Sequence (as fed to both implementations)."""
     from pointnet_tf2.data import PointCloudSequence
@@ -142,7 +152,7 @@ def child_keras_train(options):
             "peak_rss_mb": _peak_rss_mb()}  # fmt: skip
 
 
-def _original_feed(task_name, feeds, batch, description):
+def _original_feed(task_name, feeds, batch):
     """The original's feed dict of one Sequence batch."""
     inputs, targets = batch
     if task_name == "part_seg":
@@ -178,7 +188,7 @@ def child_original(options):
 
             def run(batches, fetches, training):
                 for batch in batches:
-                    feed = _original_feed(task_name, feeds, batch, description)
+                    feed = _original_feed(task_name, feeds, batch)
                     feed[feeds["is_training"]] = training
                     sess.run(fetches, feed)
 
@@ -200,14 +210,12 @@ def child_keras_infer(options):
 
     from pointnet_tf2.export import export_model
     from pointnet_tf2.models import fold_batch_norm
-    from pointnet_tf2.training.trainer import TrainConfig
     from pointnet_tf2.training.trainer import build_model
     from pointnet_tf2.utils.flops import count_multiply_adds
 
     task_name = options["task"]
     task = TASKS[task_name]
-    description = _dataset(options)
-    config = TrainConfig(task=task_name, data=options["data"], num_point=task["points"], batch_size=task["batch"]).resolved()
+    config, description = _run_config(options)
     model = build_model(config, description)
     # Moving statistics away from their initial values, so folding has something to fold.
     rng = np.random.default_rng(0)
@@ -248,14 +256,10 @@ def child_training_parity(options):
     import tensorflow as tf
 
     from pointnet_tf2.layers import set_fused_kernels
-    from pointnet_tf2.training.trainer import TrainConfig
     from pointnet_tf2.training.trainer import build_model
     from pointnet_tf2.training.trainer import compile_model
 
-    task_name = options["task"]
-    task = TASKS[task_name]
-    description = _dataset(options)
-    config = TrainConfig(task=task_name, data=options["data"], num_point=task["points"], batch_size=task["batch"]).resolved()
+    config, description = _run_config(options)
     inputs, targets = _batches(options, 1, augment=True)[0]
     keras.utils.set_random_seed(0)
     initial = build_model(config, description).get_weights()
@@ -337,9 +341,6 @@ def child_layers(options):
 
 def child_stream(options):
     """Streaming a dataset larger than the Sequence's memory budget (bench_data's child)."""
-    sys.path.insert(0, HERE)
-    import bench_data
-
     return bench_data.run_child(child="stream_rss", source=options["source"], epochs=1, budget_mb=options["budget_mb"],
                                 buffer_mb=16)  # fmt: skip
 
@@ -372,9 +373,6 @@ def _prepare(workdir, quick, tasks):
 
 
 def _stream_dataset(workdir, megabytes):
-    sys.path.insert(0, HERE)
-    import bench_data
-
     from pointnet_tf2.data import build_vds
 
     clouds = (megabytes << 20) // bench_data.ROW_BYTES

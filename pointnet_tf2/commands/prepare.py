@@ -42,27 +42,11 @@ def run(args):
         The exit status (0).
     """
     from pointnet_tf2.data.prepare import prepare_dataset
+    from pointnet_tf2.data.raw.runner import run_kwargs
 
     prepare_dataset(
-        args.root,
-        args.output,
-        layout=args.layout,
-        num_points=args.num_point,
-        normals=args.normals,
-        fps=args.fps,
-        oversample=args.oversample,
-        density=args.density,
-        normalize=args.normalize,
-        up_axis=args.up_axis,
-        columns=args.columns,
-        max_file_mb=args.max_file_mb,
-        test_fraction=args.test_fraction,
-        seed=args.seed,
-        shard_size=args.shard_size,
-        workers=args.workers,
-        resume=args.resume,
-        strict=args.strict,
-        overwrite=args.overwrite,
-        progress=not args.no_progress,
-    )
+        args.root, args.output, layout=args.layout, num_points=args.num_point, normals=args.normals, fps=args.fps,
+        oversample=args.oversample, density=args.density, normalize=args.normalize, up_axis=args.up_axis,
+        columns=args.columns, max_file_mb=args.max_file_mb, test_fraction=args.test_fraction, **run_kwargs(args),
+    )  # fmt: skip
     return 0

@@ -18,7 +18,7 @@ line) does not import TensorFlow until `PointCloudSequence` is used.
 - `ClassBalancedSampler`: P classes x K clouds per batch (a Sequence `sampler=`)
 """
 
-import importlib
+from pointnet_tf2.data._lazy import lazy_exports
 
 _EXPORTS = {
     "DatasetDescription": "pointnet_tf2.data.description",
@@ -45,19 +45,4 @@ _EXPORTS = {
     "ClassBalancedSampler": "pointnet_tf2.data.samplers",
 }
 
-__all__ = sorted(_EXPORTS) + ["augment"]
-
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        if name == "augment":
-            return importlib.import_module("pointnet_tf2.data.augment")
-        raise AttributeError(f"module 'pointnet_tf2.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _EXPORTS, submodules=("augment",))

@@ -66,6 +66,11 @@ train = run.arrays("train")
 write_modelnet_layout(output, {"train": (train["data"], train["label"]), ...}, class_names)
 run.cleanup()   # removes work_dir once the output is published
 ```
+
+Before converting, a converter checks its destination with
+`check_output_folder` and gets its work folder (hidden, next to the output:
+`work_dir_for`) from `claim_work_dir`, which keeps an unfinished run's shards
+for `resume` or discards them with `overwrite`.
 """
 
 import concurrent.futures
@@ -74,6 +79,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import time
@@ -656,8 +662,6 @@ class ConversionRun:
 
     def cleanup(self):
         """Deletes the work folder (call once the final output is published)."""
-        import shutil
-
         shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
@@ -873,3 +877,53 @@ def path_is_inside(path, folder):
     """Whether `path` is `folder` or lies below it (symlinks resolved)."""
     path, folder = os.path.realpath(path), os.path.realpath(folder)
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_folder(output_dir, root, *, overwrite=False):
+    """Checks, before anything is converted, that a dataset can be created at `output_dir`.
+
+    Args:
+        output_dir: Absolute path of the dataset folder to create.
+        root: Absolute path of the data folder being converted; when it is a
+            folder, `output_dir` must not lie inside it.
+        overwrite: Whether a non-empty `output_dir` may be replaced.
+
+    Raises:
+        ValueError: If `output_dir` is inside `root`, is not a folder, or is a
+            non-empty folder and `overwrite` is off.
+    """
+    if os.path.isdir(root) and path_is_inside(output_dir, root):
+        raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
+    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"{output_dir}: exists and is not a folder")
+    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
+        raise ValueError(f"{output_dir}: the folder exists and is not empty; choose another folder or pass "
+                         "--overwrite to replace it")  # fmt: skip
+
+
+def claim_work_dir(output_dir, *, overwrite=False, resume=False, run_name="run"):
+    """The work folder of `output_dir` (see `work_dir_for`), once an unfinished run in it is dealt with.
+
+    An unfinished run's work folder is kept with `resume` (`run_conversion`
+    continues it), deleted with `overwrite` alone, and an error otherwise.
+
+    Args:
+        output_dir: The dataset folder being created.
+        overwrite: Without `resume`: discard an unfinished run.
+        resume: Keep an unfinished run, to continue it.
+        run_name: What the error calls the unfinished run, e.g. "prepare run".
+
+    Returns:
+        The absolute path of the work folder (created later by `run_conversion`).
+
+    Raises:
+        ValueError: If an unfinished run exists and neither `resume` nor
+            `overwrite` is given.
+    """
+    work_dir = work_dir_for(output_dir)
+    if os.path.isdir(work_dir) and not resume:
+        if not overwrite:
+            raise ValueError(f"{work_dir}: holds an unfinished {run_name} for {output_dir}; pass --resume to "
+                             "continue it, or --overwrite to start over")  # fmt: skip
+        shutil.rmtree(work_dir)
+    return work_dir

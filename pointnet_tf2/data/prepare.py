@@ -20,15 +20,17 @@ most `shard_size` clouds, list files, `shape_names.txt`), plus:
 - `skipped.txt`: one `path<TAB>kind<TAB>reason` line per skipped file;
 - `prepare.json`: the options, the counts and the skip and note counts.
 
+Around the conversion it takes the same steps as the raw converters
+(`pointnet_tf2.data.raw.runner`): destination checks, the summary, and the
+dataset folder published in one step.
+
 Bad files are skipped with a one-line reason (or fail the run with
 `strict=True`); they never stop the run or reach a shard.
 """
 
 import dataclasses
 import functools
-import json
 import os
-import shutil
 import zlib
 from collections import Counter
 
@@ -37,15 +39,16 @@ import numpy as np
 from pointnet_tf2.data import meshes
 from pointnet_tf2.data.conversion import ConversionInput
 from pointnet_tf2.data.conversion import Converted
-from pointnet_tf2.data.conversion import path_is_inside
-from pointnet_tf2.data.conversion import run_conversion
-from pointnet_tf2.data.conversion import work_dir_for
-from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.data.conversion import check_output_folder
+from pointnet_tf2.data.conversion import claim_work_dir
+from pointnet_tf2.data.conversion import work_dir_for  # noqa: F401  (re-exported: prepare.work_dir_for)
+from pointnet_tf2.data.raw import runner
+from pointnet_tf2.data.raw.runner import INFO_FILE  # noqa: F401  (re-exported)
+from pointnet_tf2.data.raw.runner import SKIPPED_FILE
+from pointnet_tf2.data.raw.tables import check_positive_int
 
 LAYOUTS = ("auto", "modelnet", "flat")
 SPLITS = ("train", "test")
-INFO_FILE = "prepare.json"
-SKIPPED_FILE = "skipped.txt"
 INFO_VERSION = 1
 
 
@@ -249,24 +252,12 @@ def prepare_dataset(
         num_points=num_points, normals=normals, fps=fps, oversample=oversample, density=density,
         normalize=normalize, up_axis=up_axis, target_up_axis=1, columns=columns, max_file_mb=max_file_mb,
     )  # fmt: skip
-    if isinstance(shard_size, bool) or not isinstance(shard_size, (int, np.integer)) or shard_size < 1:
-        raise ValueError(f"shard_size must be a positive integer, got {shard_size!r}")
+    shard_size = check_positive_int("shard_size", shard_size)
     output_dir = os.path.abspath(os.fspath(output_dir))
     root = os.path.abspath(os.fspath(root))
-    if os.path.isdir(root) and path_is_inside(output_dir, root):
-        raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"{output_dir}: exists and is not a folder")
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise ValueError(f"{output_dir}: the folder exists and is not empty; choose another folder or pass "
-                         "--overwrite to replace it")  # fmt: skip
+    check_output_folder(output_dir, root, overwrite=overwrite)
     tree = scan_tree(root, layout=layout, test_fraction=test_fraction, seed=seed)
-    work_dir = work_dir_for(output_dir)
-    if os.path.isdir(work_dir) and overwrite and not resume:
-        shutil.rmtree(work_dir)
-    elif os.path.isdir(work_dir) and not resume:
-        raise ValueError(f"{work_dir}: holds an unfinished prepare run for {output_dir}; pass --resume to "
-                         "continue it, or --overwrite to start over")  # fmt: skip
+    work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume, run_name="prepare run")
 
     inputs = [
         ConversionInput(key=rel, path=os.path.join(tree.root, rel), group=split, info={"label": label})
@@ -280,18 +271,12 @@ def prepare_dataset(
     channels = 6 if normals else 3
     recorded = {"sampling": dataclasses.asdict(options), "layout": tree.layout, "test_fraction": test_fraction,
                 "class_names": tree.class_names}  # fmt: skip
-    run = run_conversion(
+    run = runner.convert_inputs(
         inputs, functools.partial(convert_file, options=options), work_dir,
         schema={"data": ((options.num_points, channels), "float32"), "label": ((), "uint8")},
-        shard_size=shard_size, seed=seed, workers=workers, resume=resume, options=recorded,
-        progress=progress, label="prepare",
+        label="prepare", unit="files", row_unit="clouds", work_shard_size=shard_size, seed=seed, workers=workers,
+        resume=resume, strict=strict, options=recorded, progress=progress, log=log, list_skips=False,
     )  # fmt: skip
-    if run.resumed_shards:
-        log(f"  resumed {run.resumed_shards} of {len(run.shards)} work shards from {work_dir}")
-    for line in run.summary_lines("prepare", row_unit="clouds"):
-        log(line)
-    if strict:
-        run.raise_if_skipped()
 
     splits, label_counts = {}, {}
     for split in SPLITS:
@@ -302,10 +287,6 @@ def prepare_dataset(
                              f"the rest skipped: see {os.path.join(work_dir, SKIPPED_FILE)})")  # fmt: skip
         splits[split] = (arrays["data"], arrays["label"])
         label_counts[split] = np.bincount(np.asarray(arrays["label"]), minlength=len(tree.class_names))
-    from pointnet_tf2.data.writers import write_modelnet_layout
-
-    write_modelnet_layout(output_dir, splits, tree.class_names, shard_size=shard_size, overwrite=overwrite)
-    run.write_skipped(os.path.join(output_dir, SKIPPED_FILE))
     result = {
         "output_dir": output_dir,
         "root": tree.root,
@@ -325,15 +306,18 @@ def prepare_dataset(
         "sampling": dataclasses.asdict(options),
         "version": INFO_VERSION,
     }
-    with atomic_output(os.path.join(output_dir, INFO_FILE)) as tmp:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({k: v for k, v in result.items() if k != "skipped"}, f, indent=1)
-    run.cleanup()
+    from pointnet_tf2.data.writers import write_modelnet_layout
+
+    list_prefix = f"data/{os.path.basename(output_dir)}/"
+
+    def write(folder):
+        write_modelnet_layout(folder, splits, tree.class_names, shard_size=shard_size, list_prefix=list_prefix)
+
+    runner.publish(output_dir, run, write, {k: v for k, v in result.items() if k != "skipped"}, overwrite=overwrite)
     empty = [name for i, name in enumerate(tree.class_names) if label_counts["train"][i] == 0]
     if empty:
         log(f"  warning: no training clouds for {len(empty)} class(es): {', '.join(empty[:10])}")
     log(f"wrote {output_dir}: " + ", ".join(f"{result['counts'][s]} {s}" for s in SPLITS)
         + f" clouds of {options.num_points} x {channels}, {len(tree.class_names)} classes"
-        + (f"; {len(run.skipped)} skipped files listed in {os.path.join(output_dir, SKIPPED_FILE)}"
-           if run.skipped else ""))
+        + runner.skipped_note(run, output_dir, "files"))  # fmt: skip
     return result

@@ -19,6 +19,7 @@ problem. Arrays are read shard by shard, so array-likes that slice lazily
 import colorsys
 import contextlib
 import errno
+import functools
 import json
 import os
 import re
@@ -267,6 +268,20 @@ def _shard_ranges(n, shard_size):
     return [(start, min(start + shard_size, n)) for start in range(0, n, shard_size)]
 
 
+def _write_shards(folder, rows, shard_size, file_prefix, list_file, list_prefix, shard_arrays):
+    """Writes rows [0, rows) as `<file_prefix><k>.h5` files of at most `shard_size` rows, and their list file.
+
+    `shard_arrays(start, stop)` validates rows [start, stop) and returns the
+    arrays of one file; `list_file` gets `<list_prefix><file name>` per file.
+    """
+    listed = []
+    for k, (start, stop) in enumerate(_shard_ranges(rows, shard_size)):
+        name = f"{file_prefix}{k}.h5"
+        _write_h5(os.path.join(folder, name), shard_arrays(start, stop))
+        listed.append(list_prefix + name)
+    _write_text(os.path.join(folder, list_file), listed)
+
+
 def _default_prefix(output_dir, pattern):
     return pattern.format(name=os.path.basename(os.path.abspath(os.fspath(output_dir))))
 
@@ -318,19 +333,18 @@ def write_modelnet_layout(
     prefix = _default_prefix(output_dir, "data/{name}/") if list_prefix is None else list_prefix
     num_classes = len(class_names)
 
+    def shard_arrays(split, start, stop):
+        points, labels = checked[split]
+        values = _finite_float32(f"splits[{split!r}] points", points[start:stop], start)
+        label = _labels_in_range(
+            f"splits[{split!r}] labels", labels[start:stop], start, num_classes, f"{num_classes} class names"
+        )
+        return {"data": values, "label": label.reshape(-1, 1)}
+
     with staged_folder(output_dir, overwrite=overwrite) as tmp:
-        for split, (points, labels) in checked.items():
-            listed = []
-            for k, (start, stop) in enumerate(_shard_ranges(points.shape[0], shard_size)):
-                values = _finite_float32(f"splits[{split!r}] points", points[start:stop], start)
-                label = _labels_in_range(
-                    f"splits[{split!r}] labels", labels[start:stop], start, num_classes,
-                    f"{num_classes} class names",
-                )
-                name = f"ply_data_{split}{k}.h5"
-                _write_h5(os.path.join(tmp, name), {"data": values, "label": label.reshape(-1, 1)})
-                listed.append(prefix + name)
-            _write_text(os.path.join(tmp, f"{split}_files.txt"), listed)
+        for split, (points, _) in checked.items():
+            _write_shards(tmp, points.shape[0], shard_size, f"ply_data_{split}", f"{split}_files.txt", prefix,
+                          functools.partial(shard_arrays, split))  # fmt: skip
         _write_text(os.path.join(tmp, "shape_names.txt"), class_names)
     return os.path.abspath(os.fspath(output_dir))
 
@@ -469,28 +483,27 @@ def write_shapenet_part_layout(
     for cat, ids in enumerate(parts):
         allowed[cat, ids] = True
 
+    def shard_arrays(split, start, stop):
+        points, category, pid = checked[split]
+        what = f"splits[{split!r}]"
+        values = _finite_float32(f"{what} points", points[start:stop], start)
+        cat = _labels_in_range(
+            f"{what} category", category[start:stop], start, num_categories, f"{num_categories} categories"
+        ).reshape(-1)
+        part = _labels_in_range(f"{what} pid", pid[start:stop], start, num_parts, f"{num_parts} parts")
+        ok = allowed[cat[:, None], part]
+        if not ok.all():
+            row, col = (int(i) for i in np.argwhere(~ok)[0])
+            raise ValueError(
+                f"{what} pid: cloud {row + start} point {col} has part {part[row, col]}, which is not "
+                f"a part of its category {cat[row]} ({category_names[cat[row]]}: parts {parts[cat[row]]})"
+            )
+        return {"data": values, "label": cat.reshape(-1, 1), "pid": part}
+
     with staged_folder(output_dir, overwrite=overwrite) as tmp:
-        for split, (points, category, pid) in checked.items():
-            what = f"splits[{split!r}]"
-            listed = []
-            for k, (start, stop) in enumerate(_shard_ranges(points.shape[0], shard_size)):
-                values = _finite_float32(f"{what} points", points[start:stop], start)
-                cat = _labels_in_range(
-                    f"{what} category", category[start:stop], start, num_categories,
-                    f"{num_categories} categories",
-                ).reshape(-1)
-                part = _labels_in_range(f"{what} pid", pid[start:stop], start, num_parts, f"{num_parts} parts")
-                ok = allowed[cat[:, None], part]
-                if not ok.all():
-                    row, col = (int(i) for i in np.argwhere(~ok)[0])
-                    raise ValueError(
-                        f"{what} pid: cloud {row + start} point {col} has part {part[row, col]}, which is not "
-                        f"a part of its category {cat[row]} ({category_names[cat[row]]}: parts {parts[cat[row]]})"
-                    )
-                name = f"ply_data_{split}{k}.h5"
-                _write_h5(os.path.join(tmp, name), {"data": values, "label": cat.reshape(-1, 1), "pid": part})
-                listed.append(list_prefix + name)
-            _write_text(os.path.join(tmp, f"{split}_hdf5_file_list.txt"), listed)
+        for split, (points, _, _) in checked.items():
+            _write_shards(tmp, points.shape[0], shard_size, f"ply_data_{split}", f"{split}_hdf5_file_list.txt",
+                          list_prefix, functools.partial(shard_arrays, split))  # fmt: skip
 
         _write_text(
             os.path.join(tmp, "all_object_categories.txt"),
@@ -707,22 +720,20 @@ def write_s3dis_layout(
             raise ValueError(f"room_names[{i}] = {name!r}: names must be non-empty strings without whitespace")
     prefix = _default_prefix(output_dir, "{name}/") if list_prefix is None else list_prefix
 
+    def shard_arrays(start, stop):
+        values = _finite_float32("blocks", blocks[start:stop], start)
+        rgb = values[..., 3:6]
+        bad = ((rgb < 0) | (rgb > 1)).reshape(len(values), -1).any(axis=1)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"blocks: block {row + start} has RGB channels (3:6) outside [0, 1] "
+                f"(min {rgb[row].min():.3g}, max {rgb[row].max():.3g}); store RGB / 255"
+            )
+        label = _labels_in_range("labels", labels[start:stop], start, num_classes, f"{num_classes} classes")
+        return {"data": values, "label": label}
+
     with staged_folder(output_dir, overwrite=overwrite) as tmp:
-        listed = []
-        for k, (start, stop) in enumerate(_shard_ranges(blocks.shape[0], shard_size)):
-            values = _finite_float32("blocks", blocks[start:stop], start)
-            rgb = values[..., 3:6]
-            bad = ((rgb < 0) | (rgb > 1)).reshape(len(values), -1).any(axis=1)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise ValueError(
-                    f"blocks: block {row + start} has RGB channels (3:6) outside [0, 1] "
-                    f"(min {rgb[row].min():.3g}, max {rgb[row].max():.3g}); store RGB / 255"
-                )
-            label = _labels_in_range("labels", labels[start:stop], start, num_classes, f"{num_classes} classes")
-            name = f"ply_data_all_{k}.h5"
-            _write_h5(os.path.join(tmp, name), {"data": values, "label": label})
-            listed.append(prefix + name)
-        _write_text(os.path.join(tmp, "all_files.txt"), listed)
+        _write_shards(tmp, blocks.shape[0], shard_size, "ply_data_all_", "all_files.txt", prefix, shard_arrays)
         _write_text(os.path.join(tmp, "room_filelist.txt"), room_names)
     return os.path.abspath(os.fspath(output_dir))

@@ -180,3 +180,38 @@ def test_progress_lines_without_a_terminal():
     silent = io.StringIO()
     conversion.Progress(3, stream=silent, enabled=False).update(3)
     assert silent.getvalue() == ""
+
+
+def test_output_folder_checks(tmp_path):
+    root = tmp_path / "raw"
+    root.mkdir()
+    conversion.check_output_folder(str(tmp_path / "new"), str(root))  # missing: fine
+    with pytest.raises(ValueError, match="must not be inside the data folder"):
+        conversion.check_output_folder(str(root / "out"), str(root))
+    # A missing data folder is reported by whoever reads it, not here.
+    conversion.check_output_folder(str(tmp_path / "gone" / "out"), str(tmp_path / "gone"))
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="file: exists and is not a folder"):
+        conversion.check_output_folder(str(tmp_path / "file"), str(root), overwrite=True)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("x")
+    with pytest.raises(ValueError, match="full: the folder exists and is not empty; .* pass --overwrite"):
+        conversion.check_output_folder(str(full), str(root))
+    conversion.check_output_folder(str(full), str(root), overwrite=True)
+
+
+def test_claim_work_dir_keeps_discards_or_refuses_an_unfinished_run(tmp_path):
+    output = str(tmp_path / "dataset")
+    work = conversion.claim_work_dir(output)
+    assert work == str(tmp_path / ".dataset.prepare-work") == conversion.work_dir_for(output)
+    assert not os.path.exists(work)
+    os.makedirs(work)
+    open(os.path.join(work, "manifest.json"), "w").close()
+    with pytest.raises(ValueError, match=r"holds an unfinished run for .*dataset; pass --resume to continue it"):
+        conversion.claim_work_dir(output)
+    with pytest.raises(ValueError, match="holds an unfinished prepare run for"):
+        conversion.claim_work_dir(output, run_name="prepare run")
+    assert conversion.claim_work_dir(output, resume=True, overwrite=True) == work
+    assert os.path.exists(os.path.join(work, "manifest.json"))
+    assert conversion.claim_work_dir(output, overwrite=True) == work and not os.path.exists(work)

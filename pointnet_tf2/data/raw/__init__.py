@@ -20,7 +20,7 @@ file, one-line reasons for every skipped file (`skipped.txt`), `strict` and
 `pointnet-tf2 prepare-s3dis`, `prepare-shapenet-part`, `prepare-modelnet-normals`.
 """
 
-import importlib
+from pointnet_tf2.data._lazy import lazy_exports
 
 _EXPORTS = {
     "prepare_s3dis": "pointnet_tf2.data.raw.s3dis",
@@ -29,17 +29,4 @@ _EXPORTS = {
     "read_full_resolution": "pointnet_tf2.data.raw.shapenet_part",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pointnet_tf2.data.raw' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _EXPORTS)

@@ -35,11 +35,12 @@ import os
 import numpy as np
 
 from pointnet_tf2.data.conversion import ConversionInput
-from pointnet_tf2.data.conversion import SkipItem
 from pointnet_tf2.data.raw import runner
+from pointnet_tf2.data.raw.tables import DEGENERATE  # noqa: F401  (a skip kind of this converter)
 from pointnet_tf2.data.raw.tables import check_positive_int
 from pointnet_tf2.data.raw.tables import read_table
 from pointnet_tf2.data.raw.tables import resample_indices
+from pointnet_tf2.data.raw.tables import to_unit_sphere
 
 SPLITS = ("train", "test")
 SAMPLINGS = ("random", "first", "fps")
@@ -47,10 +48,9 @@ NORMALIZATIONS = ("unit_sphere", "none")
 CLASS_SETS = (40, 10)
 RELEASE_FOLDER = "modelnet40_normal_resampled"
 
-# Skip kinds.
+# Skip kinds of this converter, besides those of `tables` (DEGENERATE: all points of a shape coincide).
 UNKNOWN_CLASS = "unknown_class"
 BAD_ENTRY = "bad_entry"
-DEGENERATE = "degenerate"
 
 _WORK_SHARD = 1024
 
@@ -114,16 +114,10 @@ def convert_file(item, rng, options):
     Raises:
         SkipItem: Kinds "malformed", "nonfinite", "empty", "degenerate".
     """
-    problem = item.info.get("problem")
-    if problem:
-        raise SkipItem(problem[1], problem[0])
+    runner.skip_if_problem(item)
     values = read_table(item.path, 6, name="", delimiter="auto")
     if options.normalize == "unit_sphere":
-        centred = values[:, :3] - values[:, :3].mean(axis=0)
-        scale = float(np.sqrt(np.max(np.einsum("ij,ij->i", centred, centred))))
-        if not scale > 0:
-            raise SkipItem("all points coincide", DEGENERATE)
-        values = np.concatenate([centred / scale, values[:, 3:]], axis=1)
+        values = to_unit_sphere(values)
     index = select_points(len(values), options, rng, values[:, :3])
     return {"data": values[index].astype(np.float32)[None], "label": np.array([item.info["label"]], np.uint8)}
 
@@ -282,12 +276,7 @@ def prepare_modelnet_normals(
         workers=workers, resume=resume, strict=strict, options=dict(dataclasses.asdict(options), classes=classes),
         progress=progress, log=log,
     )  # fmt: skip
-    splits = {}
-    for split in SPLITS:
-        arrays = run.arrays(split)
-        if len(arrays["data"]) == 0:
-            runner.fail_without_rows(run, f"the {split!r} split")
-        splits[split] = (arrays["data"], arrays["label"])
+    splits = runner.split_arrays(run, SPLITS, ("data", "label"))
     rows = {split: len(splits[split][0]) for split in SPLITS}
     info = runner.run_info(
         run, layout="modelnet40", root=release, channels=["x", "y", "z", "nx", "ny", "nz"], classes=classes,
@@ -300,7 +289,5 @@ def prepare_modelnet_normals(
 
     runner.publish(output_dir, run, write, info, overwrite=overwrite)
     log(f"wrote {output_dir}: {rows['train']} train, {rows['test']} test clouds of {options.num_points} x 6 "
-        f"(xyz + normals), {len(class_names)} classes"
-        + (f"; {len(run.skipped)} skipped files listed in {os.path.join(output_dir, runner.SKIPPED_FILE)}"
-           if run.skipped else ""))  # fmt: skip
+        f"(xyz + normals), {len(class_names)} classes" + runner.skipped_note(run, output_dir, "files"))
     return dict(info, output_dir=output_dir, skipped_files=run.skipped)

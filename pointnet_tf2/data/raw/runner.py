@@ -1,28 +1,34 @@
 """The run around a raw converter: destination checks, the parallel conversion, publishing.
 
-Every raw converter (S3DIS, ShapeNet part, ModelNet40 with normals) does the
-same around its per-file function:
+Every raw converter (S3DIS, ShapeNet part, ModelNet40 with normals, and
+`pointnet_tf2.data.prepare` for folders of meshes) does the same around its
+per-file function:
 
 1. `check_destination`: the output folder must be missing, empty, or replaced
    with `overwrite`; an unfinished run's work folder
    (`.<output name>.prepare-work` next to the output) is continued with
-   `resume`, discarded with `overwrite`, and an error otherwise. These checks
-   happen before any file is converted.
+   `resume`, discarded with `overwrite`, and an error otherwise
+   (`pointnet_tf2.data.conversion.check_output_folder` and `claim_work_dir`).
+   These checks happen before any file is converted.
 2. `convert_inputs`: `pointnet_tf2.data.conversion.run_conversion` (worker
    processes, a progress line, per-input seeds, work shards, resume), then the
-   summary: counts, skips by kind and one line per skipped file.
-3. `publish`: the dataset is written into a temporary folder next to the
+   summary: counts, skips by kind and one line per skipped file. Inputs that
+   a `find_*` function could only report carry `info["problem"]`; the
+   per-file function turns them into skips with `skip_if_problem`.
+3. `split_arrays` (the rows of each split, an error if one has none), then
+   `publish`: the dataset is written into a temporary folder next to the
    output (the layout writer, extra files, `skipped.txt` and `prepare.json`)
-   and renamed into place in one step; then the work folder is removed.
+   and renamed into place in one step; then the work folder is removed. The
+   closing "wrote ..." line ends with `skipped_note`.
 """
 
 import json
 import os
-import shutil
 
-from pointnet_tf2.data.conversion import path_is_inside
+from pointnet_tf2.data.conversion import SkipItem
+from pointnet_tf2.data.conversion import check_output_folder
+from pointnet_tf2.data.conversion import claim_work_dir
 from pointnet_tf2.data.conversion import run_conversion
-from pointnet_tf2.data.conversion import work_dir_for
 
 INFO_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.txt"
@@ -55,23 +61,24 @@ def check_destination(root, output_dir, *, overwrite=False, resume=False):
     output_dir = os.path.abspath(os.fspath(output_dir))
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder")
-    if path_is_inside(output_dir, root):
-        raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"{output_dir}: exists and is not a folder")
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise ValueError(
-            f"{output_dir}: the folder exists and is not empty; choose another folder or pass --overwrite to replace it"
-        )
-    work_dir = work_dir_for(output_dir)
-    if os.path.isdir(work_dir) and not resume:
-        if not overwrite:
-            raise ValueError(
-                f"{work_dir}: holds an unfinished run for {output_dir}; pass --resume to continue it, "
-                "or --overwrite to start over"
-            )
-        shutil.rmtree(work_dir)
+    check_output_folder(output_dir, root, overwrite=overwrite)
+    work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume)
     return root, output_dir, work_dir
+
+
+def skip_if_problem(item):
+    """Skips an input that a `find_*` function could only report (`item.info["problem"]`).
+
+    Args:
+        item: A `ConversionInput`; `info["problem"]`, when present, is
+            `(kind, reason)`.
+
+    Raises:
+        SkipItem: With that kind and reason, if the input has a problem.
+    """
+    problem = item.info.get("problem")
+    if problem:
+        raise SkipItem(problem[1], problem[0])
 
 
 def skip_detail_lines(skipped, limit=SHOWN_SKIPS, where=SKIPPED_FILE):
@@ -108,6 +115,7 @@ def convert_inputs(
     options,
     progress,
     log,
+    list_skips=True,
 ):
     """Runs `run_conversion` and logs its summary with one line per skipped input.
 
@@ -127,6 +135,8 @@ def convert_inputs(
         options: JSON-able options a resumed run must share.
         progress: Show the progress line.
         log: Function taking one line.
+        list_skips: Log one line per skipped input (at most `SHOWN_SKIPS`)
+            after the summary.
 
     Returns:
         The `ConversionRun`.
@@ -142,7 +152,7 @@ def convert_inputs(
         log(f"  resumed {run.resumed_shards} of {len(run.shards)} work shards from {work_dir}")
     for line in run.summary_lines(label, unit=unit, row_unit=row_unit):
         log(line)
-    if run.skipped:
+    if list_skips and run.skipped:
         log(f"  skipped {unit}:")
         for line in skip_detail_lines(run.skipped):
             log(line)
@@ -166,6 +176,46 @@ def fail_without_rows(run, what):
         f"{what} has no converted data ({len(run.skipped)} of {len(run.inputs)} inputs were skipped; "
         f"every reason is in {path})"
     )
+
+
+def split_arrays(run, splits, keys):
+    """The rows of every split, as lazy arrays; fails if a split has none.
+
+    Args:
+        run: The `ConversionRun`, whose groups are the splits.
+        splits: Split names, e.g. ("train", "test").
+        keys: Schema keys to take, e.g. ("data", "label").
+
+    Returns:
+        Dict split -> tuple of the split's arrays of `keys`, in that order.
+
+    Raises:
+        ValueError: From `fail_without_rows`, for the first split without rows.
+    """
+    out = {}
+    for split in splits:
+        if run.rows(split) == 0:
+            fail_without_rows(run, f"the {split!r} split")
+        arrays = run.arrays(split)
+        out[split] = tuple(arrays[key] for key in keys)
+    return out
+
+
+def skipped_note(run, output_dir, unit):
+    """The end of the closing "wrote ..." line: how many inputs were skipped and where they are listed.
+
+    Args:
+        run: The `ConversionRun`.
+        output_dir: The published dataset folder (holding `skipped.txt`).
+        unit: What the inputs are called ("files", "rooms", "shapes").
+
+    Returns:
+        `"; N skipped <unit> listed in <output_dir>/skipped.txt"`, or "" when
+        nothing was skipped.
+    """
+    if not run.skipped:
+        return ""
+    return f"; {len(run.skipped)} skipped {unit} listed in {os.path.join(output_dir, SKIPPED_FILE)}"
 
 
 def run_info(run, **extra):

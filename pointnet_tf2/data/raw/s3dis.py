@@ -275,9 +275,7 @@ def convert_room(item, rng, options):
     Raises:
         SkipItem: For every problem (see the module docstring).
     """
-    problem = item.info.get("problem")
-    if problem:
-        raise SkipItem(problem[1], problem[0])
+    runner.skip_if_problem(item)
     points, labels, notes = read_room(item.info["room_dir"], options)
     points[:, :3] -= points[:, :3].min(axis=0)
     try:
@@ -490,7 +488,5 @@ def prepare_s3dis(
     runner.publish(output_dir, run, write, info, overwrite=overwrite)
     files = math.ceil(len(room_names) / shard_size)
     log(f"wrote {output_dir}: {len(room_names)} blocks of {options.num_points} x 9 from {len(blocks_per_room)} rooms "
-        f"in {files} file(s)"
-        + (f"; {len(run.skipped)} skipped rooms listed in {os.path.join(output_dir, runner.SKIPPED_FILE)}"
-           if run.skipped else ""))  # fmt: skip
+        f"in {files} file(s)" + runner.skipped_note(run, output_dir, "rooms"))
     return dict(info, output_dir=output_dir, skipped_rooms=run.skipped)

@@ -55,9 +55,11 @@ from pointnet_tf2.data.conversion import ConversionInput
 from pointnet_tf2.data.conversion import SkipItem
 from pointnet_tf2.data.conversion import item_seed
 from pointnet_tf2.data.raw import runner
+from pointnet_tf2.data.raw.tables import DEGENERATE  # noqa: F401  (a skip kind of this converter)
 from pointnet_tf2.data.raw.tables import check_positive_int
 from pointnet_tf2.data.raw.tables import read_table
 from pointnet_tf2.data.raw.tables import resample_indices
+from pointnet_tf2.data.raw.tables import to_unit_sphere
 from pointnet_tf2.utils import atomic_output
 
 # (name, synset, number of parts), in alphabetical order = category label.
@@ -78,13 +80,12 @@ CATEGORY_FILE = "synsetoffset2category.txt"
 SPLIT_FILE = "train_test_split/shuffled_{}_file_list.json"
 FULL_RESOLUTION_FILE = "{}_full_resolution.h5"
 
-# Skip kinds.
+# Skip kinds of this converter, besides those of `tables` (DEGENERATE: all points of a shape coincide).
 UNKNOWN_CATEGORY = "unknown_category"
 BAD_ENTRY = "bad_entry"
 MISSING_LABELS = "missing_labels"
 COUNT_MISMATCH = "count_mismatch"
 BAD_LABEL = "bad_label"
-DEGENERATE = "degenerate"
 
 _ENTRY = re.compile(r"^shape_data/([^/\s]+)/([^/\s]+)$")
 _WORK_SHARD = 512
@@ -228,17 +229,10 @@ def convert_shape(item, rng, options, full_dir):
     Raises:
         SkipItem: See `read_shape`, plus "degenerate" (all points coincide).
     """
-    problem = item.info.get("problem")
-    if problem:
-        raise SkipItem(problem[1], problem[0])
+    runner.skip_if_problem(item)
     points, pid = read_shape(item, options)
     if options.normalize == "unit_sphere":
-        xyz = points[:, :3]
-        centred = xyz - xyz.mean(axis=0)
-        scale = float(np.sqrt(np.max(np.einsum("ij,ij->i", centred, centred))))
-        if not scale > 0:
-            raise SkipItem("all points coincide", DEGENERATE)
-        points = np.concatenate([centred / scale, points[:, 3:]], axis=1)
+        points = to_unit_sphere(points)
     index = resample_indices(len(points), options.num_points, rng)
     full = np.concatenate([points, pid[:, None]], axis=1).astype(np.float32)
     path = _full_path(full_dir, item.key)
@@ -595,12 +589,7 @@ def prepare_shapenet_part(
         label="prepare-shapenet-part", unit="shapes", row_unit="clouds", work_shard_size=_WORK_SHARD, seed=seed,
         workers=workers, resume=resume, strict=strict, options=dataclasses.asdict(options), progress=progress, log=log,
     )  # fmt: skip
-    splits = {}
-    for split in SPLITS:
-        arrays = run.arrays(split)
-        if len(arrays["data"]) == 0:
-            runner.fail_without_rows(run, f"the {split!r} split")
-        splits[split] = (arrays["data"], arrays["label"], arrays["pid"])
+    splits = runner.split_arrays(run, SPLITS, ("data", "label", "pid"))
     rows = {split: len(splits[split][0]) for split in SPLITS}
     info = runner.run_info(
         run, layout="shapenet_part", root=release, variant=variant, options=dataclasses.asdict(options), seed=seed,
@@ -622,6 +611,5 @@ def prepare_shapenet_part(
     runner.publish(output_dir, run, write, info, overwrite=overwrite)
     log(f"wrote {output_dir}: " + ", ".join(f"{rows[s]} {s}" for s in SPLITS)
         + f" clouds of {options.num_points} x {options.channels}, 16 categories, 50 parts, full-resolution files"
-        + (f"; {len(run.skipped)} skipped shapes listed in {os.path.join(output_dir, runner.SKIPPED_FILE)}"
-           if run.skipped else ""))  # fmt: skip
+        + runner.skipped_note(run, output_dir, "shapes"))  # fmt: skip
     return dict(info, output_dir=output_dir, skipped_shapes=run.skipped)

@@ -1,4 +1,4 @@
-"""Reading the text tables of raw releases, and resampling clouds to a fixed size.
+"""Reading the text tables of raw releases; resampling clouds to a fixed size; scaling them into the unit sphere.
 
 Raw releases store points as text, one point per line (`x y z r g b` for S3DIS,
 `x y z` for ShapeNet part `.pts`, `x,y,z,nx,ny,nz` for ModelNet40 with
@@ -22,6 +22,7 @@ DELIMITERS = ("auto", "whitespace", ",")
 EMPTY = "empty"
 MALFORMED = "malformed"
 NONFINITE = "nonfinite"
+DEGENERATE = "degenerate"
 
 _SHOWN_CHARS = 60
 
@@ -211,6 +212,26 @@ def resample_indices(count, num_points, rng):
         return rng.choice(count, num_points, replace=False).astype(np.int64)
     extra = rng.choice(count, num_points - count, replace=True)
     return rng.permutation(np.concatenate([np.arange(count), extra])).astype(np.int64)
+
+
+def to_unit_sphere(points):
+    """Centres a cloud on the centroid of its xyz and scales it into the unit sphere.
+
+    Args:
+        points: Float (N, C) array, C >= 3: xyz, then channels that are kept
+            as they are (e.g. normals, which centring and scaling do not change).
+
+    Returns:
+        A new (N, C) array whose farthest point is at distance 1 from the origin.
+
+    Raises:
+        SkipItem: Kind "degenerate" if all points coincide.
+    """
+    centred = points[:, :3] - points[:, :3].mean(axis=0)
+    scale = float(np.sqrt(np.max(np.einsum("ij,ij->i", centred, centred))))
+    if not scale > 0:
+        raise SkipItem("all points coincide", DEGENERATE)
+    return np.concatenate([centred / scale, points[:, 3:]], axis=1)
 
 
 def check_positive_int(what, value):

@@ -7,6 +7,7 @@ from pointnet_tf2.data.conversion import SkipItem
 from pointnet_tf2.data.raw.tables import read_table
 from pointnet_tf2.data.raw.tables import read_table_dropping_bad_lines
 from pointnet_tf2.data.raw.tables import resample_indices
+from pointnet_tf2.data.raw.tables import to_unit_sphere
 
 
 def _file(tmp_path, text, name="t.txt", mode="w"):
@@ -64,3 +65,15 @@ def test_resample_indices():
     assert sorted(resample_indices(7, 7, rng).tolist()) == list(range(7))
     with pytest.raises(ValueError, match="count >= 1"):
         resample_indices(0, 10, rng)
+
+
+def test_to_unit_sphere_centres_scales_and_keeps_other_channels():
+    rng = np.random.default_rng(0)
+    points = np.hstack([rng.normal(5.0, 3.0, (50, 3)), rng.normal(size=(50, 3))])
+    out = to_unit_sphere(points)
+    np.testing.assert_allclose(out[:, :3].mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(out[:, :3], axis=1).max(), 1.0)
+    np.testing.assert_array_equal(out[:, 3:], points[:, 3:])
+    with pytest.raises(SkipItem, match="all points coincide") as info:
+        to_unit_sphere(np.ones((4, 3)))
+    assert info.value.kind == "degenerate"

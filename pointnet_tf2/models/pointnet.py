@@ -25,6 +25,7 @@ from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
 from pointnet_tf2.models.base import PointCloudModel
 from pointnet_tf2.models.registry import register_model
+from pointnet_tf2.models.validation import check_num_classes
 
 TrunkOutputs = collections.namedtuple(
     "TrunkOutputs",
@@ -159,6 +160,20 @@ def pointnet_trunk(
     return TrunkOutputs(point_features, transformed, global_feature, transforms)
 
 
+def _dense_stack(x, widths, *, name, bn_momentum, first=1, dropout_rate=0.0, dropout_name=None, dropout_layers=0):
+    """`dense_bn_relu` blocks named `{name}{first}`, `{name}{first + 1}`, ...
+
+    The first `dropout_layers` blocks are each followed by a dropout layer
+    named `{dropout_name}1`, `{dropout_name}2`, ... Returns the last output
+    (`x` itself when `widths` is empty).
+    """
+    for i, units in enumerate(widths):
+        x = dense_bn_relu(x, units, name=f"{name}{first + i}", bn_momentum=bn_momentum)
+        if i < dropout_layers:
+            x = keras.layers.Dropout(dropout_rate, name=f"{dropout_name}{i + 1}")(x)
+    return x
+
+
 def global_feature_head(
     points,
     *,
@@ -200,19 +215,9 @@ def global_feature_head(
         orthogonal_weight=orthogonal_weight,
         bn_momentum=bn_momentum,
     )
-    x = trunk.global_feature
-    for i, units in enumerate(head_widths):
-        x = dense_bn_relu(x, units, name=f"fc{i + 1}", bn_momentum=bn_momentum)
-        if dropout_rate > 0:
-            x = keras.layers.Dropout(dropout_rate, name=f"dp{i + 1}")(x)
-    return x
-
-
-def _check_num_classes(num_classes, what="num_classes"):
-    num_classes = check_positive_int(num_classes, what)
-    if num_classes < 2:
-        raise ValueError(f"{what} must be at least 2, got {num_classes!r}")
-    return num_classes
+    return _dense_stack(trunk.global_feature, head_widths, name="fc", bn_momentum=bn_momentum,
+                        dropout_rate=dropout_rate, dropout_name="dp",
+                        dropout_layers=len(head_widths) if dropout_rate > 0 else 0)
 
 
 def _logits(x, num_classes, name):
@@ -268,7 +273,7 @@ def pointnet_cls(
     Raises:
         ValueError: On an invalid argument, quoting it.
     """
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     head_widths = check_widths(head_widths, "head_widths", allow_empty=True)
     points = points_input(num_points, input_dims)
     x = global_feature_head(
@@ -374,7 +379,7 @@ def pointnet_sem_seg(
     Raises:
         ValueError: On an invalid argument, quoting it.
     """
-    num_classes = _check_num_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     mlp = check_widths(mlp, "mlp")
     global_widths = check_widths(global_widths, "global_widths", allow_empty=True)
     seg_widths = check_widths(seg_widths, "seg_widths", allow_empty=True)
@@ -388,13 +393,10 @@ def pointnet_sem_seg(
         feature_transform=False,
         bn_momentum=bn_momentum,
     )
-    x = trunk.global_feature
-    for i, units in enumerate(global_widths):
-        x = dense_bn_relu(x, units, name=f"fc{i + 1}", bn_momentum=bn_momentum)
+    x = _dense_stack(trunk.global_feature, global_widths, name="fc", bn_momentum=bn_momentum)
     tiled = BroadcastToPoints(name="tile_global")([x, points])
     x = keras.layers.Concatenate(name="concat")([trunk.point_features[-1], tiled])
-    for i, units in enumerate(seg_widths):
-        x = dense_bn_relu(x, units, name=f"conv{len(mlp) + i + 1}", bn_momentum=bn_momentum)
+    x = _dense_stack(x, seg_widths, name="conv", first=len(mlp) + 1, bn_momentum=bn_momentum)
     x = keras.layers.Dropout(dropout_rate, name="dp1")(x)
     logits = _logits(x, num_classes, name=f"conv{len(mlp) + len(seg_widths) + 1}")
     return PointCloudModel(points, logits, name=name)
@@ -462,8 +464,8 @@ def pointnet_part_seg(
     Raises:
         ValueError: On an invalid argument, quoting it.
     """
-    num_parts = _check_num_classes(num_parts, "num_parts")
-    num_categories = _check_num_classes(num_categories, "num_categories")
+    num_parts = check_num_classes(num_parts, "num_parts")
+    num_categories = check_num_classes(num_categories, "num_categories")
     cls_widths = check_widths(cls_widths, "cls_widths", allow_empty=True)
     seg_widths = check_widths(seg_widths, "seg_widths", allow_empty=True)
     cls_dropout_rate = check_rate(cls_dropout_rate, "cls_dropout_rate")
@@ -484,9 +486,7 @@ def pointnet_part_seg(
         bn_momentum=bn_momentum,
     )
 
-    x = trunk.global_feature
-    for i, units in enumerate(cls_widths):
-        x = dense_bn_relu(x, units, name=f"cla_fc{i + 1}", bn_momentum=bn_momentum)
+    x = _dense_stack(trunk.global_feature, cls_widths, name="cla_fc", bn_momentum=bn_momentum)
     if cls_widths:
         x = keras.layers.Dropout(cls_dropout_rate, name="cla_dp1")(x)
     category_logits = _logits(x, num_categories, name=f"cla_fc{len(cls_widths) + 1}")
@@ -494,10 +494,9 @@ def pointnet_part_seg(
     global_and_category = keras.layers.Concatenate(name="global_and_category")([trunk.global_feature, category])
     tiled = BroadcastToPoints(name="tile_global")([global_and_category, points])
     x = keras.layers.Concatenate(name="concat")([tiled, *trunk.point_features])
-    for i, units in enumerate(seg_widths):
-        x = dense_bn_relu(x, units, name=f"seg_conv{i + 1}", bn_momentum=bn_momentum)
-        if i < 2:
-            x = keras.layers.Dropout(seg_dropout_rate, name=f"seg_dp{i + 1}")(x)
+    # As the original: dropout after the first two segmentation layers only, at any rate.
+    x = _dense_stack(x, seg_widths, name="seg_conv", bn_momentum=bn_momentum, dropout_rate=seg_dropout_rate,
+                     dropout_name="seg_dp", dropout_layers=2)
     part_logits = _logits(x, num_parts, name=f"seg_conv{len(seg_widths) + 1}")
     outputs = {"parts": part_logits, "category": category_logits}
     return PointCloudModel({"points": points, "category": category}, outputs, name=name)

@@ -7,8 +7,6 @@ voxelise the point clouds of a dataset on the fly with the builder's
 `resolution` and `inner`.
 """
 
-import numbers
-
 import keras
 
 from pointnet_tf2.layers.fused import FusedBatchNormalization
@@ -17,15 +15,9 @@ from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
 from pointnet_tf2.models.base import PointCloudModel
 from pointnet_tf2.models.registry import register_model
+from pointnet_tf2.models.validation import check_num_classes
 
 PADDINGS = ("valid", "same")
-
-
-def _check_classes(num_classes):
-    num_classes = check_positive_int(num_classes, "num_classes")
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2, got {num_classes!r}")
-    return num_classes
 
 
 def voxels_input(resolution, inner, name="voxels"):
@@ -50,8 +42,10 @@ def voxels_input(resolution, inner, name="voxels"):
     return keras.Input(shape=(resolution, resolution, resolution, 1), name=name)
 
 
-def _logits(x, num_classes, name):
-    return keras.layers.Dense(num_classes, dtype="float32", name=name)(x)
+def _classifier(x, num_classes, dropout_rate):
+    """Dropout `dp1`, then the float32 logits layer `fc1`."""
+    x = keras.layers.Dropout(dropout_rate, name="dp1")(x)
+    return keras.layers.Dense(num_classes, dtype="float32", name="fc1")(x)
 
 
 @register_model("voxel_cnn", task="cls", input_kind="voxels",
@@ -102,7 +96,7 @@ def voxel_cnn(
         ValueError: On an invalid argument (also a grid too small for the
             convolutions), quoting it.
     """
-    num_classes = _check_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     filters = check_widths(filters, "filters")
     kernel_sizes = check_widths(kernel_sizes, "kernel_sizes")
     strides = check_widths(strides, "strides")
@@ -121,8 +115,7 @@ def voxel_cnn(
                              f"stride {s}, padding {padding!r}); use a larger grid or padding='same'")
         x = keras.layers.Conv3D(f, k, strides=s, padding=padding, activation="relu", name=f"conv{i + 1}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dropout(dropout_rate, name="dp1")(x)
-    logits = _logits(x, num_classes, name="fc1")
+    logits = _classifier(x, num_classes, dropout_rate)
     return PointCloudModel(grids, logits, name=name)
 
 
@@ -186,12 +179,11 @@ def voxel_resnet(
     Raises:
         ValueError: On an invalid argument, quoting it.
     """
-    num_classes = _check_classes(num_classes)
+    num_classes = check_num_classes(num_classes)
     width = check_positive_int(width, "width")
     blocks_per_stage = check_widths(blocks_per_stage, "blocks_per_stage")
     dropout_rate = check_rate(dropout_rate, "dropout_rate")
-    if isinstance(bn_momentum, bool) or not isinstance(bn_momentum, numbers.Real) or not 0.0 <= bn_momentum < 1.0:
-        raise ValueError(f"bn_momentum must be a number in [0, 1), got {bn_momentum!r}")
+    check_rate(bn_momentum, "bn_momentum")  # the same [0, 1) range as a rate
     grids = voxels_input(resolution, inner)
     x = keras.layers.Conv3D(width, 3, padding="same", use_bias=False, name="stem_conv")(grids)
     for stage, blocks in enumerate(blocks_per_stage):
@@ -201,6 +193,5 @@ def voxel_resnet(
     x = FusedBatchNormalization(momentum=bn_momentum, name="final_bn")(x)
     x = keras.layers.ReLU(name="final_relu")(x)
     x = keras.layers.GlobalAveragePooling3D(name="avg_pool")(x)
-    x = keras.layers.Dropout(dropout_rate, name="dp1")(x)
-    logits = _logits(x, num_classes, name="fc1")
+    logits = _classifier(x, num_classes, dropout_rate)
     return PointCloudModel(grids, logits, name=name)

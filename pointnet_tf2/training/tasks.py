@@ -81,22 +81,13 @@ class Task:
 
         main = SparseCrossEntropy(description.num_classes, label_smoothing=label_smoothing,
                                   class_weights=class_weights)
-        if self.name == "cls":
-            return {
-                "loss": main,
-                "metrics": [
-                    keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                    metrics.MeanClassAccuracy(description.num_classes, name="mean_class_accuracy"),
-                ],
-            }
-        if self.name == "sem_seg":
-            return {
-                "loss": main,
-                "metrics": [
-                    keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                    metrics.MeanIoU(description.num_classes, name="miou"),
-                ],
-            }
+        if self.name in ("cls", "sem_seg"):
+            accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+            if self.name == "cls":
+                class_metric = metrics.MeanClassAccuracy(description.num_classes, name="mean_class_accuracy")
+            else:
+                class_metric = metrics.MeanIoU(description.num_classes, name="miou")
+            return {"loss": main, "metrics": [accuracy, class_metric]}
         if not 0.0 <= seg_weight <= 1.0:
             raise ValueError(f"seg_weight must be in [0, 1], got {seg_weight!r}")
         return {

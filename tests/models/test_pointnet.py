@@ -177,6 +177,36 @@ def test_input_dims_six_with_normals(rng):
     assert model(rng.normal(size=(2, 20, 6)).astype("float32")).shape == (2, 4)
 
 
+def head_layers(model, prefixes):
+    """Names of the model's layers starting with one of `prefixes`, in graph order."""
+    return [layer.name for layer in model.layers if layer.name.startswith(prefixes)]
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, prefixes, expected",
+    [
+        ("pointnet_cls", dict(dropout_rate=0.3), ("fc", "dp"),
+         ["fc1", "fc1_bn", "fc1_relu", "dp1", "fc2", "fc2_bn", "fc2_relu", "dp2", "fc3"]),
+        ("pointnet_cls", dict(dropout_rate=0.0), ("fc", "dp"),
+         ["fc1", "fc1_bn", "fc1_relu", "fc2", "fc2_bn", "fc2_relu", "fc3"]),
+        ("pointnet_cls", dict(head_widths=()), ("fc", "dp"), ["fc1"]),
+        ("pointnet_sem_seg", dict(dropout_rate=0.0), ("fc", "conv4", "conv5", "conv6", "dp"),
+         ["fc1", "fc1_bn", "fc1_relu", "conv4", "conv4_bn", "conv4_relu", "conv5", "conv5_bn", "conv5_relu", "dp1",
+          "conv6"]),
+        ("pointnet_sem_seg", dict(global_widths=(), seg_widths=()), ("fc", "conv4", "dp"), ["dp1", "conv4"]),
+        ("pointnet_part_seg", dict(seg_dropout_rate=0.0, seg_widths=(8, 8, 8, 8)), ("seg_",),
+         ["seg_conv1", "seg_conv1_bn", "seg_conv1_relu", "seg_dp1", "seg_conv2", "seg_conv2_bn", "seg_conv2_relu",
+          "seg_dp2", "seg_conv3", "seg_conv3_bn", "seg_conv3_relu", "seg_conv4", "seg_conv4_bn", "seg_conv4_relu",
+          "seg_conv5"]),
+        ("pointnet_part_seg", dict(cls_dropout_rate=0.0), ("cla_",),
+         ["cla_fc1", "cla_fc1_bn", "cla_fc1_relu", "cla_fc2", "cla_fc2_bn", "cla_fc2_relu", "cla_dp1", "cla_fc3"]),
+        ("pointnet_part_seg", dict(cls_widths=()), ("cla_",), ["cla_fc1"]),
+    ],
+)
+def test_head_layer_names_and_dropout_placement(name, kwargs, prefixes, expected):
+    assert head_layers(get_model(name, **{**SMALL[name], **kwargs}), prefixes) == expected
+
+
 @pytest.mark.parametrize(
     "name, kwargs, match",
     [

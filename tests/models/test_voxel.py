@@ -69,6 +69,10 @@ def test_trains_one_step_saves_and_loads(name, tmp_path):
         ("voxel_resnet", dict(blocks_per_stage=()), "blocks_per_stage must not be empty"),
         ("voxel_resnet", dict(num_classes=1), "num_classes must be at least 2"),
         ("voxel_resnet", dict(width=0), "width must be a positive integer"),
+        ("voxel_resnet", dict(bn_momentum=1.0), r"bn_momentum must be a number in \[0, 1\), got 1.0"),
+        ("voxel_resnet", dict(bn_momentum=True), r"bn_momentum must be a number in \[0, 1\), got True"),
+        ("voxel_cnn", dict(num_classes=1), "num_classes must be at least 2, got 1"),
+        ("voxel_cnn", dict(num_classes=2.0), "num_classes must be a positive integer, got 2.0"),
     ],
 )
 def test_bad_configuration(name, kwargs, match):

@@ -19,8 +19,9 @@ Uses Keras's own `model.export` (TensorFlow backend):
 The exported graph is the model in inference mode (batch norm uses its
 moving statistics, dropout is off), with a free batch dimension. By default
 each batch norm is first folded into the dense layer before it
-(`pointnet_tf2.models.fold_batch_norm`): same outputs within float32
-rounding, about 1.25x faster on CPU. Inputs are
+(`pointnet_tf2.models.fold_batch_norm`), and in a SavedModel the blocks
+that feed a max over points are fused with it: same outputs within float32
+rounding, faster on CPU (README, Performance). Inputs are
 the clouds as the model was trained on them (for ModelNet-style models: y
 up, centred and scaled into the unit sphere); outputs are logits. A sidecar
 `<output>.json` records the task, input names and shapes, class names and
@@ -123,7 +124,8 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
     if fold_batch_norm:
         from pointnet_tf2.models.folding import fold_batch_norm as fold
 
-        model = fold(model)
+        # LiteRT and ONNX have no TensorList ops for DenseMaxPooling's loop over clouds.
+        model = fold(model, fuse_max_pool=format == "saved_model")
     if format == "saved_model":
         _export_folder(model, output)
     else:

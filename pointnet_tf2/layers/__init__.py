@@ -3,6 +3,7 @@
 from pointnet_tf2.layers.blocks import dense_bn_relu
 from pointnet_tf2.layers.blocks import shared_mlp
 from pointnet_tf2.layers.broadcast import BroadcastToPoints
+from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import FusedBatchNormalization
 from pointnet_tf2.layers.fused import PointMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
@@ -15,6 +16,7 @@ from pointnet_tf2.layers.transform_net import transform_net
 __all__ = [
     "ApplyTransform",
     "BroadcastToPoints",
+    "DenseMaxPooling",
     "FlattenedIdentity",
     "FusedBatchNormalization",
     "OrthogonalRegularizer",

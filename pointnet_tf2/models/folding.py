@@ -5,43 +5,62 @@ At inference a batch norm is a fixed per-channel affine map, so a
 scaled weights followed by the ReLU: `W' = W * s`, `b' = (b - mean) * s + beta`
 with `s = gamma / sqrt(moving_variance + epsilon)`. `fold_batch_norm` returns
 such a copy, whose per-point blocks run as one fused matmul + bias + ReLU
-kernel. The original model and its weights are not touched (checkpoints keep
-their layout); the copy is a snapshot for prediction and export.
+kernel. When such a block feeds a max over points (the global feature of
+PointNet and of its T-Nets), the block and the pooling become one
+`DenseMaxPooling` that pools the product while it is in cache. The original
+model and its weights are not touched (checkpoints keep their layout); the
+copy is a snapshot for prediction and export.
 """
 
 import keras
 import numpy as np
 
+from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.models.base import PointCloudModel
 
 
-def _single_consumer(layer):
-    """The only layer reading `layer`'s output in its model, or None."""
-    if len(layer._inbound_nodes) != 1:
+def _single_consumer(layer, nodes):
+    """The only layer reading `layer`'s output among `nodes` (a model's node ids), or None.
+
+    Nodes outside the model are ignored: a layer shared with another model
+    (e.g. an earlier folded copy) is still judged by this model's graph.
+    """
+    if sum(id(node) in nodes for node in layer._inbound_nodes) != 1:
         return None
-    consumers = layer._outbound_nodes
+    consumers = [node for node in layer._outbound_nodes if id(node) in nodes]
     if len(consumers) != 1:
         return None
-    return consumers[0].operation
+    consumer = consumers[0].operation
+    return consumer if sum(id(node) in nodes for node in consumer._inbound_nodes) == 1 else None
 
 
-def _foldable_pairs(model):
+def _foldable_pairs(model, nodes):
     """`{dense name: (dense, batch norm, relu or None)}` for every foldable block."""
     blocks = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.Dense) or layer.activation not in (None, keras.activations.linear):
             continue
-        bn = _single_consumer(layer)
-        if not isinstance(bn, keras.layers.BatchNormalization) or len(bn._inbound_nodes) != 1:
+        bn = _single_consumer(layer, nodes)
+        if not isinstance(bn, keras.layers.BatchNormalization):
             continue
         rank = len(layer.output.shape)
         if bn.axis % rank != rank - 1 or getattr(bn, "renorm", False):
             continue
-        relu = _single_consumer(bn)
+        relu = _single_consumer(bn, nodes)
         is_relu = isinstance(relu, keras.layers.ReLU) and relu.max_value is None and not relu.negative_slope and not relu.threshold
         blocks[layer.name] = (layer, bn, relu if is_relu else None)
     return blocks
+
+
+def _max_over_points(layer, nodes):
+    """The max-over-points pooling that alone reads `layer`'s `(B, N, C)` output, or None."""
+    pool = _single_consumer(layer, nodes)
+    if not isinstance(pool, keras.layers.GlobalMaxPooling1D):
+        return None
+    if pool.data_format != "channels_last" or pool.keepdims or len(layer.output.shape) != 3:
+        return None
+    return pool
 
 
 def folded_weights(dense, batch_norm):
@@ -65,12 +84,15 @@ def folded_weights(dense, batch_norm):
     return (kernel * scale).astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)
 
 
-def fold_batch_norm(model):
+def fold_batch_norm(model, *, fuse_max_pool=True):
     """Returns an inference copy of `model` with every Dense + batch norm block folded.
 
     Each `Dense -> BatchNormalization` pair (with the following `ReLU`, when
     it is the batch norm's only consumer) becomes one `PointwiseDense` named
-    like the Dense layer; every other layer is shared with `model`. The copy
+    like the Dense layer; with `fuse_max_pool`, a block whose only consumer
+    is a max over points becomes, together with that pooling, one
+    `DenseMaxPooling` named like the pooling layer (so `get_layer("max_pool")`
+    still gives the global feature). Every other layer is shared with `model`. The copy
     gives the same outputs as `model(x, training=False)` within float32
     rounding, takes the same inputs and carries `task` and `builder_config`
     as attributes, so prediction code can use either. It is a snapshot:
@@ -79,6 +101,7 @@ def fold_batch_norm(model):
 
     Args:
         model: A built Keras Functional model (any model of the zoo).
+        fuse_max_pool: Also fuse the blocks that feed a max over points.
 
     Returns:
         A new Functional `keras.Model`. A model without foldable blocks gives
@@ -89,12 +112,18 @@ def fold_batch_norm(model):
     """
     if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
         raise ValueError(f"fold_batch_norm needs a Functional model, got {type(model).__name__}")
-    blocks = _foldable_pairs(model)
+    nodes = {id(node) for depth_nodes in model._nodes_by_depth.values() for node in depth_nodes}
+    blocks = _foldable_pairs(model, nodes)
     skipped = {id(bn) for _, bn, _ in blocks.values()} | {id(relu) for _, _, relu in blocks.values() if relu is not None}
     replacements = {}
     for name, (dense, bn, relu) in blocks.items():
-        layer = PointwiseDense(dense.units, activation="relu" if relu is not None else None, name=name,
-                               dtype=dense.dtype_policy)
+        activation = "relu" if relu is not None else None
+        pool = _max_over_points(relu or bn, nodes) if fuse_max_pool else None
+        if pool is not None:
+            skipped.add(id(pool))
+            layer = DenseMaxPooling(dense.units, activation=activation, name=pool.name, dtype=dense.dtype_policy)
+        else:
+            layer = PointwiseDense(dense.units, activation=activation, name=name, dtype=dense.dtype_policy)
         layer.build(dense.input.shape)
         layer.set_weights(folded_weights(dense, bn))
         replacements[id(dense)] = layer

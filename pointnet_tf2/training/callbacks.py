@@ -66,22 +66,33 @@ class BatchNormMomentumScheduler(keras.callbacks.Callback):
 class EpochStatistics(keras.callbacks.Callback):
     """Adds learning rate, BN momentum, regulariser loss and steps/s to the epoch logs.
 
-    Put it before the TensorBoard and CSV callbacks so they record the values.
+    `steps_per_second` counts the epoch's optimizer steps over the time spent
+    training them: the clock stops when the validation pass begins (or at
+    the end of the epoch without one). Put it before the TensorBoard and CSV
+    callbacks so they record the values.
     """
 
     def __init__(self, momentum_scheduler=None):
         super().__init__()
         self.momentum_scheduler = momentum_scheduler
         self._start = None
+        self._training_seconds = None
         self._first_step = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
+        self._training_seconds = None
         # Optimizer steps, not batch callbacks: with steps_per_execution > 1
         # Keras calls the batch callbacks once per execution.
         self._first_step = int(self.model.optimizer.iterations.numpy())
 
+    def on_test_begin(self, logs=None):
+        # fit() validates through evaluate(), which reports here: the epoch's training ends.
+        if self._start is not None and self._training_seconds is None:
+            self._training_seconds = time.perf_counter() - self._start
+
     def on_epoch_end(self, epoch, logs=None):
+        start, self._start = self._start, None
         if logs is None:
             return
         # Both values are the ones the next optimizer step will use.
@@ -89,7 +100,9 @@ class EpochStatistics(keras.callbacks.Callback):
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
         if self.momentum_scheduler is not None:
             logs["bn_momentum"] = float(self.momentum_scheduler.momentum_at(int(optimizer.iterations.numpy())))
-        elapsed = time.perf_counter() - (self._start or time.perf_counter())
+        elapsed = self._training_seconds
+        if elapsed is None:
+            elapsed = time.perf_counter() - (start or time.perf_counter())
         steps = int(optimizer.iterations.numpy()) - self._first_step
         if elapsed > 0 and steps:
             logs["steps_per_second"] = steps / elapsed

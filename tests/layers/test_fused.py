@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import pointnet_tf2
+from pointnet_tf2.layers import DenseMaxPooling
 from pointnet_tf2.layers import FusedBatchNormalization
 from pointnet_tf2.layers import PointMaxPooling
 from pointnet_tf2.layers import PointwiseDense
@@ -130,6 +131,41 @@ def test_pointwise_dense_matches_dense_and_fuses_matmul_with_bias(rng):
     assert "MatMul" in ops and "Tensordot" not in str(ops)
     assert isinstance(pointwise, keras.layers.Dense)
     assert PointwiseDense.from_config(pointwise.get_config()).units == 5
+
+
+@pytest.mark.parametrize("activation", ["relu", None])
+@pytest.mark.parametrize("clouds_per_step", [1, 2, 4])
+def test_dense_max_pooling_equals_dense_then_max_over_points(rng, activation, clouds_per_step):
+    x = rng.normal(size=(5, 23, 6)).astype(np.float32)  # 5 clouds: the last step is a partial one
+    dense = keras.layers.Dense(7, activation=activation)
+    dense.build(x.shape)
+    dense.set_weights([rng.normal(size=(6, 7)).astype(np.float32), rng.normal(size=7).astype(np.float32)])
+    fused = DenseMaxPooling(7, activation=activation, clouds_per_step=clouds_per_step)
+    fused.build(x.shape)
+    fused.set_weights(dense.get_weights())
+    expected = dense(x).numpy().max(axis=1)
+    np.testing.assert_allclose(fused(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+    # A symbolic batch size and point count (the exported signature) give the same.
+    inputs = keras.Input((None, 6))
+    model = keras.Model(inputs, fused(inputs))
+    assert model.output.shape == (None, 7)
+    np.testing.assert_allclose(tf.function(model)(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+    with_plain_keras = set_fused_kernels(False)
+    try:
+        np.testing.assert_allclose(fused(x).numpy(), expected, rtol=1e-6, atol=1e-6)
+    finally:
+        set_fused_kernels(with_plain_keras)
+
+
+def test_dense_max_pooling_validates_and_round_trips_its_config():
+    with pytest.raises(ValueError, match="DenseMaxPooling supports activation None or 'relu', got 'tanh'"):
+        DenseMaxPooling(4, activation="tanh")
+    with pytest.raises(ValueError, match="clouds_per_step must be a positive integer, got 0"):
+        DenseMaxPooling(4, clouds_per_step=0)
+    layer = DenseMaxPooling(4, activation="relu", clouds_per_step=3, name="max_pool")
+    clone = DenseMaxPooling.from_config(layer.get_config())
+    assert (clone.units, clone.clouds_per_step, clone.name) == (4, 3, "max_pool")
+    assert clone.activation is keras.activations.relu
 
 
 def test_zoo_model_fast_path_matches_plain_path(rng):

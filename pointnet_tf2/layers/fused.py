@@ -43,6 +43,24 @@ def _tensorflow():
     return tf
 
 
+def _max_over_points(tf, inputs):
+    """`(B, N, C) -> (B, C)`: the max over points as a max pool.
+
+    A static N is oneDNN's pool (the MaxPool op every runtime, LiteRT too,
+    has); a dynamic N is a max pool with a window computed at run time.
+    """
+    shape = tf.shape(inputs)
+    grid = tf.expand_dims(inputs, 2)  # (B, N, 1, C)
+    points = inputs.shape[1]
+    if points is not None:
+        pooled = tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID")
+    else:
+        pooled = tf.raw_ops.MaxPoolV2(input=grid, ksize=tf.stack([1, shape[1], 1, 1]), strides=[1, 1, 1, 1],
+                                      padding="VALID")  # fmt: skip
+    channels = inputs.shape[-1] if inputs.shape[-1] is not None else shape[2]
+    return tf.reshape(pooled, (shape[0], channels))
+
+
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
 class PointwiseDense(keras.layers.Dense):
     """`keras.layers.Dense` that multiplies a `(B, N, C)` input as one `(B * N, C)` matrix.
@@ -118,17 +136,22 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         flat = tf.reshape(ops.cast(inputs, "float32"), (-1, 1, 1, channels))
         gamma = ops.cast(self.gamma, "float32") if self.scale else tf.ones((channels,), "float32")
         beta = ops.cast(self.beta, "float32") if self.center else tf.zeros((channels,), "float32")
-        if training and self.trainable:
-            outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=flat,
-                scale=gamma,
-                offset=beta,
-                mean=tf.zeros((0,), "float32"),
-                variance=tf.zeros((0,), "float32"),
-                epsilon=self.epsilon,
-                data_format="NHWC",
-                is_training=True,
-            )
+        batch_statistics = bool(training and self.trainable)
+        if batch_statistics:
+            given_mean = given_variance = tf.zeros((0,), "float32")
+        else:
+            given_mean, given_variance = ops.cast(self.moving_mean, "float32"), ops.cast(self.moving_variance, "float32")
+        outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+            x=flat,
+            scale=gamma,
+            offset=beta,
+            mean=given_mean,
+            variance=given_variance,
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=batch_statistics,
+        )
+        if batch_statistics:
             # The kernel returns the unbiased variance; Keras averages the biased one.
             count = tf.cast(tf.shape(flat)[0], "float32")
             variance = variance * tf.maximum(count - 1.0, 0.0) / tf.maximum(count, 1.0)
@@ -136,17 +159,6 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             self.moving_mean.assign(self.moving_mean * momentum + tf.stop_gradient(mean) * (1.0 - momentum))
             self.moving_variance.assign(
                 self.moving_variance * momentum + tf.stop_gradient(variance) * (1.0 - momentum)
-            )
-        else:
-            outputs, _, _, _, _, _ = tf.raw_ops.FusedBatchNormV3(
-                x=flat,
-                scale=gamma,
-                offset=beta,
-                mean=ops.cast(self.moving_mean, "float32"),
-                variance=ops.cast(self.moving_variance, "float32"),
-                epsilon=self.epsilon,
-                data_format="NHWC",
-                is_training=False,
             )
         outputs = tf.reshape(outputs, tf.shape(inputs))
         return ops.cast(outputs, self.compute_dtype)
@@ -171,17 +183,7 @@ class PointMaxPooling(keras.layers.GlobalMaxPooling1D):
         tf = _tensorflow()
         if tf is None or self.data_format != "channels_last" or self.keepdims or len(inputs.shape) != 3:
             return super().call(inputs)
-        shape = tf.shape(inputs)
-        grid = tf.expand_dims(inputs, 2)  # (B, N, 1, C)
-        points = inputs.shape[1]
-        if points is not None:  # a static window: oneDNN's pool, and the MaxPool op every runtime (LiteRT too) has
-            pooled = tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID")
-        else:
-            pooled = tf.raw_ops.MaxPoolV2(
-                input=grid, ksize=tf.stack([1, shape[1], 1, 1]), strides=[1, 1, 1, 1], padding="VALID"
-            )
-        channels = inputs.shape[-1] if inputs.shape[-1] is not None else shape[2]
-        return tf.reshape(pooled, (shape[0], channels))
+        return _max_over_points(tf, inputs)
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
@@ -230,16 +232,12 @@ class DenseMaxPooling(keras.layers.Dense):
         if tf is None:
             return ops.max(ops.matmul(inputs, kernel), axis=1)
         channels = inputs.shape[-1]
-        points = inputs.shape[1]
+        points = inputs.shape[1] if inputs.shape[1] is not None else tf.shape(inputs)[1]
         step = self.clouds_per_step
 
         def pooled(clouds):
             products = tf.matmul(tf.reshape(clouds, (-1, channels)), kernel)
-            if points is None:
-                return tf.reduce_max(tf.reshape(products, (tf.shape(clouds)[0], -1, self.units)), axis=1)
-            # The max pool kernel is about 2x faster than reduce_max over the middle axis.
-            grid = tf.reshape(products, (-1, points, 1, self.units))
-            return tf.reshape(tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID"), (-1, self.units))
+            return _max_over_points(tf, tf.reshape(products, (tf.shape(clouds)[0], points, self.units)))
 
         if inputs.shape[0] is not None and inputs.shape[0] <= step:
             return pooled(inputs)

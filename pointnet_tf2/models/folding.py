@@ -18,6 +18,7 @@ import numpy as np
 from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.models.base import PointCloudModel
+from pointnet_tf2.utils.keras_utils import graph_nodes
 
 
 def _single_consumer(layer, nodes):
@@ -112,7 +113,7 @@ def fold_batch_norm(model, *, fuse_max_pool=True):
     """
     if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
         raise ValueError(f"fold_batch_norm needs a Functional model, got {type(model).__name__}")
-    nodes = {id(node) for depth_nodes in model._nodes_by_depth.values() for node in depth_nodes}
+    nodes = {id(node) for node in graph_nodes(model)}
     blocks = _foldable_pairs(model, nodes)
     skipped = {id(bn) for _, bn, _ in blocks.values()} | {id(relu) for _, _, relu in blocks.values() if relu is not None}
     replacements = {}

@@ -33,6 +33,7 @@ def count_multiply_adds(model, num_points=None):
             `num_points` is not given.
     """
     from pointnet_tf2.layers import ApplyTransform
+    from pointnet_tf2.utils.keras_utils import graph_nodes
 
     def shape_of(tensor):
         shape = list(tensor.shape)
@@ -43,8 +44,7 @@ def count_multiply_adds(model, num_points=None):
         return shape
 
     total = 0
-    # The model's own graph nodes: a layer shared with another model has nodes there too.
-    for node in (n for nodes in model._nodes_by_depth.values() for n in nodes):
+    for node in graph_nodes(model):
         layer = node.operation
         inputs = node.input_tensors
         if isinstance(layer, keras.layers.Dense):

@@ -115,6 +115,64 @@ class Voxelize:
         return f"Voxelize(resolution={self.resolution}, inner={self.inner})"
 
 
+_FACE_AXES = ((0, 1, 2), (1, 0, 2), (2, 0, 1))  # (normal axis, the two in-plane axes)
+
+
+def grid_surface_points(grid, count, *, rng=None):
+    """Samples points uniformly on the surface of an occupancy grid's solid.
+
+    The surface is made of the exposed faces of occupied cells: a face whose
+    neighbour across it is empty or outside the grid. Every face has the same
+    area, so faces are drawn uniformly (with replacement) and a point is
+    drawn uniformly on each chosen face. Coordinates are in cell units,
+    `[x, y, z]` with cell `(i, j, k)` spanning `[i, i + 1]` on x, and so on.
+
+    Args:
+        grid: `(X, Y, Z)` or `(X, Y, Z, 1)` array; non-zero is occupied.
+        count: Points to draw.
+        rng: A `numpy.random.Generator` (default: a fresh unseeded one).
+
+    Returns:
+        float32 array `(count, 3)`.
+
+    Raises:
+        ValueError: If the grid has no occupied cell, or a bad shape or count.
+    """
+    grid = np.asarray(grid)
+    if grid.ndim == 4 and grid.shape[-1] == 1:
+        grid = grid[..., 0]
+    if grid.ndim != 3:
+        raise ValueError(f"grid_surface_points: grid must be (X, Y, Z) or (X, Y, Z, 1), got shape {grid.shape}")
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(f"grid_surface_points: count must be a positive integer, got {count!r}")
+    rng = np.random.default_rng() if rng is None else rng
+    occupied = np.pad(grid != 0, 1)
+    if not occupied.any():
+        raise ValueError("grid_surface_points: the grid is empty (no occupied cell)")
+    faces = []  # (cell index (3,), normal axis, side 0 = low face / 1 = high face)
+    for axis in range(3):
+        for side, shift in ((0, 1), (1, -1)):
+            exposed = occupied & ~np.roll(occupied, shift, axis=axis)
+            cells = np.argwhere(exposed) - 1  # back to unpadded indices
+            faces.append((cells, axis, side))
+    sizes = np.array([len(cells) for cells, _, _ in faces])
+    choice = rng.integers(0, sizes.sum(), size=count)
+    points = np.empty((count, 3), np.float64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    for f, (cells, axis, side) in enumerate(faces):
+        mine = (choice >= offsets[f]) & (choice < offsets[f + 1])
+        if not mine.any():
+            continue
+        picked = cells[choice[mine] - offsets[f]].astype(np.float64)
+        normal, a, b = _FACE_AXES[axis]
+        picked[:, normal] += side
+        uv = rng.random((len(picked), 2))
+        picked[:, a] += uv[:, 0]
+        picked[:, b] += uv[:, 1]
+        points[mine] = picked
+    return points.astype(np.float32)
+
+
 # -- .binvox --------------------------------------------------------------------
 
 

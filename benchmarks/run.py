@@ -111,7 +111,8 @@ def _run_config(options):
     from pointnet_tf2.training.trainer import TrainConfig
 
     task = TASKS[options["task"]]
-    config = TrainConfig(task=options["task"], data=options["data"], num_point=task["points"], batch_size=task["batch"])
+    config = TrainConfig(task=options["task"], data=options["data"], num_point=task["points"], batch_size=task["batch"],
+                         lr_schedule="staircase")  # the original's; the benchmark times steps, not epochs
     return config.resolved(), _dataset(options)
 
 

@@ -36,3 +36,16 @@ def mixed_precision():
 def _cache_in_tmp(tmp_path_factory, monkeypatch):
     """Built-in datasets and other cache files go to a per-session temp folder."""
     monkeypatch.setenv("POINTNET_TF2_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+SHARED_VOXELS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "shared", "data",
+                             "modelnet10_voxels_train.npz")
+
+
+@pytest.fixture(scope="session")
+def shared_voxels():
+    """`(grids, labels)` of the real ModelNet10 training archive in ../shared/data (read-only)."""
+    if not os.path.exists(SHARED_VOXELS):
+        pytest.skip(f"{SHARED_VOXELS}: the shared real-data archive is not beside this clone")
+    with np.load(SHARED_VOXELS) as archive:
+        return archive["X_train"], archive["y_train"]

@@ -108,6 +108,69 @@ class EpochStatistics(keras.callbacks.Callback):
             logs["steps_per_second"] = steps / elapsed
 
 
+class TrainingDiverged(ValueError):
+    """Raised by `DivergenceGuard` when the training loss is non-finite or explodes."""
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops a run whose training loss becomes non-finite or explodes.
+
+    Raising from inside `fit` ends the run before the callbacks after this
+    one see the bad epoch: put it before `AtomicCheckpoint`, so neither
+    `last.keras` nor `best.keras` is written from diverged weights.
+
+    Args:
+        factor: The run stops when an epoch's mean training loss exceeds
+            `factor` times the lowest epoch mean so far (0 disables this
+            check; non-finite losses always stop the run).
+        checkpoint_hint: Text naming the checkpoint that stays intact, added
+            to the message.
+    """
+
+    def __init__(self, factor=5.0, checkpoint_hint=""):
+        super().__init__()
+        if not factor >= 0:
+            raise ValueError(f"--divergence_factor must be >= 0, got {factor!r}")
+        self.factor = float(factor)
+        self.checkpoint_hint = checkpoint_hint
+        self.lowest = None  # (loss, 1-based epoch)
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def _stop(self, why):
+        hint = f"; {self.checkpoint_hint}" if self.checkpoint_hint else ""
+        raise TrainingDiverged(f"epoch {self._epoch}: {why}: training diverged and was stopped{hint}; "
+                               "try a lower --learning_rate")
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            self._stop(f"the training loss is {float(loss)} at step {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None:
+            self.check_epoch(epoch, loss)
+
+    def check_epoch(self, epoch, loss):
+        """Checks the mean training loss of epoch `epoch` (0-based).
+
+        Raises:
+            TrainingDiverged: If it is non-finite or exploded.
+        """
+        self._epoch = epoch + 1
+        loss = float(loss)
+        if not np.isfinite(loss):
+            self._stop(f"the training loss is {loss}")
+        if self.lowest is not None and self.factor > 0 and loss > self.factor * self.lowest[0]:
+            self._stop(f"the training loss {loss:.4g} is more than {self.factor:g}x the lowest epoch loss "
+                       f"{self.lowest[0]:.4g} (epoch {self.lowest[1]})")
+        if self.lowest is None or loss < self.lowest[0]:
+            self.lowest = (loss, epoch + 1)
+
+
 class AtomicCheckpoint(keras.callbacks.Callback):
     """Saves `last.keras` every epoch and `best.keras` on improvement, atomically.
 

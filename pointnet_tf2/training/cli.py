@@ -9,6 +9,7 @@ import dataclasses
 import sys
 
 from pointnet_tf2.training.tasks import get_task
+from pointnet_tf2.training.trainer import LR_SCHEDULES
 from pointnet_tf2.training.trainer import TrainConfig
 
 _SCRIPTS = {"cls": "train_cls.py", "part_seg": "train_part_seg.py", "sem_seg": "train_sem_seg.py"}
@@ -33,10 +34,21 @@ def build_parser(task_name):
     add("--learning_rate", type=float, default=task.learning_rate, help="initial learning rate")
     add("--momentum", type=float, default=0.9, help="momentum of --optimizer momentum")
     add("--optimizer", default="adam", choices=("adam", "momentum"), help="adam or momentum")
-    add("--decay_step", type=int, default=task.decay_step, help="samples between learning-rate decays")
-    add("--decay_rate", type=float, default=task.decay_rate, help="learning-rate decay factor")
+    add("--lr_schedule", default="cosine", choices=LR_SCHEDULES,
+        help="cosine = from --learning_rate down to 1e-5 over --max_epoch epochs; staircase = the original's "
+        "x --decay_rate every --decay_step samples (floor 1e-5)")
+    add("--decay_step", type=int, default=task.decay_step, help="samples between learning-rate decays (staircase)")
+    add("--decay_rate", type=float, default=task.decay_rate, help="learning-rate decay factor (staircase)")
+    add("--bn_init_decay", type=float, default=0.99,
+        help="batch-norm momentum (decay of the moving averages) at the start; the original: 0.5")
     add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=task.bn_decay_step,
-        help="samples between BN-momentum steps")
+        help="samples between BN-momentum steps (1 - momentum halves each step)")
+    add("--bn_decay_clip", type=float, default=0.99, help="largest batch-norm momentum")
+    add("--original_settings", action="store_true",
+        help="the original's exact schedules: --lr_schedule staircase and --bn_init_decay 0.5 "
+        "(see README, 'Training on real data')")
+    add("--divergence_factor", type=float, default=5.0,
+        help="stop when an epoch's training loss exceeds this multiple of the lowest so far (0: only NaN/inf)")
     if task_name == "sem_seg":
         add("--test_area", type=int, default=6, help="S3DIS area held out for testing (1-6)")
     add("--val_split", type=float, default=0.1,

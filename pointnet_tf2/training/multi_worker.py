@@ -151,12 +151,15 @@ def _train(config, strategy, cluster, progress):
                                               split=val_split, indices=val_indices, **val_options)
 
     with strategy.scope():
-        model = trainer.compile_model(trainer.build_model(config, description), config, description)
+        model = trainer.compile_model(trainer.build_model(config, description), config, description,
+                                      steps_per_epoch=steps)
         model.optimizer.build(model.trainable_variables)
+    trainer.check_batch_norm_batch(model, per_replica, config)
     if config.sync_batch_norm:
         dist.set_synchronized_batch_norm(model, local_replicas=local)
     # A one-device copy of the weights for validation (no collectives inside).
-    eval_model = trainer.compile_model(trainer.build_model(config, description), config, description)
+    eval_model = trainer.compile_model(trainer.build_model(config, description), config, description,
+                                       steps_per_epoch=steps)
     sync = dist.ReplicaSync(strategy, model)
 
     verdict = sync.sum_over_workers([np.array([0.0 if refusal is None else 1.0])])[0]
@@ -207,6 +210,7 @@ def _train(config, strategy, cluster, progress):
             visuals = keras.callbacks.CallbackList([trainer._visuals(log_dir, full_val_seq, description, config)],
                                                    model=eval_model, epochs=config.max_epoch, steps=steps, verbose=0)
 
+    guard = trainer.divergence_guard(config, cb.AtomicCheckpoint(log_dir, monitor))
     loop = _Loop(strategy, model, momentum, local, per_replica)
     start = time.perf_counter()
     for group in (callbacks, visuals):
@@ -223,6 +227,8 @@ def _train(config, strategy, cluster, progress):
             if callbacks is not None:
                 callbacks.on_train_batch_end(index)
         logs = {name: float(value) for name, value in model.get_metrics_result().items()}
+        # Every worker judges the same (global mean) loss, so all stop together before any checkpoint.
+        guard.check_epoch(epoch, sync.sum_over_workers([np.array([logs["loss"]])])[0][0] / workers)
         if not config.sync_batch_norm:
             sync.average_moving_statistics()
         if val_seq is not None:

@@ -12,6 +12,15 @@ from pointnet_tf2.training.tasks import get_task
 from pointnet_tf2.utils import atomic_output
 
 CONFIG_FILE = "config.json"
+LR_SCHEDULES = ("cosine", "staircase")
+# What --original_settings changes: the original's learning-rate staircase and
+# batch-norm momentum schedule starting at 0.5 (see README, "Training on real data").
+ORIGINAL_SETTINGS = {"lr_schedule": "staircase", "bn_init_decay": 0.5}
+# Batch norm over fewer samples than this per replica is refused in training.
+MIN_BATCH_NORM_BATCH = 2
+# ... and below this a warning is printed.
+SMALL_BATCH_NORM_BATCH = 8
+MIN_LEARNING_RATE = 1e-5  # the original's floor
 
 
 @dataclasses.dataclass
@@ -33,7 +42,8 @@ class TrainConfig:
     optimizer: str = "adam"
     decay_step: Optional[int] = None
     decay_rate: Optional[float] = None
-    bn_init_decay: float = 0.5
+    lr_schedule: str = "cosine"
+    bn_init_decay: float = 0.99
     bn_decay_decay_rate: float = 0.5
     bn_decay_decay_step: Optional[int] = None
     bn_decay_clip: float = 0.99
@@ -64,6 +74,10 @@ class TrainConfig:
     # Keras compile options (see benchmarks/run.py: neither helped on a 2-core CPU).
     steps_per_execution: int = 1
     jit_compile: bool = False
+    # Stops a run whose epoch loss exceeds this multiple of its lowest (0: only non-finite losses).
+    divergence_factor: float = 5.0
+    # The original's exact schedules (see ORIGINAL_SETTINGS) instead of the stable defaults.
+    original_settings: bool = False
 
     def resolved(self):
         """Returns a copy with the task's defaults filled in and values checked.
@@ -72,7 +86,7 @@ class TrainConfig:
             ValueError: On an out-of-range value, quoting it.
         """
         task = get_task(self.task)
-        config = dataclasses.replace(self)
+        config = dataclasses.replace(self, **(ORIGINAL_SETTINGS if self.original_settings else {}))
         for field in ("num_point", "max_epoch", "batch_size", "learning_rate", "decay_step", "decay_rate", "log_dir"):
             if getattr(config, field) is None:
                 setattr(config, field, getattr(task, field))
@@ -88,6 +102,13 @@ class TrainConfig:
             raise ValueError(f"--learning_rate must be > 0, got {config.learning_rate!r}")
         if not 0 < config.decay_rate <= 1:
             raise ValueError(f"--decay_rate must be in (0, 1], got {config.decay_rate!r}")
+        if config.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"--lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {config.lr_schedule!r}")
+        if not 0.0 < config.bn_init_decay <= config.bn_decay_clip < 1.0:
+            raise ValueError(f"--bn_init_decay {config.bn_init_decay!r} and --bn_decay_clip {config.bn_decay_clip!r} "
+                             "must satisfy 0 < bn_init_decay <= bn_decay_clip < 1")
+        if not config.divergence_factor >= 0:
+            raise ValueError(f"--divergence_factor must be >= 0, got {config.divergence_factor!r}")
         if config.optimizer not in ("adam", "momentum"):
             raise ValueError(f"--optimizer must be 'adam' or 'momentum', got {config.optimizer!r}")
         if not 0.0 <= config.val_split < 1.0:
@@ -192,14 +213,29 @@ def build_model(config, description):
     return get_model(config.model, **{k: v for k, v in kwargs.items() if k in entry.defaults()})
 
 
-def compile_model(model, config, description):
-    """Compiles a model with the run's optimizer, schedule, losses and metrics."""
+def compile_model(model, config, description, *, steps_per_epoch=None):
+    """Compiles a model with the run's optimizer, schedule, losses and metrics.
+
+    Args:
+        model: The model.
+        config: A resolved `TrainConfig`.
+        description: The `DatasetDescription`.
+        steps_per_epoch: Optimizer steps per epoch; the cosine schedule needs it.
+    """
     import keras
 
     from pointnet_tf2.training.schedules import StaircaseDecay
 
     task = get_task(config.task)
-    schedule = StaircaseDecay(config.learning_rate, config.decay_step, config.decay_rate, config.batch_size)
+    if config.lr_schedule == "cosine":
+        if not steps_per_epoch:
+            raise ValueError("--lr_schedule cosine needs the number of steps per epoch")
+        schedule = keras.optimizers.schedules.CosineDecay(
+            config.learning_rate, decay_steps=steps_per_epoch * config.max_epoch,
+            alpha=min(1.0, MIN_LEARNING_RATE / config.learning_rate))
+    else:
+        schedule = StaircaseDecay(config.learning_rate, config.decay_step, config.decay_rate, config.batch_size,
+                                  minimum=MIN_LEARNING_RATE)
     if config.optimizer == "adam":
         optimizer = keras.optimizers.Adam(learning_rate=schedule)
     else:
@@ -333,7 +369,7 @@ def train(config):
         return train_multi_worker(config)
     config = dataclasses.replace(config, distribute=dist.resolve_mode(config.distribute))
     strategy = dist.create_strategy(config.distribute)
-    dist.replica_batch_size(config.batch_size, dist.num_replicas(strategy))
+    per_replica = dist.replica_batch_size(config.batch_size, dist.num_replicas(strategy))
     task = get_task(config.task)
     data = resolve_data(task.name, config.data, verbose=config.verbose)
     description = open_dataset(data, task=task.name, test_area=config.test_area)
@@ -349,7 +385,7 @@ def train(config):
     channels = input_channels(config, description)
     train_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
                                    split="train", indices=train_indices, seed=config.seed, channels=channels,
-                                   drop_remainder=strategy is not None,  # full global batches when distributed
+                                   drop_remainder=True,  # batch norm never sees a runt batch (the original drops it too)
                                    **families.train_sequence_options(config, description))
     val_seq = None
     if val_split is not None:
@@ -363,8 +399,9 @@ def train(config):
                     if val_seq is not None else "nothing"))
 
     with dist.scope(strategy):
-        model = compile_model(build_model(config, description), config, description)
+        model = compile_model(build_model(config, description), config, description, steps_per_epoch=len(train_seq))
         model.optimizer.build(model.trainable_variables)
+    check_batch_norm_batch(model, per_replica, config)
     initial_epoch = 0
     best_value = best_epoch = None
     if config.resume:
@@ -386,10 +423,12 @@ def train(config):
     momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
                                              decay_step=config.bn_decay_decay_step,
                                              decay_rate=config.bn_decay_decay_rate, maximum=config.bn_decay_clip)
+    checkpoint = cb.AtomicCheckpoint(log_dir, monitor, "max", best_value=best_value, best_epoch=best_epoch)
     callbacks = [
         momentum,
         cb.EpochStatistics(momentum),
-        cb.AtomicCheckpoint(log_dir, monitor, "max", best_value=best_value, best_epoch=best_epoch),
+        divergence_guard(config, checkpoint),  # before the checkpoint: a diverged epoch is never saved
+        checkpoint,
         keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=config.resume),
         keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch"),
     ]
@@ -401,7 +440,6 @@ def train(config):
     start = time.perf_counter()
     model.fit(train_seq, validation_data=val_seq, epochs=config.max_epoch, initial_epoch=initial_epoch,
               callbacks=callbacks, verbose=config.verbose, shuffle=False)
-    checkpoint = callbacks[2]
     result = {
         "log_dir": log_dir,
         "best_checkpoint": checkpoint.best_path,
@@ -421,6 +459,36 @@ def train(config):
                 json.dump(results, f, indent=2)
     _log(config, summary_line(result))
     return result
+
+
+def check_batch_norm_batch(model, per_replica, config):
+    """Refuses (or warns about) batches too small for batch norm in training.
+
+    Training batches are always full (the partial last batch of an epoch is
+    dropped), so `per_replica` is the smallest batch any batch-norm layer sees.
+
+    Raises:
+        ValueError: If the model has batch norm and `per_replica` is below
+            `MIN_BATCH_NORM_BATCH`.
+    """
+    from pointnet_tf2.training.callbacks import batch_norm_layers
+
+    if not batch_norm_layers(model):
+        return
+    if per_replica < MIN_BATCH_NORM_BATCH:
+        raise ValueError(f"--batch_size {config.batch_size}: {per_replica} cloud(s) per replica is too few for the "
+                         f"batch norm of {config.model} (at least {MIN_BATCH_NORM_BATCH})")
+    if per_replica < SMALL_BATCH_NORM_BATCH:
+        print(f"warning: --batch_size {config.batch_size}: batch norm over {per_replica} clouds per replica "
+              "is noisy and may destabilise training", flush=True)
+
+
+def divergence_guard(config, checkpoint):
+    """The run's `DivergenceGuard`, naming the checkpoint that stays intact."""
+    from pointnet_tf2.training.callbacks import DivergenceGuard
+
+    return DivergenceGuard(config.divergence_factor,
+                           checkpoint_hint=f"{checkpoint.best_path} and {checkpoint.last_path} keep the last good epochs")
 
 
 def summary_line(result):

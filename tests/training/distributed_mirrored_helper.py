@@ -74,7 +74,8 @@ def one_step_checks(data):
     # with the regulariser off (see distribute.set_synchronized_batch_norm).
     for case, weight in (("per_replica", None), ("sync", 0.0)):
         config = TrainConfig(task="cls", data=data, model="pointnet_cls", num_point=64, batch_size=8,
-                             optimizer="momentum", learning_rate=0.01, orthogonal_weight=weight).resolved()
+                             optimizer="momentum", learning_rate=0.01, orthogonal_weight=weight,
+                             lr_schedule="staircase").resolved()
         report[case] = _one_step_checks(data, config, case)
     return report
 

@@ -78,7 +78,7 @@ def test_resume_continues_at_the_right_epoch(tiny_data, tmp_path):
     log_dir = str(tmp_path / "log")
     args = ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic", *FAST]
     assert main("cls", args + ["--max_epoch", "1"]) == 0
-    steps_per_epoch = int(np.ceil(86 / 16))  # 96 train clouds minus a 10% hold-out
+    steps_per_epoch = 86 // 16  # 96 train clouds minus a 10% hold-out; the partial last batch is dropped
     first = keras.saving.load_model(os.path.join(log_dir, "last.keras"))
     assert int(first.optimizer.iterations) == steps_per_epoch
     assert main("cls", args + ["--max_epoch", "3", "--resume"]) == 0
@@ -90,16 +90,31 @@ def test_resume_continues_at_the_right_epoch(tiny_data, tmp_path):
 
 
 def test_resume_schedule_is_where_it_was(tiny_data, tmp_path):
-    # decay every 64 samples = 4 steps of 16: after 1 epoch (6 steps) lr = 0.7 * 0.001.
+    # The original's schedules; decay every 64 samples = 4 steps of 16, 5 steps per epoch.
     log_dir = str(tmp_path / "log")
     args = ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic", "--decay_step", "64",
-            "--bn_decay_step", "64", *FAST]
+            "--bn_decay_step", "64", "--original_settings", *FAST]
     assert main("cls", args + ["--max_epoch", "1"]) == 0
     assert main("cls", args + ["--max_epoch", "2", "--resume"]) == 0
     rows = read_csv(os.path.join(log_dir, "log.csv"))
-    # lr logged at the end of epoch 2 (12 steps = 192 samples -> 3 decays), momentum 1 - 0.5 * 0.5**3.
-    assert float(rows[1]["learning_rate"]) == pytest.approx(0.001 * 0.7**3)
-    assert float(rows[1]["bn_momentum"]) == pytest.approx(0.9375)
+    # lr logged at the end of epoch 2 (10 steps = 160 samples -> 2 decays), momentum 1 - 0.5 * 0.5**2.
+    assert float(rows[1]["learning_rate"]) == pytest.approx(0.001 * 0.7**2)
+    assert float(rows[1]["bn_momentum"]) == pytest.approx(0.875)
+
+
+def test_default_schedules_cosine_and_constant_momentum(tiny_data, tmp_path):
+    # The default: cosine from 1e-3 down to 1e-5 over --max_epoch epochs of 5 steps; BN momentum 0.99 throughout.
+    log_dir = str(tmp_path / "log")
+    assert main("cls", ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic",
+                        "--max_epoch", "3", *FAST]) == 0
+    rows = read_csv(os.path.join(log_dir, "log.csv"))
+    total = 3 * 5
+    for epoch, row in enumerate(rows):
+        progress = 5 * (epoch + 1) / total
+        cosine = 0.5 * (1 + np.cos(np.pi * progress))
+        assert float(row["learning_rate"]) == pytest.approx(0.001 * ((1 - 0.01) * cosine + 0.01), rel=1e-5)
+        assert float(row["bn_momentum"]) == pytest.approx(0.99)
+    assert float(rows[-1]["learning_rate"]) == pytest.approx(1e-5)
 
 
 @pytest.mark.parametrize("task", ["sem_seg", "part_seg"])

@@ -24,12 +24,18 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
             the clouds voxelised after rotation.
         seed: Seed of the rotations.
 
+    Voxel models read the dataset's stored grids when it has them
+    (`description.voxel_resolution`); votes and rotations turn points, so
+    they need `num_votes=1` and `rotation='none'` then.
+
     Returns:
         A dict with "logits" (averaged, float32), "labels" and, for part
         segmentation, "categories" (the ground-truth object category).
 
     Raises:
-        ValueError: If `num_votes` < 1 or the split is unknown.
+        ValueError: If `num_votes` < 1 or the split is unknown, or (voxel
+            models on stored grids) on votes, rotations or grids of another
+            size than the model's.
     """
     from pointnet_tf2.data import PointCloudSequence
     from pointnet_tf2.data.augment import rotate_up
@@ -46,10 +52,18 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     channels = builder_config.get("input_dims")
     if channels is not None and channels > description.input_dims:
         raise ValueError(f"{description.root}: the model takes {channels} channels per point, the data has {description.input_dims}")
-    augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
     transform = input_transform(model)
-    sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                  augment=augment, shuffle=False, channels=channels, seed=seed)
+    if transform is not None and description.voxel_resolution is not None:
+        if num_votes != 1 or rotation != "none":
+            raise ValueError(f"{description.root}: the voxel model reads the stored grids; votes and test rotations "
+                             "turn points (use num_votes 1 and rotation 'none')")  # fmt: skip
+        sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
+                                      augment=False, shuffle=False, seed=seed, inputs="voxels", voxelize=transform)
+        transform = None
+    else:
+        augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
+        sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
+                                      augment=augment, shuffle=False, channels=channels, seed=seed)
     logits, labels, categories = [], [], []
     for index in range(len(sequence)):
         inputs, targets = sequence[index]

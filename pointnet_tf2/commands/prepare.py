@@ -1,13 +1,21 @@
-"""`pointnet-tf2 prepare`: a folder of meshes or point files -> the ModelNet40 HDF5 layout."""
+"""`pointnet-tf2 prepare`: meshes, point files or voxel grids (`.binvox`, `.npz`) -> the ModelNet40 HDF5 layout."""
 
-HELP = "convert a folder of meshes (OFF/OBJ/PLY/STL) or point files into the ModelNet40 HDF5 layout"
+HELP = ("convert a folder of meshes (OFF/OBJ/PLY/STL), point files or .binvox grids, or a .npz voxel archive, "
+        "into the ModelNet40 HDF5 layout")
 
 
 def add_arguments(parser):
     """Adds the command's arguments to `parser`."""
     add = parser.add_argument
-    add("root", help="data folder: ROOT/<class>/{train,test}/* (ModelNet40) or ROOT/<class>/* (flat)")
-    add("output", help="dataset folder to create")
+    add("root", help="data folder: ROOT/<class>/{train,test}/* (ModelNet40) or ROOT/<class>/* (flat), "
+        "or a .npz voxel archive (X_train, y_train[, X_test, y_test], e.g. modelnet10.npz)")
+    add("output", nargs="?", default=None, help="dataset folder to create (or --output)")
+    add("--output", dest="output_option", default=None, metavar="OUTPUT", help="dataset folder to create")
+    add("--inputs", choices=("auto", "meshes", "binvox"), default="auto",
+        help="what to read from a folder (default: .binvox files if there are any, else meshes and point files)")
+    add("--class_names", default=None,
+        help=".npz archives: class names, comma-separated or a file with one per line (default: the ModelNet10 "
+             "names for 10 classes, else class_0, class_1, ...)")
     add("--layout", choices=("auto", "modelnet", "flat"), default="auto",
         help="folder layout (default: modelnet if class folders have train/ or test/)")
     add("--num_point", type=int, default=2048, help="points per cloud (default 2048, as the original)")
@@ -21,7 +29,8 @@ def add_arguments(parser):
     add("--normalize", choices=("unit_sphere", "none"), default="unit_sphere",
         help="centre and scale into the unit sphere (default, as the original) or keep units")
     add("--up_axis", choices=("x", "y", "z"), default="z",
-        help="up axis of the input files (default z, raw ModelNet40); clouds are written y-up")
+        help="up axis of the input files or grids (default z, raw ModelNet40 and its voxel grids); "
+             "clouds are written y-up, grids as given")
     add("--columns", default="auto",
         help="columns of point files: auto, or e.g. xyz | xyz,normals | xyz,rgb,label | xyz,skip,normals")
     add("--test_fraction", type=float, default=0.2, help="flat layout: test share per class (default 0.2)")
@@ -44,9 +53,15 @@ def run(args):
     from pointnet_tf2.data.prepare import prepare_dataset
     from pointnet_tf2.data.raw.runner import run_kwargs
 
+    if args.output and args.output_option and args.output != args.output_option:
+        raise ValueError(f"two output folders given: {args.output} and --output {args.output_option}")
+    output = args.output or args.output_option
+    if not output:
+        raise ValueError("no output folder: pass it after ROOT or as --output OUTPUT")
     prepare_dataset(
-        args.root, args.output, layout=args.layout, num_points=args.num_point, normals=args.normals, fps=args.fps,
-        oversample=args.oversample, density=args.density, normalize=args.normalize, up_axis=args.up_axis,
+        args.root, output, inputs=args.inputs, class_names=args.class_names, layout=args.layout,
+        num_points=args.num_point, normals=args.normals, fps=args.fps, oversample=args.oversample,
+        density=args.density, normalize=args.normalize, up_axis=args.up_axis,
         columns=args.columns, max_file_mb=args.max_file_mb, test_fraction=args.test_fraction, **run_kwargs(args),
     )  # fmt: skip
     return 0

@@ -13,8 +13,10 @@ line) does not import TensorFlow until `PointCloudSequence` is used.
 - `pointnet_tf2.data.augment`: `RotateUp`, `RotateSO3`, `Jitter`, `Scale`,
   `Translate`, `Shear`, `PointDropout`, `ShufflePoints`, `Compose`,
   `default_train_augmentation`, `rotate_up`
-- `voxelize`, `Voxelize` (a Sequence `transform=`), `read_binvox`,
-  `write_binvox`, `load_voxel_npz`: occupancy grids (`pointnet_tf2.data.voxels`)
+- `voxelize`, `Voxelize` (a Sequence `transform=` or `voxelize=`),
+  `read_binvox`, `write_binvox`, `load_voxel_npz`, `grid_cloud` (a grid's
+  surface as a cloud), `GridShift`, `GridRotate90` (grid augmentations):
+  occupancy grids (`pointnet_tf2.data.voxels`)
 - `ClassBalancedSampler`: P classes x K clouds per batch (a Sequence `sampler=`)
 """
 
@@ -42,6 +44,9 @@ _EXPORTS = {
     "read_binvox": "pointnet_tf2.data.voxels",
     "write_binvox": "pointnet_tf2.data.voxels",
     "load_voxel_npz": "pointnet_tf2.data.voxels",
+    "grid_cloud": "pointnet_tf2.data.voxels",
+    "GridShift": "pointnet_tf2.data.voxels",
+    "GridRotate90": "pointnet_tf2.data.voxels",
     "ClassBalancedSampler": "pointnet_tf2.data.samplers",
 }
 

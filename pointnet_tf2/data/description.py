@@ -74,6 +74,13 @@ class DatasetDescription:
             `part_names.txt` if present, else `<category>_<part id>`).
         rooms: sem_seg: room name of each row (block), e.g. `Area_1_office_1`.
         test_area: sem_seg: the area whose rooms form the test split.
+        voxel_resolution: cls: R when every shard also stores the clouds'
+            occupancy grids as `voxels` uint8 (n, R, R, R) (datasets prepared
+            from `.npz` voxel archives or `.binvox` files); None otherwise.
+            Voxel models read these grids instead of voxelising the points.
+        voxel_up_axis: The grid axis pointing up in the stored grids (the
+            `up_axis` attribute of `voxels`; 2 = z for ModelNet grids), or
+            None. The points are turned y-up, the grids are kept as given.
     """
 
     task: str
@@ -98,6 +105,8 @@ class DatasetDescription:
     part_names: Optional[list] = None
     rooms: Optional[list] = None
     test_area: Optional[int] = None
+    voxel_resolution: Optional[int] = None
+    voxel_up_axis: Optional[int] = None
 
     def __post_init__(self):
         if self.task not in TASKS:
@@ -215,6 +224,8 @@ class DatasetDescription:
             extra = f", {self.num_categories} categories"
         if self.task == "sem_seg" and self.test_area is not None:
             extra = f", test area {self.test_area}"
+        if self.voxel_resolution is not None:
+            extra += f", with {self.voxel_resolution}^3 voxel grids"
         return (
             f"{self.source_layout} ({self.task}): {self.num_classes} classes{extra}, "
             f"{self.num_points} points x {self.input_dims} dims, splits: {splits}"

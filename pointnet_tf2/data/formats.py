@@ -4,7 +4,9 @@ Three layouts of the original PointNet are understood (see the README, "Data"):
 
 - ModelNet40 `modelnet40_ply_hdf5_2048/`: `train_files.txt`, `test_files.txt`
   (one h5 path per line), `shape_names.txt` (class names, line = label); h5
-  keys `data` (n, P, 3 or 6) and `label` (n, 1).
+  keys `data` (n, P, 3 or 6) and `label` (n, 1); an optional `voxels`
+  uint8 (n, R, R, R) holds each cloud's occupancy grid (datasets prepared
+  from voxel data: `DatasetDescription.voxel_resolution`).
 - ShapeNet part `hdf5_data/`: `train_hdf5_file_list.txt`,
   `val_hdf5_file_list.txt`, `test_hdf5_file_list.txt`; keys `data`,
   `label` (object category) and `pid` (n, P) overall part ids; metadata
@@ -390,6 +392,9 @@ def _open_plain_file(path, check_values):
 def _make_description(task, layout, root, class_names, infos, shards, ranges, **extra):
     first = infos[0]
     keys = ["data", "label"] + (["pid"] if task == "part_seg" else [])
+    if task == "cls" and first.get("voxel_resolution") is not None:
+        extra.setdefault("voxel_resolution", first["voxel_resolution"])
+        extra.setdefault("voxel_up_axis", first["voxel_up_axis"])
     return DatasetDescription(
         task=task,
         layout=layout,
@@ -475,6 +480,7 @@ def inspect_h5(path, *, label_per_point=None, extra_key=None):
         dtypes = {"data": data.dtype.name, "label": label.dtype.name}
         if has_pid:
             dtypes["pid"] = f["pid"].dtype.name
+        voxel_resolution, voxel_up_axis = _inspect_voxels(f, path, rows)
         return {
             "path": path,
             "rows": rows,
@@ -486,7 +492,29 @@ def inspect_h5(path, *, label_per_point=None, extra_key=None):
             "chunk_rows": data.chunks[0] if data.chunks else None,
             "label_per_point": label_per_point,
             "has_pid": has_pid,
+            "voxel_resolution": voxel_resolution,
+            "voxel_up_axis": voxel_up_axis,
         }
+
+
+def _inspect_voxels(f, path, rows):
+    """(R, up axis or None) of an optional `voxels` dataset of one grid per cloud, or (None, None)."""
+    import h5py
+
+    if "voxels" not in f:
+        return None, None
+    voxels = f["voxels"]
+    if not isinstance(voxels, h5py.Dataset):
+        raise ValueError(f"{path}: 'voxels' is a group, not a dataset")
+    shape = voxels.shape
+    if len(shape) != 4 or shape[0] != rows or not (shape[1] == shape[2] == shape[3]) or shape[1] < 1:
+        raise ValueError(f"{path}: 'voxels' has shape {shape}; expected ({rows}, R, R, R) "
+                         "(one occupancy grid per cloud)")  # fmt: skip
+    if voxels.dtype.kind not in "biu":
+        raise ValueError(f"{path}: 'voxels' has dtype {voxels.dtype}; expected uint8 occupancy (0/1)")
+    up_axis = voxels.attrs.get("up_axis")
+    up_axis = int(up_axis) if up_axis is not None and int(up_axis) in (0, 1, 2) else None
+    return int(shape[1]), up_axis
 
 
 def _inspect_files(paths, *, label_per_point, extra_key=None, channels=None):
@@ -513,6 +541,10 @@ def _inspect_files(paths, *, label_per_point, extra_key=None, channels=None):
                         f"{path}: {key!r} has dtype {dtype}, but {first['path']} has {first['dtypes'][key]} "
                         "(all files must match)"
                     )
+            if info["voxel_resolution"] != first["voxel_resolution"]:
+                raise ValueError(
+                    f"{path}: {_voxels_text(info)}, but {first['path']} {_voxels_text(first)} (all files must match)"
+                )
             if info["label_shape"][1:] != first["label_shape"][1:]:
                 raise ValueError(
                     f"{path}: 'label' has shape {info['label_shape']}, but {first['path']} has "
@@ -520,6 +552,11 @@ def _inspect_files(paths, *, label_per_point, extra_key=None, channels=None):
                 )
         infos.append(info)
     return infos
+
+
+def _voxels_text(info):
+    resolution = info["voxel_resolution"]
+    return "has no 'voxels' grids" if resolution is None else f"has {resolution}^3 'voxels' grids"
 
 
 def _blocks(dataset):

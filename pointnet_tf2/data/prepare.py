@@ -1,4 +1,4 @@
-"""`prepare_dataset`: a folder of meshes or point files -> the ModelNet40 HDF5 layout.
+"""`prepare_dataset`: a folder of meshes or point files (or voxel data) -> the ModelNet40 HDF5 layout.
 
 Two folder layouts are understood (`layout="auto"` tells them apart):
 
@@ -26,6 +26,10 @@ dataset folder published in one step.
 
 Bad files are skipped with a one-line reason (or fail the run with
 `strict=True`); they never stop the run or reach a shard.
+
+Voxel data (a `.npz` archive of occupancy grids, or class folders of
+`.binvox` files) is handed to `pointnet_tf2.data.prepare_voxels`, which
+writes the same layout plus the grids themselves.
 """
 
 import dataclasses
@@ -97,7 +101,7 @@ def _split_flat(files, test_fraction, seed, class_name):
     return ["test" if i in test else "train" for i in range(n)]
 
 
-def scan_tree(root, *, layout="auto", test_fraction=0.2, seed=0):
+def scan_tree(root, *, layout="auto", test_fraction=0.2, seed=0, suffixes=None):
     """Finds the class folders and files under `root`.
 
     Args:
@@ -106,6 +110,9 @@ def scan_tree(root, *, layout="auto", test_fraction=0.2, seed=0):
         test_fraction: Flat layout: share of each class's files put in the
             test split (at least one file when a class has two or more).
         seed: Flat layout: seed of the split.
+        suffixes: File suffixes to take (lower case, with the dot); default
+            the mesh and point formats (`meshes.SUPPORTED_SUFFIXES`). Other
+            files are counted as ignored.
 
     Returns:
         A `SourceTree`.
@@ -128,7 +135,7 @@ def scan_tree(root, *, layout="auto", test_fraction=0.2, seed=0):
     if layout == "auto":
         split_dirs = any(os.path.isdir(os.path.join(root, c, s)) for c in classes for s in SPLITS)
         layout = "modelnet" if split_dirs else "flat"
-    supported = set(meshes.SUPPORTED_SUFFIXES)
+    supported = set(meshes.SUPPORTED_SUFFIXES if suffixes is None else suffixes)
     ignored = Counter()
     per_class = {}
     for name in classes:
@@ -147,7 +154,7 @@ def scan_tree(root, *, layout="auto", test_fraction=0.2, seed=0):
         else:
             ignored["(class folders without supported files)"] += 1
     if not per_class:
-        raise ValueError(f"{root}: no supported files (suffixes: {' '.join(meshes.SUPPORTED_SUFFIXES)}) "
+        raise ValueError(f"{root}: no supported files (suffixes: {' '.join(sorted(supported))}) "
                          f"in {'ROOT/<class>/{train,test}/' if layout == 'modelnet' else 'ROOT/<class>/'}")  # fmt: skip
     class_names = sorted(per_class)
     for name in class_names:
@@ -204,23 +211,31 @@ def prepare_dataset(
     overwrite=False,
     progress=True,
     log=print,
+    inputs="auto",
+    class_names=None,
 ):
-    """Converts a folder of meshes or point files into the ModelNet40 HDF5 layout.
+    """Converts meshes, point files or voxel grids into the ModelNet40 HDF5 layout.
+
+    Voxel inputs (a `.npz` archive, or a folder holding `.binvox` files) are
+    converted by `pointnet_tf2.data.prepare_voxels.prepare_voxels`: the
+    points are sampled on the grids' surfaces and the grids are stored too.
 
     Args:
-        root: Data folder (`ROOT/<class>/{train,test}/*` or `ROOT/<class>/*`).
+        root: Data folder (`ROOT/<class>/{train,test}/*` or `ROOT/<class>/*`),
+            or a `.npz` voxel archive (`X_train`, `y_train`[, `X_test`, `y_test`]).
         output_dir: Dataset folder to create (missing or empty, or any with
             `overwrite`).
         layout: "auto", "modelnet" or "flat".
         num_points: Points per cloud (the original: 2048).
-        normals: Store xyz + normals, (P, 6).
+        normals: Store xyz + normals, (P, 6) (meshes and point files only).
         fps: Reduce by farthest-point sampling (meshes are sampled
-            `oversample` times denser first).
+            `oversample` times denser first; meshes and point files only).
         oversample: See `fps`.
         density: Count-by-density mode (see `meshes.SamplingOptions`).
         normalize: "unit_sphere" (default, as the original) or "none".
-        up_axis: Up axis of the input files ("z" for raw ModelNet40); the
-            clouds are turned so it becomes y, the layout's up axis.
+        up_axis: Up axis of the input files ("z" for raw ModelNet40 and its
+            voxel grids); the clouds are turned so it becomes y, the layout's
+            up axis.
         columns: Column layout of point files ("auto", "xyz,normals", ...).
         max_file_mb: Larger files are skipped.
         test_fraction: Flat layout: test share of each class.
@@ -233,6 +248,13 @@ def prepare_dataset(
         overwrite: Replace a non-empty `output_dir` and discard an unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing the summary lines (None: silent).
+        inputs: What to read from a folder: "auto" (`.binvox` files when the
+            class folders hold any, else meshes and point files), "meshes"
+            or "binvox".
+        class_names: `.npz` archives only: the class names (a list, a
+            comma-separated string, or a file with one name per line); by
+            default the ModelNet10 names for a 10-class archive, else
+            `class_<i>`.
 
     Returns:
         A dict: "output_dir", "class_names", "counts" ({split: clouds}),
@@ -245,6 +267,21 @@ def prepare_dataset(
             without `overwrite`, an unfinished run without `resume` or
             `overwrite`, a split without any cloud, or skips with `strict`.
     """
+    kind = input_kind(root, inputs)
+    if kind != "meshes":
+        from pointnet_tf2.data.prepare_voxels import prepare_voxels
+
+        mesh_only = {"normals": normals, "fps": fps, "density": density, "columns": columns != "auto"}
+        used = [f"--{name}" for name, value in mesh_only.items() if value not in (False, None)]
+        if used:
+            raise ValueError(f"{root}: {', '.join(used)} apply to meshes and point files, not to voxel grids")
+        return prepare_voxels(
+            root, output_dir, kind=kind, layout=layout, num_points=num_points, normalize=normalize, up_axis=up_axis,
+            class_names=class_names, test_fraction=test_fraction, seed=seed, shard_size=shard_size, workers=workers,
+            resume=resume, strict=strict, overwrite=overwrite, progress=progress, log=log,
+        )  # fmt: skip
+    if class_names is not None:
+        raise ValueError(f"{root}: class_names is for .npz archives; a folder's classes are its class folders")
     import trimesh  # noqa: F401  (imported before the workers fork, so each one does not import it again)
 
     log = log or (lambda *_: None)
@@ -259,41 +296,125 @@ def prepare_dataset(
     tree = scan_tree(root, layout=layout, test_fraction=test_fraction, seed=seed)
     work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume, run_name="prepare run")
 
-    inputs = [
+    conversion_inputs = [
         ConversionInput(key=rel, path=os.path.join(tree.root, rel), group=split, info={"label": label})
         for rel, label, split in tree.files
     ]
-    counts = Counter(split for _, _, split in tree.files)
-    log(f"prepare: {len(inputs)} files in {len(tree.class_names)} classes ({tree.layout} layout: "
-        + ", ".join(f"{counts[s]} {s}" for s in SPLITS) + f") under {tree.root}")  # fmt: skip
-    if tree.ignored:
-        log("  ignored: " + ", ".join(f"{n} {s}" for s, n in sorted(tree.ignored.items())))
+    counts = log_tree(tree, log)
     channels = 6 if normals else 3
     recorded = {"sampling": dataclasses.asdict(options), "layout": tree.layout, "test_fraction": test_fraction,
                 "class_names": tree.class_names}  # fmt: skip
     run = runner.convert_inputs(
-        inputs, functools.partial(convert_file, options=options), work_dir,
+        conversion_inputs, functools.partial(convert_file, options=options), work_dir,
         schema={"data": ((options.num_points, channels), "float32"), "label": ((), "uint8")},
         label="prepare", unit="files", row_unit="clouds", work_shard_size=shard_size, seed=seed, workers=workers,
         resume=resume, strict=strict, options=recorded, progress=progress, log=log, list_skips=False,
     )  # fmt: skip
+    extra = {"root": tree.root, "layout": tree.layout, "seed": seed, "shard_size": shard_size,
+             "sampling": dataclasses.asdict(options)}  # fmt: skip
+    return publish_cls_dataset(
+        run, output_dir, tree.class_names, where=tree.root, input_counts=counts, extra=extra, shard_size=shard_size,
+        overwrite=overwrite, log=log, cloud_text=f"clouds of {options.num_points} x {channels}", unit="files",
+    )  # fmt: skip
 
-    splits, label_counts = {}, {}
+
+INPUT_KINDS = ("auto", "meshes", "binvox")
+VOXEL_SUFFIXES = (".binvox",)
+
+
+def input_kind(root, inputs="auto"):
+    """What `prepare_dataset` converts: "npz" (a voxel archive), "binvox" or "meshes" (meshes and point files).
+
+    Args:
+        root: The data folder or `.npz` file.
+        inputs: "auto" (a folder holding `.binvox` files is "binvox"),
+            "meshes" or "binvox".
+
+    Returns:
+        "npz", "binvox" or "meshes".
+
+    Raises:
+        FileNotFoundError: If `root` does not exist.
+        ValueError: If `inputs` is unknown, or `root` is a file other than a
+            `.npz` archive.
+    """
+    if inputs not in INPUT_KINDS:
+        raise ValueError(f"inputs must be one of {INPUT_KINDS}, got {inputs!r}")
+    path = os.path.abspath(os.fspath(root))
+    if os.path.isfile(path):
+        if not path.lower().endswith(".npz"):
+            raise ValueError(f"{path}: is a file; prepare takes a data folder or a .npz voxel archive")
+        return "npz"
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{path}: no such folder or .npz file")
+    if inputs != "auto":
+        return inputs
+    for _, dirs, names in os.walk(path):
+        dirs[:] = [d for d in dirs if _visible(d)]
+        if any(_visible(n) and os.path.splitext(n)[1].lower() in VOXEL_SUFFIXES for n in names):
+            return "binvox"
+    return "meshes"
+
+
+def log_tree(tree, log):
+    """Logs what `scan_tree` found; returns the Counter split -> files."""
+    counts = Counter(split for _, _, split in tree.files)
+    log(f"prepare: {len(tree.files)} files in {len(tree.class_names)} classes ({tree.layout} layout: "
+        + ", ".join(f"{counts[s]} {s}" for s in SPLITS) + f") under {tree.root}")  # fmt: skip
+    if tree.ignored:
+        log("  ignored: " + ", ".join(f"{n} {s}" for s, n in sorted(tree.ignored.items())))
+    return counts
+
+
+def publish_cls_dataset(
+    run, output_dir, class_names, *, where, input_counts, extra, shard_size, overwrite, log, cloud_text, unit,
+    optional_splits=(), voxels=False, voxel_up_axis=None,
+):
+    """Writes the converted clouds of a `prepare` run as a ModelNet40-layout dataset and logs the closing lines.
+
+    Args:
+        run: The `ConversionRun` (groups "train" and "test"; schema keys
+            "data", "label" and, with `voxels`, "voxels").
+        output_dir: Absolute path of the dataset folder.
+        class_names: Class names (index = label).
+        where: The input named in errors.
+        input_counts: Counter split -> inputs.
+        extra: More entries of the result and of `prepare.json`.
+        shard_size: Clouds per h5 file.
+        overwrite: Replace a non-empty `output_dir`.
+        log: Function taking one line.
+        cloud_text: What a row is, for the closing line ("clouds of 2048 x 3").
+        unit: What the inputs are called ("files", "grids").
+        optional_splits: Splits left out of the dataset when they had no
+            input at all (a split whose inputs were all skipped is an error).
+        voxels: Also store the "voxels" rows.
+        voxel_up_axis: The grids' up axis (attribute of `voxels`).
+
+    Returns:
+        The result dict of `prepare_dataset`.
+
+    Raises:
+        ValueError: If a split that needs clouds has none (after writing
+            `skipped.txt` into the work folder).
+    """
+    splits, grids, label_counts = {}, {}, {}
     for split in SPLITS:
+        if split in optional_splits and input_counts[split] == 0:
+            continue
         arrays = run.arrays(split)
         if len(arrays["data"]) == 0:
-            run.write_skipped(os.path.join(work_dir, SKIPPED_FILE))
-            raise ValueError(f"{tree.root}: no {split} cloud could be made ({counts[split]} {split} files, "
-                             f"the rest skipped: see {os.path.join(work_dir, SKIPPED_FILE)})")  # fmt: skip
+            run.write_skipped(os.path.join(run.work_dir, SKIPPED_FILE))
+            raise ValueError(f"{where}: no {split} cloud could be made ({input_counts[split]} {split} {unit}, "
+                             f"the rest skipped: see {os.path.join(run.work_dir, SKIPPED_FILE)})")  # fmt: skip
         splits[split] = (arrays["data"], arrays["label"])
-        label_counts[split] = np.bincount(np.asarray(arrays["label"]), minlength=len(tree.class_names))
+        if voxels:
+            grids[split] = arrays["voxels"]
+        label_counts[split] = np.bincount(np.asarray(arrays["label"]), minlength=len(class_names))
     result = {
         "output_dir": output_dir,
-        "root": tree.root,
-        "layout": tree.layout,
-        "class_names": tree.class_names,
-        "counts": {split: int(len(splits[split][0])) for split in SPLITS},
-        "per_class": {split: dict(zip(tree.class_names, label_counts[split].tolist())) for split in SPLITS},
+        "class_names": list(class_names),
+        "counts": {split: int(len(points)) for split, (points, _) in splits.items()},
+        "per_class": {split: dict(zip(class_names, counts.tolist())) for split, counts in label_counts.items()},
         "converted": run.converted,
         "skipped": run.skipped,
         "skip_counts": dict(run.skip_counts()),
@@ -301,23 +422,21 @@ def prepare_dataset(
         "seconds": run.seconds,
         "files_per_second": run.processed / run.seconds if run.seconds > 0 else None,
         "workers": run.workers,
-        "seed": seed,
-        "shard_size": shard_size,
-        "sampling": dataclasses.asdict(options),
         "version": INFO_VERSION,
+        **extra,
     }
     from pointnet_tf2.data.writers import write_modelnet_layout
 
     list_prefix = f"data/{os.path.basename(output_dir)}/"
 
     def write(folder):
-        write_modelnet_layout(folder, splits, tree.class_names, shard_size=shard_size, list_prefix=list_prefix)
+        write_modelnet_layout(folder, splits, class_names, shard_size=shard_size, list_prefix=list_prefix,
+                              voxels=grids if voxels else None, voxel_up_axis=voxel_up_axis)  # fmt: skip
 
     runner.publish(output_dir, run, write, {k: v for k, v in result.items() if k != "skipped"}, overwrite=overwrite)
-    empty = [name for i, name in enumerate(tree.class_names) if label_counts["train"][i] == 0]
+    empty = [name for i, name in enumerate(class_names) if label_counts["train"][i] == 0]
     if empty:
         log(f"  warning: no training clouds for {len(empty)} class(es): {', '.join(empty[:10])}")
-    log(f"wrote {output_dir}: " + ", ".join(f"{result['counts'][s]} {s}" for s in SPLITS)
-        + f" clouds of {options.num_points} x {channels}, {len(tree.class_names)} classes"
-        + runner.skipped_note(run, output_dir, "files"))  # fmt: skip
+    log(f"wrote {output_dir}: " + ", ".join(f"{count} {s}" for s, count in result["counts"].items())
+        + f" {cloud_text}, {len(class_names)} classes" + runner.skipped_note(run, output_dir, unit))  # fmt: skip
     return result

@@ -39,6 +39,7 @@ from pointnet_tf2.data.description import DatasetDescription
 
 MODES = ("auto", "memory", "stream")
 SAMPLINGS = ("random", "first", "fixed")
+INPUTS = ("points", "voxels")
 
 # Rows read in one go may include gaps of up to this many unwanted rows.
 _MAX_GAP_ROWS = 64
@@ -48,7 +49,7 @@ _DEFAULT_BLOCK_ROWS = 64
 # otherwise be read one cloud per call).
 _MIN_BLOCK_BYTES = 256 << 10
 # Purpose tags mixed into seeds, so each random stream is independent.
-_ORDER, _SAMPLE, _AUGMENT, _FIXED = 0, 1, 2, 3
+_ORDER, _SAMPLE, _AUGMENT, _FIXED, _GRID = 0, 1, 2, 3, 4
 
 
 def default_memory_limit():
@@ -68,6 +69,11 @@ class PointCloudSequence(keras.utils.PyDataset):
     - sem_seg: `(points float32 (B, N, C), labels int32 (B, N))`
     - part_seg: `({"points": float32 (B, N, C), "category": float32 one-hot
       (B, num_categories)}, {"parts": int32 (B, N), "category": int32 (B,)})`
+    - cls with `inputs="voxels"`: `(grids float32 (B, R, R, R, 1) of 0/1,
+      labels int32 (B,))` for voxel models: the dataset's stored grids when it
+      has them (`DatasetDescription.voxel_resolution`; prepared from `.npz`
+      or `.binvox` voxel data), else the sampled points voxelised by
+      `voxelize`.
 
     Example:
 
@@ -121,6 +127,28 @@ class PointCloudSequence(keras.utils.PyDataset):
             (e.g. `pointnet_tf2.data.voxels.Voxelize` turns the points into
             occupancy grids). It must be deterministic (batches stay pure
             functions of seed, epoch and index).
+        inputs: "points" (default) or "voxels" (classification only): yield
+            occupancy grids. Stored grids are read as they are (no points are
+            read or sampled; `augment` must be None, True or False, and
+            `grid_augment` moves them); otherwise the points, sampled and
+            augmented as usual, are voxelised by `voxelize`.
+        voxelize: With `inputs="voxels"`: a `pointnet_tf2.data.voxels.Voxelize`
+            giving the grid size R the consumer (a voxel model) takes. Stored
+            grids of another size raise `ValueError`; a dataset without
+            grids is voxelised with it. None: the stored grids at their size,
+            or `Voxelize()` (30^3, shapes scaled into 24^3).
+        grid_augment: With `inputs="voxels"`: an augmentation of the grid
+            batches, a callable `(grids, rng) -> grids` (e.g.
+            `pointnet_tf2.data.voxels.GridShift`, `GridRotate90`) or a list of
+            them applied in order, given a Generator derived from (seed, epoch,
+            batch index). None: for stored grids, the default
+            `GridShift(2)` (a random translation of up to 2 cells that never
+            cuts the shape) when the default augmentation applies (`augment`
+            None and `split == 'train'`, or `augment=True`), nothing
+            otherwise; for voxelised points, nothing (the points are
+            augmented). False: nothing. A random rotation by multiples of 90
+            degrees about the up axis (`GridRotate90(description.voxel_up_axis)`)
+            is off unless given here.
         sampler: Optional batch sampler choosing the clouds of every batch
             (e.g. `pointnet_tf2.data.samplers.ClassBalancedSampler`, P classes
             x K clouds): an object with `bind(labels) -> sampler` (called with
@@ -157,6 +185,9 @@ class PointCloudSequence(keras.utils.PyDataset):
         channels=None,
         transform=None,
         sampler=None,
+        inputs="points",
+        voxelize=None,
+        grid_augment=None,
     ):
         super().__init__(workers=workers, use_multiprocessing=use_multiprocessing, max_queue_size=max_queue_size)
         description = _as_description(source, task, test_area)
@@ -198,13 +229,19 @@ class PointCloudSequence(keras.utils.PyDataset):
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS} or None, got {sampling!r}")
         self.sampling = sampling
-        self.augment = _resolve_augment(augment, split, description, self.seed)
+        self._setup_inputs(inputs, voxelize, grid_augment, augment)
+        self.augment = None if self.stored_grids else _resolve_augment(augment, split, description, self.seed)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.memory_limit = default_memory_limit() if memory_limit is None else _positive_int(memory_limit, "memory_limit")
         self.stream_buffer_bytes = _positive_int(stream_buffer_bytes, "stream_buffer_bytes")
-        self._keys = list(description.keys)
-        self._row_bytes = _row_bytes(description)
+        if self.stored_grids:
+            self._keys = ["voxels", "label"]
+            label_bytes = np.dtype(description.dtypes.get("label", "int64")).itemsize
+            self._row_bytes = description.voxel_resolution**3 + label_bytes
+        else:
+            self._keys = list(description.keys)
+            self._row_bytes = _row_bytes(description)
         self.mode = self._choose_mode(mode)
         self._reader = _RowReader(description)
         # Streaming blocks: whole storage chunks, at least _MIN_BLOCK_BYTES per read,
@@ -229,6 +266,46 @@ class PointCloudSequence(keras.utils.PyDataset):
             self.sampler = sampler.bind(self.read_labels())
             self.batch_size = int(self.sampler.batch_size)
 
+    def _setup_inputs(self, inputs, voxelize, grid_augment, augment):
+        """Checks and stores `inputs`, `voxelize` and `grid_augment` (see the class docstring)."""
+        description, where = self.description, self.description.root
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {INPUTS}, got {inputs!r}")
+        self.inputs = inputs
+        self.stored_grids = inputs == "voxels" and description.voxel_resolution is not None
+        self.voxelize = self.grid_augment = None
+        if inputs == "points":
+            if voxelize is not None or grid_augment not in (None, False):
+                raise ValueError("voxelize= and grid_augment= need inputs='voxels'")
+            return
+        from pointnet_tf2.data.voxels import Voxelize
+
+        if description.task != "cls":
+            raise ValueError(f"{where}: inputs='voxels' is for classification datasets, not task {description.task!r}")
+        if voxelize is not None and not isinstance(voxelize, Voxelize):
+            raise ValueError(f"voxelize must be None or a pointnet_tf2.data.voxels.Voxelize, got {voxelize!r}")
+        stored = description.voxel_resolution
+        if self.stored_grids:
+            if voxelize is not None and voxelize.resolution != stored:
+                raise ValueError(f"{where}: stores {stored}^3 voxel grids, but {voxelize.resolution}^3 grids are "
+                                 f"wanted (the model's resolution={voxelize.resolution}); prepare the data at "
+                                 f"{voxelize.resolution}^3 or build the model with resolution={stored}")  # fmt: skip
+            if augment not in (None, True, False):
+                raise ValueError(f"{where}: augment= turns points, but inputs='voxels' reads the stored grids; "
+                                 "pass grid augmentations as grid_augment=")  # fmt: skip
+            if grid_augment is None:
+                default = augment is True or (augment is None and self.split == "train")
+                grid_augment = _default_grid_augment() if default else False
+        self.voxelize = voxelize if voxelize is not None or self.stored_grids else Voxelize()
+        if grid_augment in (None, False):
+            return
+        steps = list(grid_augment) if isinstance(grid_augment, (list, tuple)) else [grid_augment]
+        for step in steps:
+            if not callable(step):
+                raise ValueError("grid_augment must be None, False, a callable (grids, rng) -> grids or a list "
+                                 f"of them, got {step!r}")  # fmt: skip
+        self.grid_augment = steps or None
+
     # -- keras.utils.PyDataset ---------------------------------------------
 
     def __len__(self):
@@ -250,7 +327,13 @@ class PointCloudSequence(keras.utils.PyDataset):
         slots = np.arange(index * self.batch_size, min((index + 1) * self.batch_size, len(order)))
         positions = order[slots]
         arrays = self._gather(slots, positions)
-        batch = self._make_batch(arrays, positions, index)
+        if self.stored_grids:
+            batch = self._grid_batch(arrays["voxels"], arrays["label"], index)
+        else:
+            batch = self._make_batch(arrays, positions, index)
+            if self.inputs == "voxels":
+                grids, labels = self.voxelize(*batch)
+                batch = self._grid_batch(grids, labels, index)
         return batch if self.transform is None else self.transform(*batch)
 
     def on_epoch_end(self):
@@ -280,11 +363,16 @@ class PointCloudSequence(keras.utils.PyDataset):
         Returns:
             A dict: `points` float32 (n, P, C) and, by task, `labels` int32
             (n,) or (n, P), or `category` int32 (n,) and `parts` int32 (n, P);
-            `rows` (the dataset rows) and, for S3DIS, `rooms`.
+            `rows` (the dataset rows); for S3DIS, `rooms`; with
+            `inputs="voxels"` on a dataset that stores grids, `voxels` uint8
+            (n, R, R, R).
         """
         self._check_process()
         with self._lock:
-            return _read_split_arrays(self.description, self._reader, self.rows)
+            out = _read_split_arrays(self.description, self._reader, self.rows)
+            if self.stored_grids:
+                out["voxels"] = self._reader.read("voxels", self.rows)
+            return out
 
     def read_labels(self):
         """Reads only the targets of the sequence's clouds, in split order (no point data).
@@ -306,7 +394,7 @@ class PointCloudSequence(keras.utils.PyDataset):
         return (
             f"PointCloudSequence({self.description.root!r}, split={self.split!r}, task={self.description.task!r}, "
             f"batch_size={self.batch_size}, num_points={self.num_points}, samples={self.num_samples}, "
-            f"mode={self.mode!r})"
+            f"mode={self.mode!r}" + (f", inputs={self.inputs!r}" if self.inputs != "points" else "") + ")"
         )
 
     # -- pickling (spawn workers) ------------------------------------------
@@ -432,6 +520,18 @@ class PointCloudSequence(keras.utils.PyDataset):
         chosen = np.argpartition(keys, n - 1, axis=1)[:, :n] if n < stored else np.argsort(keys, axis=1)
         chosen.sort(axis=1)
         return chosen
+
+    def _grid_batch(self, grids, labels, index):
+        """`(grids float32 (B, R, R, R, 1) of 0/1, labels int32 (B,))`, grid augmentation applied."""
+        grids = np.asarray(grids)
+        if grids.ndim == 5:
+            grids = grids[..., 0]
+        if self.grid_augment is not None:
+            rng = np.random.default_rng([self.seed, _GRID, self.epoch, index])
+            for step in self.grid_augment:
+                grids = np.asarray(step(grids, rng))
+        labels = np.asarray(labels)
+        return (grids != 0).astype(np.float32)[..., None], labels.reshape(len(labels)).astype(np.int32)
 
     def _make_batch(self, arrays, positions, index):
         description = self.description
@@ -655,6 +755,12 @@ def _row_bytes(description):
         per_point = key == "pid" or (key == "label" and description.task == "sem_seg")
         total += itemsize * (points if per_point else 1)
     return total
+
+
+def _default_grid_augment():
+    from pointnet_tf2.data.voxels import default_grid_augmentation
+
+    return default_grid_augmentation()
 
 
 def _resolve_augment(augment, split, description, seed):

@@ -1,7 +1,8 @@
 """Virtual datasets: one HDF5 file over the shards of a dataset.
 
 `build_vds` writes a file with one HDF5 virtual dataset per key (`data`,
-`label`, `pid`) mapping the rows of every source shard in order, the rows of
+`label`, `pid`, and `voxels` when the shards store occupancy grids)
+mapping the rows of every source shard in order, the rows of
 each split (`/splits/<name>`), the room name of each row for S3DIS
 (`/meta/rooms`), and the dataset description as a JSON attribute. Reading it
 needs only h5py; no data is copied.
@@ -90,7 +91,7 @@ def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, 
 
     with atomic_output(output) as tmp:
         with h5py.File(tmp, "w", libver="v110") as f:
-            for key in description.keys:
+            for key in _mapped_keys(description):
                 _write_virtual_dataset(f, key, description.shards, sources)
             group = f.create_group("splits")
             for name, rows in splits.items():
@@ -136,7 +137,7 @@ def open_vds(path, *, test_area=None):
             splits = {name: f["splits"][name][...].astype(np.int64) for name in names}
         rooms = [r.decode() if isinstance(r, bytes) else str(r) for r in f["meta/rooms"][...]] if "meta/rooms" in f else None
         total = sum(int(s["rows"]) for s in sources)
-        for key in stored.get("keys", ["data", "label"]):
+        for key in stored.get("keys", ["data", "label"]) + (["voxels"] if stored.get("voxel_resolution") else []):
             if key not in f:
                 raise ValueError(f"{path}: key {key!r} is missing")
             if f[key].shape[0] != total:
@@ -248,6 +249,11 @@ def _with_holdout(description, splits, val_fraction, seed):
     return out
 
 
+def _mapped_keys(description):
+    """The keys given a virtual dataset: the description's, plus `voxels` when the shards store grids."""
+    return list(description.keys) + (["voxels"] if description.voxel_resolution is not None else [])
+
+
 def _write_virtual_dataset(f, key, shards, sources):
     import h5py
 
@@ -276,7 +282,7 @@ def _verify_mapping(vds_path, description):
         offset = 0
         for shard in description.shards:
             with h5py.File(shard.path, "r") as source:
-                for key in description.keys:
+                for key in _mapped_keys(description):
                     for local in sorted({0, shard.rows - 1}):
                         if not np.array_equal(vds[key][offset + local], source[key][local], equal_nan=False):
                             raise ValueError(

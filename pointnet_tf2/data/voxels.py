@@ -173,7 +173,207 @@ def grid_surface_points(grid, count, *, rng=None):
     return points.astype(np.float32)
 
 
+def grid_cloud(grid, count, *, rng=None, up_axis="z", normalize="unit_sphere"):
+    """A point cloud of an occupancy grid's surface, upright and normalised like ModelNet40's clouds.
+
+    `grid_surface_points` samples the exposed cell faces; the points are then
+    turned so the grid's up axis becomes y (`pointnet_tf2.data.meshes.reorient`,
+    the convention of the ModelNet40 HDF5 data) and, by default, centred on
+    their centroid and scaled into the unit sphere
+    (`pointnet_tf2.data.meshes.normalize_unit_sphere`).
+
+    Args:
+        grid: `(X, Y, Z)` or `(X, Y, Z, 1)` array indexed `[x, y, z]`; non-zero
+            is occupied.
+        count: Points to draw.
+        rng: A `numpy.random.Generator` (default: a fresh unseeded one).
+        up_axis: The grid's up axis ("x", "y", "z" or 0, 1, 2); "z" for the
+            ModelNet grids of `.binvox` files and the Keras tutorial archive.
+        normalize: "unit_sphere" or "none" (cell units, turned y-up).
+
+    Returns:
+        float32 array `(count, 3)`.
+
+    Raises:
+        ValueError: If the grid is empty, or on a bad shape, count, axis or
+            normalisation.
+    """
+    from pointnet_tf2.data import meshes
+
+    if normalize not in meshes.NORMALIZATIONS:
+        raise ValueError(f"grid_cloud: normalize must be one of {meshes.NORMALIZATIONS}, got {normalize!r}")
+    points = meshes.reorient(grid_surface_points(grid, count, rng=rng), up_axis, "y")
+    if normalize == "unit_sphere":
+        points, _, _ = meshes.normalize_unit_sphere(points)
+    return points.astype(np.float32)
+
+
+# -- augmenting grids ----------------------------------------------------------------
+
+
+def _grid_batch(grids, what):
+    grids = np.asarray(grids)
+    cubes = grids[..., 0] if grids.ndim == 5 and grids.shape[-1] == 1 else grids
+    if cubes.ndim != 4 or not (cubes.shape[1] == cubes.shape[2] == cubes.shape[3]):
+        raise ValueError(f"{what}: grids must have shape (B, R, R, R) or (B, R, R, R, 1), got {grids.shape}")
+    return grids, cubes
+
+
+def _generator(rng, seed):
+    return rng if rng is not None else np.random.default_rng(seed)
+
+
+class GridShift:
+    """Moves each grid of a batch by a random whole number of cells, inside its empty border.
+
+    On every axis the shift is drawn uniformly from the integers in
+    `[-max_shift, max_shift]` that keep every occupied cell inside the grid
+    (a shape touching a face is not moved towards it), so no part of the
+    shape is cut off or wrapped around. An empty grid is left as it is. This
+    is the default train-time augmentation of stored grids
+    (`PointCloudSequence(inputs="voxels")`).
+
+    Args:
+        max_shift: Largest shift in cells on each axis.
+        seed: Seed of the own Generator, used when no `rng` is passed.
+
+    Raises:
+        ValueError: If `max_shift` is not a non-negative integer.
+    """
+
+    def __init__(self, max_shift=2, *, seed=None):
+        if isinstance(max_shift, bool) or not isinstance(max_shift, numbers.Integral) or max_shift < 0:
+            raise ValueError(f"GridShift: max_shift must be a non-negative integer, got {max_shift!r}")
+        self.max_shift, self.seed = int(max_shift), seed
+
+    def __call__(self, grids, rng=None):
+        """Returns shifted copies of `(B, R, R, R[, 1])` grids."""
+        grids, cubes = _grid_batch(grids, "GridShift")
+        rng = _generator(rng, self.seed)
+        size = cubes.shape[1]
+        out = np.empty_like(grids)
+        for b in range(len(grids)):
+            occupied = cubes[b] != 0
+            if not occupied.any():
+                out[b] = grids[b]
+                continue
+            shifts = []
+            for axis in range(3):
+                cells = np.flatnonzero(occupied.any(axis=tuple(a for a in range(3) if a != axis)))
+                room_below, room_above = int(cells[0]), size - 1 - int(cells[-1])
+                shifts.append(int(rng.integers(-min(self.max_shift, room_below), min(self.max_shift, room_above) + 1)))
+            out[b] = np.roll(grids[b], shifts, axis=(0, 1, 2))
+        return out
+
+    def __repr__(self):
+        return f"GridShift(max_shift={self.max_shift})"
+
+
+class GridRotate90:
+    """Turns each grid of a batch about its up axis by a random multiple of 90 degrees.
+
+    Exact on a cubic grid (cells are permuted, nothing is resampled). Off by
+    default in `PointCloudSequence`: pass it in `grid_augment=` to use it.
+
+    Args:
+        up_axis: Grid axis the rotation turns about ("x", "y", "z" or 0, 1, 2);
+            the stored grids' up axis is `DatasetDescription.voxel_up_axis`.
+        seed: Seed of the own Generator, used when no `rng` is passed.
+
+    Raises:
+        ValueError: If `up_axis` is not an axis.
+    """
+
+    def __init__(self, up_axis=2, *, seed=None):
+        from pointnet_tf2.data.meshes import AXES
+
+        axis = AXES.get(up_axis.lower()) if isinstance(up_axis, str) else up_axis
+        if isinstance(axis, bool) or axis not in (0, 1, 2):
+            raise ValueError(f"GridRotate90: up_axis must be x, y, z (or 0, 1, 2), got {up_axis!r}")
+        self.up_axis, self.seed = int(axis), seed
+
+    def __call__(self, grids, rng=None):
+        """Returns turned copies of `(B, R, R, R[, 1])` grids."""
+        grids, _ = _grid_batch(grids, "GridRotate90")
+        rng = _generator(rng, self.seed)
+        plane = tuple(a for a in range(3) if a != self.up_axis)
+        out = np.empty_like(grids)
+        for b, turns in enumerate(rng.integers(0, 4, size=len(grids))):
+            out[b] = np.rot90(grids[b], int(turns), axes=plane)
+        return out
+
+    def __repr__(self):
+        return f"GridRotate90(up_axis={self.up_axis})"
+
+
+def default_grid_augmentation(*, max_shift=2, rotate=False, up_axis=2):
+    """The train-time augmentation of stored grids: a `GridShift`, optionally a `GridRotate90`.
+
+    Args:
+        max_shift: Largest shift in cells (0: no shift).
+        rotate: Also turn by multiples of 90 degrees about `up_axis`.
+        up_axis: The grids' up axis.
+
+    Returns:
+        A list of grid augmentations, applied in order (for
+        `PointCloudSequence(grid_augment=...)`).
+    """
+    out = [GridShift(max_shift)] if max_shift else []
+    if rotate:
+        out.append(GridRotate90(up_axis))
+    return out
+
+
 # -- .binvox --------------------------------------------------------------------
+
+
+def _parse_binvox_header(content, path):
+    """Parses the text header at the start of `content`; returns (dims, translate, scale, data offset)."""
+    header, position = {}, 0
+    for expected in ("#binvox", "dim", "translate", "scale", "data"):
+        end = content.find(b"\n", position)
+        if end < 0:
+            raise ValueError(f"{path}: truncated binvox header (no {expected!r} line)")
+        line = content[position:end].decode("ascii", errors="replace").strip()
+        position = end + 1
+        words = line.split()
+        if not words or words[0] != expected:
+            raise ValueError(f"{path}: expected a {expected!r} header line, got {line[:60]!r}")
+        header[expected] = words[1:]
+    try:
+        if header["#binvox"] != ["1"]:
+            raise ValueError
+        dims = tuple(int(v) for v in header["dim"])
+        translate = tuple(float(v) for v in header["translate"])
+        (scale,) = (float(v) for v in header["scale"])
+        if len(dims) != 3 or len(translate) != 3 or min(dims) < 1 or header["data"]:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"{path}: malformed binvox header {header!r}") from None
+    return dims, translate, scale, position
+
+
+# A binvox header is five short lines; more than this many bytes without them is not a binvox file.
+_BINVOX_HEADER_BYTES = 4096
+
+
+def read_binvox_dims(path):
+    """Reads only the header of a `.binvox` file and returns its grid sizes.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The header's `dim` as a tuple `(X, Y, Z)`.
+
+    Raises:
+        FileNotFoundError: If the file is missing.
+        ValueError: If the header is malformed (naming the file).
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        head = f.read(_BINVOX_HEADER_BYTES)
+    return _parse_binvox_header(head, path)[0]
 
 
 def read_binvox(path):
@@ -197,27 +397,7 @@ def read_binvox(path):
     path = os.fspath(path)
     with open(path, "rb") as f:
         content = f.read()
-    header, position = {}, 0
-    for expected in ("#binvox", "dim", "translate", "scale", "data"):
-        end = content.find(b"\n", position)
-        if end < 0:
-            raise ValueError(f"{path}: truncated binvox header (no {expected!r} line)")
-        line = content[position:end].decode("ascii", errors="replace").strip()
-        position = end + 1
-        words = line.split()
-        if not words or words[0] != expected:
-            raise ValueError(f"{path}: expected a {expected!r} header line, got {line[:60]!r}")
-        header[expected] = words[1:]
-    try:
-        if header["#binvox"] != ["1"]:
-            raise ValueError
-        dims = tuple(int(v) for v in header["dim"])
-        translate = tuple(float(v) for v in header["translate"])
-        (scale,) = (float(v) for v in header["scale"])
-        if len(dims) != 3 or len(translate) != 3 or min(dims) < 1 or header["data"]:
-            raise ValueError
-    except ValueError:
-        raise ValueError(f"{path}: malformed binvox header {header!r}") from None
+    dims, translate, scale, position = _parse_binvox_header(content, path)
     body = np.frombuffer(content, np.uint8, offset=position)
     if len(body) % 2:
         raise ValueError(f"{path}: binvox data has an odd number of bytes ({len(body)}); expected (value, count) pairs")
@@ -278,23 +458,28 @@ def write_binvox(path, grid, *, translate=(0.0, 0.0, 0.0), scale=1.0):
 # -- .npz archives ----------------------------------------------------------------
 
 
-def load_voxel_npz(path):
-    """Reads a voxel dataset archive with `X_train`, `y_train`, `X_test`, `y_test`.
+def load_voxel_npz(path, *, dtype="float32"):
+    """Reads a voxel dataset archive: `X_train`, `y_train` and optionally `X_test`, `y_test`.
 
-    Grids may be stored `(n, R, R, R)` or `(n, R, R, R, 1)`, any numeric or
-    bool dtype (non-zero is occupied).
+    This is the archive of the Keras 3-D CNN tutorial (`modelnet10.npz`:
+    30^3 ModelNet10 grids). Grids may be stored `(n, R, R, R)` or
+    `(n, R, R, R, 1)`, any numeric or bool dtype (non-zero is occupied). An
+    archive may hold only the training split (`X_train`, `y_train`).
 
     Args:
         path: The `.npz` file.
+        dtype: Dtype of the returned grids (float32 for a model's input;
+            uint8 takes a quarter of the memory).
 
     Returns:
-        A dict: `X_train`, `X_test` float32 `(n, R, R, R, 1)` of 0/1;
-        `y_train`, `y_test` int32 `(n,)`; `num_classes` (max label + 1);
-        `resolution` (R).
+        A dict: `X_<split>` `(n, R, R, R, 1)` of 0/1 in `dtype` and `y_<split>`
+        int32 `(n,)` for each split present; `splits` (("train",) or
+        ("train", "test")); `num_classes` (max label + 1); `resolution` (R).
 
     Raises:
         FileNotFoundError: If the file is missing.
-        ValueError: If an array is missing or has a bad shape, dtype or labels.
+        ValueError: If an array is missing or has a bad shape, dtype or labels
+            (the message names the file).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -303,13 +488,20 @@ def load_voxel_npz(path):
         archive = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as error:
         raise ValueError(f"{path}: not a readable .npz archive ({error})") from None
+    if not hasattr(archive, "files"):
+        raise ValueError(f"{path}: a single .npy array, not a .npz archive with X_train and y_train")
     out = {}
     with archive:
-        for key in ("X_train", "y_train", "X_test", "y_test"):
+        for key in ("X_train", "y_train"):
             if key not in archive.files:
                 raise ValueError(f"{path}: key {key!r} is missing (has {', '.join(archive.files) or 'nothing'})")
+        has_test = [key in archive.files for key in ("X_test", "y_test")]
+        if any(has_test) and not all(has_test):
+            present, absent = ("X_test", "y_test") if has_test[0] else ("y_test", "X_test")
+            raise ValueError(f"{path}: has {present} but not {absent}")
+        splits = ("train", "test") if all(has_test) else ("train",)
         resolution = None
-        for split in ("train", "test"):
+        for split in splits:
             grids, labels = archive[f"X_{split}"], archive[f"y_{split}"]
             if grids.ndim == 5 and grids.shape[-1] == 1:
                 grids = grids[..., 0]
@@ -327,9 +519,10 @@ def load_voxel_npz(path):
                 raise ValueError(f"{path}: y_{split} has {len(labels)} labels for {len(grids)} grids")
             if len(labels) and labels.min() < 0:
                 raise ValueError(f"{path}: y_{split} has a negative label {int(labels.min())}")
-            out[f"X_{split}"] = (grids != 0).astype(np.float32)[..., None]
+            out[f"X_{split}"] = (grids != 0).astype(dtype)[..., None]
             out[f"y_{split}"] = labels.astype(np.int32)
-    labels = np.concatenate([out["y_train"], out["y_test"]])
+    labels = np.concatenate([out[f"y_{split}"] for split in splits])
+    out["splits"] = splits
     out["num_classes"] = int(labels.max()) + 1 if len(labels) else 0
     out["resolution"] = int(resolution)
     return out

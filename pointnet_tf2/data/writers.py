@@ -204,14 +204,15 @@ def _labels_in_range(what, chunk, start, limit, limit_text):
     return values.astype(np.uint8)
 
 
-def _check_split_keys(what, splits, names):
+def _check_split_keys(what, splits, names, optional=()):
     if not isinstance(splits, dict):
         raise ValueError(f"{what}: expected a dict {{split name: arrays}}, got {type(splits).__name__}")
-    missing = [s for s in names if s not in splits]
+    missing = [s for s in names if s not in splits and s not in optional]
     unknown = [s for s in splits if s not in names]
     if missing or unknown:
         raise ValueError(
             f"{what}: expected exactly the splits {list(names)}"
+            + (f" ({', '.join(optional)} optional)" if optional else "")
             + (f"; missing {missing}" if missing else "")
             + (f"; unknown {unknown}" if unknown else "")
         )
@@ -239,19 +240,23 @@ def _chunks(shape, itemsize):
     return (rows,) + tuple(shape[1:])
 
 
-def _write_h5(path, arrays):
+def _write_h5(path, arrays, *, per_row_chunks=(), attrs=None):
+    """Writes arrays gzip-compressed; keys in `per_row_chunks` get one row per chunk; `attrs`: key -> attributes."""
     import h5py
 
     with h5py.File(path, "w") as f:
         for key, values in arrays.items():
             values = np.ascontiguousarray(values)
-            f.create_dataset(
+            chunks = (1,) + values.shape[1:] if key in per_row_chunks else _chunks(values.shape, values.itemsize)
+            dataset = f.create_dataset(
                 key,
                 data=values,
-                chunks=_chunks(values.shape, values.itemsize),
+                chunks=chunks,
                 compression="gzip",
                 compression_opts=_GZIP_LEVEL,
             )
+            for name, value in (attrs or {}).get(key, {}).items():
+                dataset.attrs[name] = value
 
 
 def _write_text(path, lines):
@@ -268,16 +273,17 @@ def _shard_ranges(n, shard_size):
     return [(start, min(start + shard_size, n)) for start in range(0, n, shard_size)]
 
 
-def _write_shards(folder, rows, shard_size, file_prefix, list_file, list_prefix, shard_arrays):
+def _write_shards(folder, rows, shard_size, file_prefix, list_file, list_prefix, shard_arrays, **h5_options):
     """Writes rows [0, rows) as `<file_prefix><k>.h5` files of at most `shard_size` rows, and their list file.
 
     `shard_arrays(start, stop)` validates rows [start, stop) and returns the
-    arrays of one file; `list_file` gets `<list_prefix><file name>` per file.
+    arrays of one file; `list_file` gets `<list_prefix><file name>` per file;
+    `h5_options` go to `_write_h5`.
     """
     listed = []
     for k, (start, stop) in enumerate(_shard_ranges(rows, shard_size)):
         name = f"{file_prefix}{k}.h5"
-        _write_h5(os.path.join(folder, name), shard_arrays(start, stop))
+        _write_h5(os.path.join(folder, name), shard_arrays(start, stop), **h5_options)
         listed.append(list_prefix + name)
     _write_text(os.path.join(folder, list_file), listed)
 
@@ -290,7 +296,8 @@ def _default_prefix(output_dir, pattern):
 
 
 def write_modelnet_layout(
-    output_dir, splits, class_names, *, shard_size=2048, list_prefix=None, overwrite=False
+    output_dir, splits, class_names, *, shard_size=2048, list_prefix=None, overwrite=False, voxels=None,
+    voxel_up_axis=None,
 ):
     """Writes a classification dataset in the ModelNet40 HDF5 layout.
 
@@ -299,18 +306,26 @@ def write_modelnet_layout(
     `train_files.txt` and
     `test_files.txt` (one shard path per line, `data/<folder name>/ply_data_...`
     like the original: readers resolve them by file name); `shape_names.txt`
-    (one class name per line, line index = label).
+    (one class name per line, line index = label). A dataset may have no test
+    split (only `train_files.txt` is written then). With `voxels`, every
+    shard also holds `voxels` uint8 (n, R, R, R): the occupancy grid (0/1) of
+    each cloud, gzip-compressed, one grid per chunk.
 
     Args:
         output_dir: Folder to create (missing or empty, or any with `overwrite`).
-        splits: `{"train": (points, labels), "test": (points, labels)}`; points
-            float (n, P, 3) or (n, P, 6) = xyz + normals, labels int (n,) or (n, 1)
-            in [0, len(class_names)).
+        splits: `{"train": (points, labels), "test": (points, labels)}` ("test"
+            may be left out); points float (n, P, 3) or (n, P, 6) = xyz +
+            normals, labels int (n,) or (n, 1) in [0, len(class_names)).
         class_names: Class names (no whitespace), index = label, at most 256.
         shard_size: Maximum clouds per h5 file (the original used 2048).
         list_prefix: Text put before each shard name in the list files; default
             `data/<basename of output_dir>/`.
         overwrite: Replace an existing non-empty folder.
+        voxels: Optional `{split: grids}` with one integer or bool `(n, R, R,
+            R)` array per split of `splits` (row i is cloud i's grid; non-zero
+            is occupied).
+        voxel_up_axis: Optional grid axis (0, 1, 2) pointing up, stored as the
+            `up_axis` attribute of `voxels`.
 
     Returns:
         The absolute path of the written folder.
@@ -321,15 +336,20 @@ def write_modelnet_layout(
     """
     class_names = _check_names("class_names", class_names, limit=_UINT8_LIMIT)
     shard_size = _check_positive_int("shard_size", shard_size)
-    _check_split_keys("splits", splits, MODELNET_SPLITS)
+    _check_split_keys("splits", splits, MODELNET_SPLITS, optional=("test",))
     checked = {}
     for split in MODELNET_SPLITS:
+        if split not in splits:
+            continue
         what = f"splits[{split!r}]"
         points, labels = _unpack(splits[split], 2, f"{what} (points, labels)")
         points = _check_points(f"{what} points", points, (3, 6))
         labels = _check_labels(f"{what} labels", labels, (points.shape[0],))
         checked[split] = (points, labels)
     _check_same_cloud_shape("splits", {s: tuple(p.shape) for s, (p, _) in checked.items()})
+    grids = _check_voxels(voxels, {split: points.shape[0] for split, (points, _) in checked.items()})
+    if voxel_up_axis is not None and (isinstance(voxel_up_axis, bool) or voxel_up_axis not in (0, 1, 2)):
+        raise ValueError(f"voxel_up_axis must be 0, 1 or 2, got {voxel_up_axis!r}")
     prefix = _default_prefix(output_dir, "data/{name}/") if list_prefix is None else list_prefix
     num_classes = len(class_names)
 
@@ -339,14 +359,45 @@ def write_modelnet_layout(
         label = _labels_in_range(
             f"splits[{split!r}] labels", labels[start:stop], start, num_classes, f"{num_classes} class names"
         )
-        return {"data": values, "label": label.reshape(-1, 1)}
+        arrays = {"data": values, "label": label.reshape(-1, 1)}
+        if grids is not None:
+            arrays["voxels"] = (np.asarray(grids[split][start:stop]) != 0).astype(np.uint8)
+        return arrays
 
+    h5_options = {"per_row_chunks": ("voxels",)}
+    if voxel_up_axis is not None:
+        h5_options["attrs"] = {"voxels": {"up_axis": int(voxel_up_axis)}}
     with staged_folder(output_dir, overwrite=overwrite) as tmp:
         for split, (points, _) in checked.items():
             _write_shards(tmp, points.shape[0], shard_size, f"ply_data_{split}", f"{split}_files.txt", prefix,
-                          functools.partial(shard_arrays, split))  # fmt: skip
+                          functools.partial(shard_arrays, split), **h5_options)  # fmt: skip
         _write_text(os.path.join(tmp, "shape_names.txt"), class_names)
     return os.path.abspath(os.fspath(output_dir))
+
+
+def _check_voxels(voxels, rows):
+    """Checks `{split: (n, R, R, R) grids}` against the splits' row counts; returns it (or None)."""
+    if voxels is None:
+        return None
+    if not isinstance(voxels, dict) or sorted(voxels) != sorted(rows):
+        got = sorted(voxels) if isinstance(voxels, dict) else type(voxels).__name__
+        raise ValueError(f"voxels: expected a dict with one array per split {sorted(rows)}, got {got}")
+    out, resolution = {}, None
+    for split, grids in voxels.items():
+        what = f"voxels[{split!r}]"
+        grids = _as_array_like(grids, what)
+        shape = tuple(grids.shape)
+        if len(shape) != 4 or not (shape[1] == shape[2] == shape[3]) or shape[1] < 1:
+            raise ValueError(f"{what}: expected shape (n, R, R, R), got {shape}")
+        if shape[0] != rows[split]:
+            raise ValueError(f"{what}: {shape[0]} grids for {rows[split]} clouds")
+        if resolution is not None and shape[1] != resolution:
+            raise ValueError(f"voxels: every split must have the same grid size ({resolution}^3 and {shape[1]}^3)")
+        if np.dtype(grids.dtype).kind not in "biu":
+            raise ValueError(f"{what}: expected integer or bool occupancy, got dtype {grids.dtype}")
+        resolution = shape[1]
+        out[split] = grids
+    return out
 
 
 # --- ShapeNet part ---------------------------------------------------------------------

@@ -4,8 +4,9 @@ The registry tells what a model takes and gives (`ModelEntry.input_kind`,
 `output_kind`); the trainer asks this module, through a few calls, for:
 
 - the Sequence options of a run: the training rotation (`--train_rotation`),
-  on-the-fly voxelisation for voxel models (`Voxelize` transform), and
-  class-balanced P x K batches for embedding models;
+  occupancy grids for voxel models (`inputs="voxels"`: the dataset's stored
+  grids when it has them, else the points voxelised on the fly with the
+  model's `Voxelize`), and class-balanced P x K batches for embedding models;
 - the compile arguments of embedding models (triplet loss and the
   `nn_accuracy` metric instead of cross-entropy and accuracy);
 - the validation key that picks the best checkpoint, and whether the
@@ -22,11 +23,16 @@ def _entry(config):
     return model_entry(config.model)
 
 
-def _voxelize_for(entry):
+def _voxel_inputs(entry):
+    """Sequence options feeding a voxel model: grids of the builder's default size.
+
+    The Sequence reads the dataset's stored grids when it has them (and
+    raises if their size is not the model's), else voxelises the points.
+    """
     from pointnet_tf2.data.voxels import Voxelize
 
     defaults = entry.defaults()
-    return Voxelize(defaults["resolution"], defaults["inner"])
+    return {"inputs": "voxels", "voxelize": Voxelize(defaults["resolution"], defaults["inner"])}
 
 
 def check_options(config):
@@ -62,8 +68,8 @@ def train_sequence_options(config, description):
     """Extra `PointCloudSequence` arguments of the training data of a run.
 
     Returns:
-        A dict, possibly with `augment` (from `--train_rotation`), `transform`
-        (voxel models) and `sampler` (embedding models).
+        A dict, possibly with `augment` (from `--train_rotation`), `inputs`
+        and `voxelize` (voxel models) and `sampler` (embedding models).
 
     Raises:
         ValueError: On options that do not fit the run.
@@ -73,12 +79,15 @@ def train_sequence_options(config, description):
     options = {}
     train_rotation = getattr(config, "train_rotation", None)
     if train_rotation is not None:
+        if entry.input_kind == "voxels" and description.voxel_resolution is not None:
+            raise ValueError(f"{description.root}: --train_rotation turns points, but {config.model} reads the "
+                             "dataset's stored voxel grids")  # fmt: skip
         from pointnet_tf2.rotations import train_augmentation
 
         options["augment"] = train_augmentation(train_rotation, task=config.task, up_axis=description.up_axis,
                                                 seed=config.seed)
     if entry.input_kind == "voxels":
-        options["transform"] = _voxelize_for(entry)
+        options.update(_voxel_inputs(entry))
     if entry.output_kind == "embedding":
         from pointnet_tf2.data.samplers import ClassBalancedSampler
 
@@ -91,7 +100,7 @@ def train_sequence_options(config, description):
 def eval_sequence_options(config):
     """Extra `PointCloudSequence` arguments of the validation data of a run."""
     entry = _entry(config)
-    return {"transform": _voxelize_for(entry)} if entry.input_kind == "voxels" else {}
+    return _voxel_inputs(entry) if entry.input_kind == "voxels" else {}
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")

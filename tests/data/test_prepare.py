@@ -260,3 +260,212 @@ def test_prepare_command_with_normals_and_fps(tree, tmp_path, capsys):
     assert kinds.count("no_normals") == 6
     assert cli.main(["prepare", root, output, "--num_point", "64", "--no_progress"]) == 1
     assert "error: " in capsys.readouterr().err
+
+
+# --- voxel data: .npz archives and .binvox folders ----------------------------------------------
+
+REAL_ARCHIVE = "/work/shared/data/modelnet10_voxels_train.npz"
+
+
+def voxel_shapes(count, size=12, seed=0, empty=()):
+    """`count` grids of three classes (label i % 3: a flat slab, a tall column, a cube) at random places.
+
+    Grids at positions in `empty` have no occupied cell. All shapes are z-up.
+    """
+    rng = np.random.default_rng(seed)
+    grids = np.zeros((count, size, size, size), np.uint8)
+    labels = np.arange(count) % 3
+    for i, label in enumerate(labels):
+        if i in empty:
+            continue
+        x, y = rng.integers(1, 4, size=2)
+        if label == 0:
+            grids[i, x:x + 7, y:y + 7, 2:4] = 1
+        elif label == 1:
+            grids[i, x:x + 2, y:y + 2, 1:11] = 1
+        else:
+            grids[i, x:x + 5, y:y + 5, 3:8] = 1
+    return grids, labels
+
+
+def read_voxel_folder(folder, split):
+    """(data, label, voxels) of a split's shards, in list-file order."""
+    parts = []
+    for line in open(os.path.join(folder, f"{split}_files.txt")).read().split():
+        with h5py.File(os.path.join(folder, os.path.basename(line)), "r") as f:
+            parts.append((f["data"][:], f["label"][:, 0], f["voxels"][:]))
+    return tuple(np.concatenate(arrays) for arrays in zip(*parts))
+
+
+def test_npz_archive_with_both_splits_skips_empty_grids_and_stores_the_grids(tmp_path, capsys):
+    train, train_labels = voxel_shapes(20, empty=(4, 11))
+    test, test_labels = voxel_shapes(7, seed=1, empty=(6,))
+    archive = str(tmp_path / "shapes.npz")
+    np.savez(archive, X_train=train[..., None], y_train=train_labels, X_test=test, y_test=test_labels[:, None])
+    output = str(tmp_path / "shapes_hdf5")
+    result = prepare_dataset(archive, output, num_points=NUM_POINTS, class_names="slab,column,cube", shard_size=8,
+                             workers=1, progress=False)  # fmt: skip
+    out = capsys.readouterr().out
+    assert "prepare: 27 grids of 12^3" in out and "class names: the given class names" in out
+    assert "skipped 3:" in out and "empty" in out and "X_train[4]: the grid is empty (no occupied cell) [empty]" in out
+    assert f"wrote {output}: 18 train, 6 test clouds of {NUM_POINTS} x 3 with 12^3 voxel grids, 3 classes; " \
+           "3 skipped grids listed in" in out  # fmt: skip
+    assert result["counts"] == {"train": 18, "test": 6} and result["skip_counts"] == {"empty": 3}
+    skipped = open(os.path.join(output, "skipped.txt")).read().splitlines()
+    assert skipped == [f"{key}\tempty\tthe grid is empty (no occupied cell)"
+                       for key in ("X_train[4]", "X_train[11]", "X_test[6]")]  # fmt: skip
+    assert open(os.path.join(output, "shape_names.txt")).read().split() == ["slab", "column", "cube"]
+
+    description = open_dataset(output)
+    assert description.splits == {"train": 18, "test": 6} and description.class_names == ["slab", "column", "cube"]
+    assert description.voxel_resolution == 12 and description.voxel_up_axis == 2
+    for split, grids, labels, empty in (("train", train, train_labels, (4, 11)), ("test", test, test_labels, (6,))):
+        kept = [i for i in range(len(grids)) if i not in empty]
+        data, label, voxels = read_voxel_folder(output, split)
+        np.testing.assert_array_equal(voxels, grids[kept])  # the input grids, row by row
+        np.testing.assert_array_equal(label, labels[kept])
+        assert data.shape == (len(kept), NUM_POINTS, 3) and data.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(data, axis=2).max(axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(data.mean(axis=1), 0.0, atol=1e-5)
+        extent = np.ptp(data, axis=1)
+        slabs, columns = extent[label == 0], extent[label == 1]
+        assert np.all(slabs[:, 1] < 0.5 * slabs[:, 0])  # flat in z on file -> flat in y
+        assert np.all(columns[:, 1] > 3 * columns[:, 0])  # tall in z on file -> tall in y
+
+    strict = str(tmp_path / "strict")
+    with pytest.raises(ValueError, match="3 of 27 inputs were skipped and strict mode is on"):
+        prepare_dataset(archive, strict, num_points=8, class_names="a,b,c", strict=True, workers=1, progress=False,
+                        log=None)  # fmt: skip
+    assert not os.path.exists(strict)
+
+    # seeded per grid: another worker count and shard size give the same clouds
+    again = str(tmp_path / "again")
+    prepare_dataset(archive, again, num_points=NUM_POINTS, class_names=["slab", "column", "cube"], shard_size=50,
+                    workers=2, progress=False, log=None)  # fmt: skip
+    np.testing.assert_array_equal(read_voxel_folder(again, "train")[0], read_voxel_folder(output, "train")[0])
+
+
+def test_npz_archive_with_only_a_train_split_and_class_names(tmp_path):
+    grids, _ = voxel_shapes(12)
+    labels = np.arange(12) % 10
+    archive = str(tmp_path / "train_only.npz")
+    np.savez(archive, X_train=grids, y_train=labels)
+    output = str(tmp_path / "mn10")
+    result = prepare_dataset(archive, output, num_points=32, workers=1, progress=False, log=None)
+    assert result["counts"] == {"train": 12} and result["class_names"][9] == "toilet"
+    assert sorted(n for n in os.listdir(output) if n.endswith(".txt")) == ["shape_names.txt", "skipped.txt",
+                                                                          "train_files.txt"]  # fmt: skip
+    description = open_dataset(output)
+    assert description.splits == {"train": 12} and description.class_names[:3] == ["bathtub", "bed", "chair"]
+
+    names = tmp_path / "names.txt"
+    names.write_text("slab\ncolumn\ncube\n")
+    three = str(tmp_path / "three")
+    np.savez(archive, X_train=grids, y_train=np.arange(12) % 3)
+    prepare_dataset(archive, three, num_points=32, class_names=str(names), workers=1, progress=False, log=None)
+    assert open_dataset(three).class_names == ["slab", "column", "cube"]
+    generic = prepare_dataset(archive, str(tmp_path / "generic"), num_points=32, workers=1, progress=False, log=None)
+    assert generic["class_names"] == ["class_0", "class_1", "class_2"]
+
+    with pytest.raises(ValueError, match=r"train_only.npz: the labels go up to 2, but 2 class names were given"):
+        prepare_dataset(archive, str(tmp_path / "x"), class_names="a,b", workers=1, progress=False, log=None)
+    with pytest.raises(ValueError, match=r"train_only.npz: class names\[1\] = 'b c'"):
+        prepare_dataset(archive, str(tmp_path / "x"), class_names="a,b c,d", workers=1, progress=False, log=None)
+    np.savez(archive, X_train=grids)
+    with pytest.raises(ValueError, match=r"train_only.npz: key 'y_train' is missing"):
+        prepare_dataset(archive, str(tmp_path / "x"), workers=1, progress=False, log=None)
+    with pytest.raises(ValueError, match="--normals apply to meshes and point files"):
+        prepare_dataset(archive, str(tmp_path / "x"), normals=True, workers=1, progress=False, log=None)
+    assert not os.path.exists(tmp_path / "x") and not os.path.exists(work_dir_for(str(tmp_path / "x")))
+
+
+def test_binvox_folder_to_layout(tmp_path, capsys):
+    from pointnet_tf2.data.voxels import write_binvox
+
+    root = tmp_path / "ModelNetVox"
+    grids, labels = voxel_shapes(12, size=10)
+    names = ["slab", "column", "cube"]
+    written = {}
+    for i, (grid, label) in enumerate(zip(grids, labels)):
+        split = "test" if i >= 9 else "train"
+        folder = root / names[label] / split
+        folder.mkdir(parents=True, exist_ok=True)
+        rel = f"{names[label]}/{split}/{names[label]}_{i:04d}.binvox"
+        write_binvox(root / rel, grid)
+        written[rel] = grid
+        (folder / f"{names[label]}_{i:04d}.off").write_text("OFF\n0 0 0\n")  # the mesh beside it: ignored
+    write_binvox(root / "cube/train/big.binvox", np.ones((12, 12, 12)))
+    write_binvox(root / "cube/train/hollow.binvox", np.zeros((10, 10, 10)))
+    (root / "slab/train/broken.binvox").write_bytes(b"#binvox 1\ndim 10 10 10\ntranslate 0 0 0\nscale 1\ndata\n\x01")
+    output = str(tmp_path / "vox_hdf5")
+    status = cli.main(["prepare", str(root), "--output", output, "--num_point", "48", "--workers", "1",
+                       "--no_progress"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "ignored: 12 .off" in out and "grids: 10^3" in out
+    assert f"wrote {output}: 9 train, 3 test clouds of 48 x 3 with 10^3 voxel grids, 3 classes; 3 skipped" in out
+    lines = open(os.path.join(output, "skipped.txt")).read().splitlines()
+    skipped = {line.split("\t")[0]: line.split("\t")[1:] for line in lines}
+    assert skipped["cube/train/big.binvox"] == ["resolution", "its grid is 12x12x12, most files' grids are 10^3"]
+    assert skipped["cube/train/hollow.binvox"] == ["empty", "the grid is empty (no occupied cell)"]
+    assert skipped["slab/train/broken.binvox"][0] == "malformed"
+    assert "odd number of bytes" in skipped["slab/train/broken.binvox"][1]
+    description = open_dataset(output)
+    assert description.class_names == ["column", "cube", "slab"] and description.voxel_resolution == 10
+    for split in ("train", "test"):
+        keys = sorted(k for k in written if f"/{split}/" in k)
+        data, label, voxels = read_voxel_folder(output, split)
+        np.testing.assert_array_equal(voxels, np.stack([written[k] for k in keys]))
+        np.testing.assert_array_equal(label, [description.class_names.index(k.split("/")[0]) for k in keys])
+    # the (here empty) meshes beside the grids can still be asked for
+    with pytest.raises(ValueError, match="no train cloud could be made"):
+        prepare_dataset(str(root), str(tmp_path / "meshes"), inputs="meshes", num_points=8, workers=1,
+                        progress=False, log=None)  # fmt: skip
+
+
+def test_prepare_command_output_forms(tmp_path, capsys):
+    grids, labels = voxel_shapes(6)
+    archive = str(tmp_path / "a.npz")
+    np.savez(archive, X_train=grids, y_train=labels)
+    positional = str(tmp_path / "positional")
+    assert cli.main(["prepare", archive, positional, "--num_point", "16", "--workers", "1", "--no_progress"]) == 0
+    assert open_dataset(positional).splits == {"train": 6}
+    capsys.readouterr()
+    assert cli.main(["prepare", archive, str(tmp_path / "p"), "--output", str(tmp_path / "q")]) == 1
+    assert "two output folders given" in capsys.readouterr().err
+    assert cli.main(["prepare", archive]) == 1
+    assert "no output folder: pass it after ROOT or as --output OUTPUT" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("x")
+    assert cli.main(["prepare", str(tmp_path / "notes.txt"), "--output", str(tmp_path / "r")]) == 1
+    assert "notes.txt: is a file; prepare takes a data folder or a .npz voxel archive" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.exists(REAL_ARCHIVE), reason="the real ModelNet10 voxel archive is not here")
+def test_prepare_a_subset_of_the_real_modelnet10_archive(tmp_path):
+    with np.load(REAL_ARCHIVE) as real:  # read-only
+        labels = real["y_train"]
+        empty = [6, 15, 21, 24, 60]
+        picked = sorted(set(empty) | set(np.linspace(0, len(labels) - 1, 55).astype(int).tolist()))[:60]
+        grids, labels = real["X_train"][picked], labels[picked]
+    assert len(picked) == 60 and set(labels.tolist()) == set(range(10))
+    subset = str(tmp_path / "modelnet10_subset.npz")
+    np.savez(subset, X_train=grids, y_train=labels)
+    output = str(tmp_path / "modelnet10_hdf5")
+    result = prepare_dataset(subset, output, num_points=128, workers=1, progress=False, log=None)
+    is_empty = grids.reshape(60, -1).max(axis=1) == 0
+    assert is_empty.sum() == len(empty) and result["skip_counts"] == {"empty": len(empty)}
+    assert result["counts"] == {"train": 60 - len(empty)}
+    description = open_dataset(output)
+    assert description.class_names == ["bathtub", "bed", "chair", "desk", "dresser", "monitor", "night_stand",
+                                       "sofa", "table", "toilet"]  # fmt: skip
+    data, label, voxels = read_voxel_folder(output, "train")
+    np.testing.assert_array_equal(label, labels[~is_empty])
+    np.testing.assert_array_equal(voxels, grids[~is_empty])
+    assert data.shape == (60 - len(empty), 128, 3)
+    # z is up in the grids, y in the clouds: a table's flat top is the densest end along +y, of all six directions
+    tables = data[label == description.class_names.index("table")]
+    assert len(tables) >= 3
+    for cloud in tables:
+        near_end = [np.mean(sign * cloud[:, axis] > (sign * cloud[:, axis]).max() - 0.15)
+                    for axis in range(3) for sign in (1, -1)]  # fmt: skip
+        assert int(np.argmax(near_end)) == 2, near_end  # +y

@@ -131,7 +131,7 @@ def test_modelnet_nan_in_a_late_shard_leaves_nothing(tmp_path, rng):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"splits": {"train": None}}, r"expected exactly the splits \['train', 'test'\]; missing \['test'\]"),
+        ({"splits": {"test": None}}, r"the splits \['train', 'test'\] \(test optional\); missing \['train'\]"),
         ({"splits": {"train": None, "test": None, "val": None}}, r"unknown \['val'\]"),
         ({"class_names": ["a", "a"]}, "appears twice"),
         ({"class_names": ["a b"]}, "without whitespace"),
@@ -148,6 +148,32 @@ def test_modelnet_argument_validation(tmp_path, kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         writers.write_modelnet_layout(tmp_path / "m", **args)
+
+
+def test_modelnet_layout_with_voxels_and_without_a_test_split(tmp_path):
+    import h5py
+
+    points = np.zeros((3, 4, 3), np.float32)
+    grids = np.zeros((3, 5, 5, 5), bool)
+    grids[1, 2, 2, 2] = True
+    out = writers.write_modelnet_layout(tmp_path / "m", {"train": (points, [0, 1, 0])}, ["a", "b"],
+                                        voxels={"train": grids}, voxel_up_axis=2)  # fmt: skip
+    assert sorted(os.listdir(out)) == ["ply_data_train0.h5", "shape_names.txt", "train_files.txt"]
+    with h5py.File(os.path.join(out, "ply_data_train0.h5"), "r") as f:
+        np.testing.assert_array_equal(f["voxels"][:], grids.astype(np.uint8))
+        assert f["voxels"].dtype == np.uint8 and f["voxels"].chunks == (1, 5, 5, 5)
+        assert f["voxels"].attrs["up_axis"] == 2
+    splits = {"train": (points, [0, 0, 0]), "test": (points[:1], [0])}
+    for voxels, match in (
+        ({"train": grids}, r"voxels: expected a dict with one array per split \['test', 'train'\]"),
+        ({"train": grids, "test": grids}, r"voxels\['test'\]: 3 grids for 1 clouds"),
+        ({"train": grids[:, :4], "test": grids[:1]}, r"voxels\['train'\]: expected shape \(n, R, R, R\)"),
+        ({"train": grids * 0.5, "test": grids[:1]}, r"voxels\['train'\]: expected integer or bool occupancy"),
+        ({"train": grids, "test": np.zeros((1, 4, 4, 4), bool)}, "the same grid size"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            writers.write_modelnet_layout(tmp_path / "bad", splits, ["a"], voxels=voxels)
+    assert not os.path.exists(tmp_path / "bad")
 
 
 def test_splits_must_share_the_cloud_shape(tmp_path):

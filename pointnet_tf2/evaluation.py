@@ -4,7 +4,7 @@ import numpy as np
 
 
 def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none",
-                  seed=0):
+                  seed=0, indices=None):
     """Predicts every cloud of a split, averaging logits over rotated copies.
 
     With `num_votes = V > 1` each cloud is also rotated about the dataset's up
@@ -23,6 +23,8 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
             (seeded by `seed`; see `pointnet_tf2.rotations`). Voxel models get
             the clouds voxelised after rotation.
         seed: Seed of the rotations.
+        indices: Positions within the split to predict (None: all), e.g. a
+            run's validation hold-out (`pointnet_tf2.training.trainer.validation_rows`).
 
     Voxel models read the dataset's stored grids when it has them
     (`description.voxel_resolution`); votes and rotations turn points, so
@@ -58,12 +60,13 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
             raise ValueError(f"{description.root}: the voxel model reads the stored grids; votes and test rotations "
                              "turn points (use num_votes 1 and rotation 'none')")  # fmt: skip
         sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                      augment=False, shuffle=False, seed=seed, inputs="voxels", voxelize=transform)
+                                      augment=False, shuffle=False, seed=seed, inputs="voxels", voxelize=transform,
+                                      indices=indices)
         transform = None
     else:
         augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
         sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                      augment=augment, shuffle=False, channels=channels, seed=seed)
+                                      augment=augment, shuffle=False, channels=channels, seed=seed, indices=indices)
     logits, labels, categories = [], [], []
     for index in range(len(sequence)):
         inputs, targets = sequence[index]
@@ -89,7 +92,8 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     return result
 
 
-def evaluate(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none", seed=0):
+def evaluate(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none", seed=0,
+             indices=None):
     """Evaluates a model on a split with the task's metric protocol.
 
     Classification: overall accuracy, mean per-class accuracy, per-class
@@ -108,6 +112,7 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
         batch_size: Clouds per prediction batch.
         rotation: 'none', 'z' or 'so3': random test rotations (see `predict_split`).
         seed: Seed of the rotations.
+        indices: Positions within the split to evaluate (None: all).
 
     Returns:
         A JSON-serialisable dict of results; its "headline" lists the keys of
@@ -121,13 +126,15 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
     if model_kinds(model)[1] == "embedding":
         from pointnet_tf2.retrieval import evaluate_retrieval
 
+        if indices is not None:
+            raise ValueError("retrieval evaluation runs over a whole split; it takes no indices")
         result = evaluate_retrieval(model, description, split=split, num_points=num_points, batch_size=batch_size,
                                     rotation=rotation, seed=seed)
         result["rotation"] = rotation
         return result
 
     predictions = predict_split(model, description, split=split, num_points=num_points, num_votes=num_votes,
-                                batch_size=batch_size, rotation=rotation, seed=seed)
+                                batch_size=batch_size, rotation=rotation, seed=seed, indices=indices)
     logits, labels = predictions["logits"], predictions["labels"]
     result = {"split": split, "num_samples": int(len(labels)), "num_votes": int(num_votes), "task": description.task}
     if rotation != "none":

@@ -6,7 +6,9 @@ HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU)
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True, help="a .keras checkpoint written by a train script")
     parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the checkpoint)")
-    parser.add_argument("--split", default="test", help="split to evaluate")
+    parser.add_argument("--split", default="test",
+                        help="split to evaluate; 'validation' = exactly the clouds the run validated on "
+                        "(its val split or its seeded --val_split hold-out of train)")
     parser.add_argument("--num_point", type=int, default=None, help="points per cloud (default: the training value)")
     parser.add_argument("--num_votes", type=int, default=1, help="rotations about the up axis to average (original: 12)")
     parser.add_argument("--batch_size", type=int, default=32)
@@ -29,6 +31,7 @@ def run(args):
     from pointnet_tf2.evaluation import evaluate
     from pointnet_tf2.evaluation import format_results
     from pointnet_tf2.training.trainer import load_checkpoint
+    from pointnet_tf2.training.trainer import run_validation_rows
     from pointnet_tf2.utils import atomic_output
 
     model, description, run_config = load_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area)
@@ -47,8 +50,11 @@ def run(args):
                     json.dump(rows, f, indent=2)
             print(f"results written to {args.output}")
         return 0
-    result = evaluate(model, description, split=args.split, num_points=num_points, num_votes=args.num_votes,
-                      batch_size=args.batch_size, rotation=args.test_rotation, seed=args.seed)
+    split, indices = args.split, None
+    if split == "validation":
+        split, indices = run_validation_rows(run_config, description, args.checkpoint)
+    result = evaluate(model, description, split=split, num_points=num_points, num_votes=args.num_votes,
+                      batch_size=args.batch_size, rotation=args.test_rotation, seed=args.seed, indices=indices)
     result["checkpoint"] = os.path.abspath(args.checkpoint)
     print(format_results(result))
     if args.output:

@@ -39,7 +39,7 @@ def build_parser(task_name):
         "x --decay_rate every --decay_step samples (floor 1e-5)")
     add("--decay_step", type=int, default=task.decay_step, help="samples between learning-rate decays (staircase)")
     add("--decay_rate", type=float, default=task.decay_rate, help="learning-rate decay factor (staircase)")
-    add("--bn_init_decay", type=float, default=0.99,
+    add("--bn_init_decay", type=float, default=0.9,
         help="batch-norm momentum (decay of the moving averages) at the start; the original: 0.5")
     add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=task.bn_decay_step,
         help="samples between BN-momentum steps (1 - momentum halves each step)")

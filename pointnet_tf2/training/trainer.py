@@ -43,7 +43,7 @@ class TrainConfig:
     decay_step: Optional[int] = None
     decay_rate: Optional[float] = None
     lr_schedule: str = "cosine"
-    bn_init_decay: float = 0.99
+    bn_init_decay: float = 0.9
     bn_decay_decay_rate: float = 0.5
     bn_decay_decay_step: Optional[int] = None
     bn_decay_clip: float = 0.99
@@ -169,6 +169,28 @@ def validation_rows(description, config):
     if len(held) == 0 or len(kept) == 0:
         raise ValueError(f"{description.root}: --val_split {config.val_split} leaves no clouds to train or to validate on")
     return kept, "train", held
+
+
+def run_validation_rows(run_config, description, where):
+    """The split and rows a finished run validated on, from its `config.json`.
+
+    Args:
+        run_config: The run's `config.json` contents (`load_run_config`).
+        description: The dataset, as opened for evaluation.
+        where: The checkpoint, named in errors.
+
+    Returns:
+        `(split, indices)`: indices None means the whole split.
+
+    Raises:
+        ValueError: If the run validated on nothing.
+    """
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    config = TrainConfig(**{k: v for k, v in run_config["train_config"].items() if k in fields})
+    _, split, indices = validation_rows(description, config)
+    if split is None:
+        raise ValueError(f"{where}: its run validated on nothing (--validate_on none); choose a --split")
+    return split, indices
 
 
 def input_channels(config, description):

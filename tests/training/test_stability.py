@@ -134,7 +134,7 @@ def test_original_settings_flag_restores_the_original_schedules():
     assert (config.lr_schedule, config.bn_init_decay, config.bn_decay_clip) == ("staircase", 0.5, 0.99)
     assert (config.decay_step, config.decay_rate, config.bn_decay_decay_step) == (200_000, 0.7, 200_000)
     default = TrainConfig(task="cls").resolved()
-    assert (default.lr_schedule, default.bn_init_decay) == ("cosine", 0.99)
+    assert (default.lr_schedule, default.bn_init_decay, default.bn_decay_clip) == ("cosine", 0.9, 0.99)
 
 
 @pytest.mark.parametrize("field, value, quoted", [

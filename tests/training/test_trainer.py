@@ -103,7 +103,7 @@ def test_resume_schedule_is_where_it_was(tiny_data, tmp_path):
 
 
 def test_default_schedules_cosine_and_constant_momentum(tiny_data, tmp_path):
-    # The default: cosine from 1e-3 down to 1e-5 over --max_epoch epochs of 5 steps; BN momentum 0.99 throughout.
+    # The default: cosine from 1e-3 down to 1e-5 over --max_epoch epochs of 5 steps; BN momentum from 0.9.
     log_dir = str(tmp_path / "log")
     assert main("cls", ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic",
                         "--max_epoch", "3", *FAST]) == 0
@@ -113,7 +113,7 @@ def test_default_schedules_cosine_and_constant_momentum(tiny_data, tmp_path):
         progress = 5 * (epoch + 1) / total
         cosine = 0.5 * (1 + np.cos(np.pi * progress))
         assert float(row["learning_rate"]) == pytest.approx(0.001 * ((1 - 0.01) * cosine + 0.01), rel=1e-5)
-        assert float(row["bn_momentum"]) == pytest.approx(0.99)
+        assert float(row["bn_momentum"]) == pytest.approx(0.9)
     assert float(rows[-1]["learning_rate"]) == pytest.approx(1e-5)
 
 
@@ -222,6 +222,22 @@ def test_evaluate_command_writes_results(cls_run, tmp_path, capsys):
     assert 0.0 <= results["overall_accuracy"] <= 1.0 and 0.0 <= results["mean_class_accuracy"] <= 1.0
     assert len(results["confusion_matrix"]) == 12
     assert "overall_accuracy" in capsys.readouterr().out
+
+
+def test_evaluate_command_on_the_runs_validation_hold_out(cls_run, tiny_data, tmp_path):
+    from pointnet_tf2 import cli
+    from pointnet_tf2.data import holdout_indices
+
+    output = tmp_path / "results.json"
+    assert cli.main(["evaluate", "--checkpoint", str(cls_run / "best.keras"), "--split", "validation",
+                     "--output", str(output)]) == 0
+    results = json.loads(output.read_text())
+    held = holdout_indices(96, 0.1, seed=0)[1]  # the run's hold-out: 10% of the 96 training clouds, seed 0
+    assert results["split"] == "train" and results["num_samples"] == len(held) == 10
+    labels = PointCloudSequence(open_dataset(tiny_data("cls")), split="train", batch_size=1).read_labels()
+    assert sum(map(sum, results["confusion_matrix"])) == 10
+    assert [sum(row) for row in results["confusion_matrix"]] == np.bincount(np.asarray(labels).ravel()[held],
+                                                                            minlength=12).tolist()
 
 
 def test_evaluate_command_rejects_data_of_another_task(cls_run, tiny_data, tmp_path, capsys):

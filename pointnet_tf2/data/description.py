@@ -74,6 +74,12 @@ class DatasetDescription:
             `part_names.txt` if present, else `<category>_<part id>`).
         rooms: sem_seg: room name of each row (block), e.g. `Area_1_office_1`.
         test_area: sem_seg: the area whose rooms form the test split.
+        class_count_from: None when the class names come with the data
+            (`shape_names.txt`, a `class_names` attribute, ...); "labels"
+            when the data has no names and the count is the largest label
+            + 1 (a guess: classes above it are missing); "num_classes" when
+            the caller gave the count (`open_dataset(num_classes=...)`).
+            Names are then `class_0`, `class_1`, ...
     """
 
     task: str
@@ -98,6 +104,7 @@ class DatasetDescription:
     part_names: Optional[list] = None
     rooms: Optional[list] = None
     test_area: Optional[int] = None
+    class_count_from: Optional[str] = None
 
     def __post_init__(self):
         if self.task not in TASKS:

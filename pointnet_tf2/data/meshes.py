@@ -474,9 +474,11 @@ def _read_point_text(path, data, columns, max_elements):
 
 
 def _read_npy(path, columns, max_elements):
+    import zipfile
+
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:  # "PK" first: read as a damaged .npz
         raise BadFileError(path, "malformed", f"not a valid .npy array: {' '.join(str(error).split())[:200]}") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf" or array.ndim != 2:
         raise BadFileError(path, "malformed", f"expected a numeric (N, C) array, got shape "

@@ -665,11 +665,11 @@ def _read_h5_row(path, index):
     except OSError as error:
         raise ValueError(f"{path}: not a readable HDF5 file ({str(error).splitlines()[0]})") from None
     with f:
-        if "data" not in f:
-            raise ValueError(f"{path}: no 'data' dataset (keys: {', '.join(f.keys())})")
+        if "data" not in f or not isinstance(f["data"], h5py.Dataset):
+            raise ValueError(f"{path}: no 'data' dataset (keys: {', '.join(f.keys()) or 'none'})")
         data = f["data"]
-        if data.ndim != 3:
-            raise ValueError(f"{path}: 'data' must be (n, P, C), got shape {data.shape}")
+        if data.ndim != 3 or data.shape[2] < 3:
+            raise ValueError(f"{path}: 'data' must be (n, P, C) with C >= 3 (x, y, z), got shape {data.shape}")
         if not 0 <= index < data.shape[0]:
             raise ValueError(f"{path}: index {index} is out of range (the file holds {data.shape[0]} clouds)")
         row = np.asarray(h5read.read(data, index), dtype=np.float64)

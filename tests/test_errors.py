@@ -125,6 +125,10 @@ def test_training_on_one_shard_uses_it_all_as_training_data(data, tmp_path, caps
     config = json.loads((log_dir / "config.json").read_text())
     assert config["dataset"]["class_names"][0] != "class_0"  # shape_names.txt beside the shard
     assert (log_dir / "best.keras").is_file() and not (log_dir / "test_results.json").exists()
+    refused = tmp_path / "refused"
+    assert train_main("cls", ["--data", shard, "--log_dir", str(refused), *FAST, "--validate_on", "test"]) == 1
+    assert "has no 'test' split" in error_line(capsys)
+    assert not refused.exists()  # no empty run folder left
 
 
 # --- 7, 8, 9: .keras files that are not run checkpoints -------------------------------

@@ -126,8 +126,9 @@ def run(args):
                              batch_size=args.batch_size, seed=args.seed)  # fmt: skip
         except (ValueError, OSError) as error:
             failures += 1
-            print(f"pointnet-tf2 predict: error: {error}", file=sys.stderr)
-            rows.append({"file": spec, "error": str(error)})
+            message = str(error) if str(error).startswith(spec.rpartition(":")[0] or spec) else f"{spec}: {error}"
+            print(f"pointnet-tf2 predict: error: {message}", file=sys.stderr)
+            rows.append({"file": spec, "error": message})
             continue
         notes = f"  [{', '.join(cloud.notes)}]" if cloud.notes else ""
         if predictor.task == "cls":

@@ -371,7 +371,9 @@ def check_run_folder(config, log_dir, description=None):
 
     Args:
         config: A resolved `TrainConfig`.
-        log_dir: The absolute log folder (created if missing).
+        log_dir: The absolute log folder. It is not created here: the first
+            file the run writes (`config.json`) creates it, so a run refused
+            before training leaves no empty folder.
         description: The run's `DatasetDescription`; when given, a resume
             also checks the dataset against the recorded one.
 
@@ -387,7 +389,6 @@ def check_run_folder(config, log_dir, description=None):
     from pointnet_tf2.training import callbacks as cb
     from pointnet_tf2.utils.keras_utils import check_keras_file
 
-    os.makedirs(log_dir, exist_ok=True)
     last_path = os.path.join(log_dir, "last.keras")
     state = cb.read_state(log_dir)
     if config.resume:

@@ -529,7 +529,9 @@ def load_predictor(checkpoint):
     The description comes from the `config.json` next to the checkpoint (as
     written by the trainer); the dataset itself is not opened, so a
     checkpoint can be used on a machine without its training data. Without
-    `config.json` the classes are called `class_0`, `class_1`, ...
+    `config.json` the classes are called `class_0`, `class_1`, ... A model
+    that is not from the zoo must take points and give logits (see
+    `check_point_model`).
 
     Args:
         checkpoint: A `.keras` file or a run folder.
@@ -659,11 +661,12 @@ def _read_h5_row(path, index):
     import h5py
 
     from pointnet_tf2.data import h5read
+    from pointnet_tf2.utils.errors import first_line
 
     try:
         f = h5py.File(path, "r")
     except OSError as error:
-        raise ValueError(f"{path}: not a readable HDF5 file ({str(error).splitlines()[0]})") from None
+        raise ValueError(f"{path}: not a readable HDF5 file ({first_line(error)})") from None
     with f:
         if "data" not in f or not isinstance(f["data"], h5py.Dataset):
             raise ValueError(f"{path}: no 'data' dataset (keys: {', '.join(f.keys()) or 'none'})")

@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from pointnet_tf2.utils.errors import first_line
+
 
 class DataReadError(ValueError):
     """A dataset of an HDF5 file could not be read (a damaged block, an I/O error)."""
@@ -39,7 +41,7 @@ def describe_failure(dataset, selection, error):
     path = dataset.file.filename
     name = dataset.name.lstrip("/")
     rows, first = _rows(dataset, selection)
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    reason = first_line(error)
     source = _virtual_source(dataset, first) if first is not None else None
     where = f" (source {source})" if source else ""
     return (f"{path}: cannot read {name!r}{rows}{where}: {reason}; the file is damaged or unreadable: "

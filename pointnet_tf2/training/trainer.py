@@ -10,7 +10,7 @@ import numpy as np
 
 from pointnet_tf2.training.tasks import get_task
 from pointnet_tf2.utils import atomic_output
-from pointnet_tf2.utils.keras_utils import first_line
+from pointnet_tf2.utils.errors import first_line
 
 CONFIG_FILE = "config.json"
 

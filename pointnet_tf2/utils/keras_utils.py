@@ -4,6 +4,8 @@ import os
 
 import numpy as np
 
+from pointnet_tf2.utils.errors import first_line
+
 
 def count_trainable_params(model):
     """Returns the number of trainable scalars of a Keras model."""
@@ -30,26 +32,6 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # Members every Keras 3 `.keras` archive holds.
 _KERAS_MEMBERS = ("config.json", "model.weights.h5")
-
-
-def first_line(error, limit=300):
-    """The first line of an exception's message, cut to `limit` characters.
-
-    Keras and h5py errors can carry whole weight tensors or tracebacks in their
-    message; a user-facing error quotes only this.
-
-    Args:
-        error: An exception (or any object).
-        limit: Longest text kept.
-
-    Returns:
-        `"TypeName: first line"` (the type name alone for an empty message).
-    """
-    text = str(error).strip().splitlines()
-    line = text[0].strip() if text else ""
-    if len(line) > limit:
-        line = line[: limit - 3] + "..."
-    return f"{type(error).__name__}: {line}" if line else type(error).__name__
 
 
 def check_keras_file(path, hint=None):

@@ -249,7 +249,9 @@ def test_readers_fuzzed_with_random_and_truncated_bytes(good, tmp_path):
 
     suffixes = sorted(good["files"])
 
-    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+    # FUZZ_EXAMPLES=N: a longer, random (not derandomized) search.
+    longer = os.environ.get("FUZZ_EXAMPLES")
+    @settings(max_examples=int(longer or 150), deadline=None, derandomize=not longer, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
     @given(suffix=st.sampled_from(suffixes), data=st.binary(min_size=1, max_size=600),
            cut=st.floats(0.0, 1.0), mode=st.sampled_from(["random", "truncated", "prefixed"]))  # fmt: skip
@@ -267,3 +269,13 @@ def test_readers_fuzzed_with_random_and_truncated_bytes(good, tmp_path):
         _read_or_refuse(path)
 
     fuzz()
+
+
+def test_readers_on_every_truncation_of_good_files(good, tmp_path):
+    for suffix, valid in sorted(good["files"].items()):
+        step = max(1, len(valid) // 300)
+        for length in range(1, len(valid), step):
+            path = str(tmp_path / f"cut{suffix}")
+            with open(path, "wb") as f:
+                f.write(valid[:length])
+            _read_or_refuse(path)

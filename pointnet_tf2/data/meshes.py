@@ -339,8 +339,12 @@ def _from_trimesh(path, loaded, suffix, up_axis):
         else:
             points = [np.asarray(g.vertices) for g in loaded.geometry.values() if hasattr(g, "vertices")]
             loaded = trimesh.PointCloud(np.concatenate(points) if points else np.zeros((0, 3)))
-    vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
+    vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64)
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64)
+    if vertices.size % 3 or faces.size % 3:  # e.g. a truncated OBJ line "v 0.5 0.25"
+        raise BadFileError(path, "malformed", f"vertices of shape {vertices.shape} and faces of shape {faces.shape} "
+                                              "are not 3D points and triangles")  # fmt: skip
+    vertices = vertices.reshape(-1, 3)
     if len(vertices) == 0:
         raise BadFileError(path, "empty", "the file has no vertices")
     if faces.size == 0:

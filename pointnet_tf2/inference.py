@@ -51,6 +51,40 @@ def model_input_spec(model):
     return shape[1], shape[2]
 
 
+def check_point_model(model, path):
+    """Checks that a model takes point clouds and gives logits, as `predict` and `export` need.
+
+    Models of the zoo say what they are; any other Keras model is accepted
+    when it has one input of points (B, N, C) (N may be None) and one output
+    of logits: (B, classes) for classification, (B, N, classes) for per-point
+    labels (treated as semantic segmentation).
+
+    Args:
+        model: A loaded Keras model.
+        path: Its file, for the message.
+
+    Raises:
+        ValueError: One line naming the file and the shapes it has.
+    """
+    shapes = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}
+    points = shapes.get("points", tuple(model.inputs[0].shape) if model.inputs else ())
+    if len(points) != 3 or points[2] is None:
+        raise ValueError(f"{path}: not a point-cloud model: its input has shape {_shape_text(points)}, "
+                         "not (B, N, C) points")  # fmt: skip
+    if getattr(model, "task", None) in TASKS:
+        return
+    outputs = [tuple(tensor.shape) for tensor in model.outputs]
+    if len(model.inputs) != 1 or len(outputs) != 1 or len(outputs[0]) not in (2, 3) or outputs[0][-1] is None:
+        raise ValueError(f"{path}: not a point-cloud model of logits: a plain Keras model must take (B, N, C) points "
+                         f"and give (B, classes) or (B, N, classes); this one gives "
+                         f"{', '.join(_shape_text(s) for s in outputs) or 'nothing'}")  # fmt: skip
+
+
+def _shape_text(shape):
+    return "(" + ", ".join("B" if i == 0 and d is None else ("None" if d is None else str(d))
+                           for i, d in enumerate(shape)) + ")"  # fmt: skip
+
+
 def model_task(model):
     """The task of a model of the zoo ("cls", "part_seg" or "sem_seg").
 
@@ -495,7 +529,9 @@ def load_predictor(checkpoint):
     The description comes from the `config.json` next to the checkpoint (as
     written by the trainer); the dataset itself is not opened, so a
     checkpoint can be used on a machine without its training data. Without
-    `config.json` the classes are called `class_0`, `class_1`, ...
+    `config.json` the classes are called `class_0`, `class_1`, ... A model
+    that is not from the zoo must take points and give logits (see
+    `check_point_model`).
 
     Args:
         checkpoint: A `.keras` file or a run folder.
@@ -507,16 +543,12 @@ def load_predictor(checkpoint):
         FileNotFoundError: If the checkpoint is missing.
         ValueError: If it cannot be loaded, or does not match its description.
     """
-    import keras
-
-    import pointnet_tf2  # noqa: F401  (registers the zoo's Keras objects)
     from pointnet_tf2.data.description import DatasetDescription
+    from pointnet_tf2.utils.keras_utils import load_keras_model
 
     path = resolve_checkpoint(checkpoint)
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for a damaged file.
-        raise ValueError(f"{path}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from None
+    model = load_keras_model(path)
+    check_point_model(model, path)
     task = model_task(model)
     num_points, input_dims = model_input_spec(model)
     config_path = os.path.join(os.path.dirname(os.path.abspath(path)), "config.json")
@@ -527,7 +559,7 @@ def load_predictor(checkpoint):
                 description = DatasetDescription.from_dict(json.load(f)["dataset"])
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{config_path}: no valid dataset description ({error})") from None
-    width = int(_output_width(model, task))
+    width = int(output_width(model, task))
     if description is None:
         names = [f"class_{i}" for i in range(width)]
         return Predictor(model, task, path, names, up_axis=2 if task == "sem_seg" else 1,
@@ -542,7 +574,8 @@ def load_predictor(checkpoint):
                      num_points=num_points, input_dims=input_dims, description=description)  # fmt: skip
 
 
-def _output_width(model, task):
+def output_width(model, task):
+    """Classes a model predicts (parts for part segmentation)."""
     if task == "part_seg":
         config = getattr(model, "builder_config", {})
         if "num_parts" in config:
@@ -627,20 +660,27 @@ def _dataset_names(path):
 def _read_h5_row(path, index):
     import h5py
 
-    with h5py.File(path, "r") as f:
-        if "data" not in f:
-            raise ValueError(f"{path}: no 'data' dataset (keys: {', '.join(f.keys())})")
+    from pointnet_tf2.data import h5read
+    from pointnet_tf2.utils.errors import first_line
+
+    try:
+        f = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable HDF5 file ({first_line(error)})") from None
+    with f:
+        if "data" not in f or not isinstance(f["data"], h5py.Dataset):
+            raise ValueError(f"{path}: no 'data' dataset (keys: {', '.join(f.keys()) or 'none'})")
         data = f["data"]
-        if data.ndim != 3:
-            raise ValueError(f"{path}: 'data' must be (n, P, C), got shape {data.shape}")
+        if data.ndim != 3 or data.shape[2] < 3:
+            raise ValueError(f"{path}: 'data' must be (n, P, C) with C >= 3 (x, y, z), got shape {data.shape}")
         if not 0 <= index < data.shape[0]:
             raise ValueError(f"{path}: index {index} is out of range (the file holds {data.shape[0]} clouds)")
-        row = np.asarray(data[index], dtype=np.float64)
+        row = np.asarray(h5read.read(data, index), dtype=np.float64)
         labels = cloud_label = None
         if "pid" in f:
-            labels = np.asarray(f["pid"][index]).reshape(-1).astype(np.int64)
+            labels = np.asarray(h5read.read(f["pid"], index)).reshape(-1).astype(np.int64)
         if "label" in f:
-            value = np.asarray(f["label"][index]).reshape(-1)
+            value = np.asarray(h5read.read(f["label"], index)).reshape(-1)
             if value.size == row.shape[0] and row.shape[0] > 1:
                 labels = value.astype(np.int64) if labels is None else labels
             elif value.size == 1:

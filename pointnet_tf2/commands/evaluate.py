@@ -4,8 +4,10 @@ HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU)
 
 
 def add_arguments(parser):
-    parser.add_argument("--checkpoint", required=True, help="a .keras checkpoint written by a train script")
-    parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the checkpoint)")
+    parser.add_argument("--checkpoint", required=True,
+                        help="a .keras checkpoint written by a train script, or a standalone .keras model with --data")
+    parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the "
+                        "checkpoint; required for a .keras file outside a run folder)")
     parser.add_argument("--split", default="test",
                         help="split to evaluate; 'validation' = exactly the clouds the run validated on "
                         "(its val split or its seeded --val_split hold-out of train)")
@@ -33,7 +35,10 @@ def run(args):
     from pointnet_tf2.training.trainer import load_checkpoint
     from pointnet_tf2.training.trainer import run_validation_rows
     from pointnet_tf2.utils import atomic_output
+    from pointnet_tf2.utils import check_writable
 
+    if args.output:
+        check_writable(args.output)  # before minutes of evaluation
     model, description, run_config = load_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area)
     num_points = args.num_point or run_config["train_config"]["num_point"]
     if args.rotation_protocol:

@@ -33,7 +33,9 @@ def run(args):
               file=sys.stderr)  # fmt: skip
         return 1
     from pointnet_tf2.inference import load_predictor
+    from pointnet_tf2.utils import check_writable
 
+    check_writable(args.output, folder=args.format == "saved_model")  # before the model is loaded and converted
     predictor = load_predictor(args.checkpoint)
     metadata = model_metadata(predictor.model, class_names=predictor.class_names,
                               category_names=predictor.category_names, up_axis=predictor.up_axis_name,

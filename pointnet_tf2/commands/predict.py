@@ -85,6 +85,9 @@ def _write_table(path, rows, task):
 def run(args):
     """Predicts every input; a bad input is reported and the others go on.
 
+    `--output` gets a row per input (failed ones with their error), unless
+    every input failed: then nothing is written.
+
     Returns:
         The exit status: 0, or 1 if any input failed.
     """
@@ -98,9 +101,15 @@ def run(args):
     from pointnet_tf2.inference import load_predictor
     from pointnet_tf2.inference import predict
 
+    from pointnet_tf2.utils import check_writable
+
     if args.output and not args.output.lower().endswith((".json", ".csv")):
         raise ValueError(f"--output {args.output}: must end with .json or .csv")
+    if args.output:
+        check_writable(args.output)  # before any prediction is made
     predictor = load_predictor(args.checkpoint)
+    if predictor.task != "cls":
+        check_writable(args.output_dir, folder=True)
     category = _category_index(args.category, predictor)
     names = predictor.class_names
     sample_points = args.num_point or predictor.num_points or 2048
@@ -117,8 +126,9 @@ def run(args):
                              batch_size=args.batch_size, seed=args.seed)  # fmt: skip
         except (ValueError, OSError) as error:
             failures += 1
-            print(f"pointnet-tf2 predict: error: {error}", file=sys.stderr)
-            rows.append({"file": spec, "error": str(error)})
+            message = str(error) if str(error).startswith(spec.rpartition(":")[0] or spec) else f"{spec}: {error}"
+            print(f"pointnet-tf2 predict: error: {message}", file=sys.stderr)
+            rows.append({"file": spec, "error": message})
             continue
         notes = f"  [{', '.join(cloud.notes)}]" if cloud.notes else ""
         if predictor.task == "cls":
@@ -154,9 +164,9 @@ def run(args):
         if category_name is not None:
             row["category"] = category_name
         rows.append(row)
-    if args.output:
+    if args.output and failures < len(args.inputs):  # errors alone are on stderr already
         _write_table(args.output, rows, predictor.task)
         print(f"results written to {args.output}")
-    if failures:
+    if failures and len(args.inputs) > 1:
         print(f"pointnet-tf2 predict: {failures} of {len(args.inputs)} input(s) failed", file=sys.stderr)
     return 1 if failures else 0

@@ -6,7 +6,8 @@ HELP = "shape retrieval: every test shape queries all others (mAP, precision@k, 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
                         help="a .keras checkpoint written by train_cls.py (pointnet_embed, or any classifier)")
-    parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the checkpoint)")
+    parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the "
+                        "checkpoint; required for a .keras file outside a run folder)")
     parser.add_argument("--split", default="test", help="split whose shapes query each other")
     parser.add_argument("--layer", default=None,
                         help="layer whose output is the feature (default: the embedding of pointnet_embed, "
@@ -31,6 +32,7 @@ def run(args):
     from pointnet_tf2 import retrieval
     from pointnet_tf2.training.trainer import load_checkpoint
     from pointnet_tf2.utils import atomic_output
+    from pointnet_tf2.utils import check_writable
 
     try:
         ks = [int(k) for k in args.top_k.split(",")]
@@ -38,6 +40,8 @@ def run(args):
             raise ValueError
     except ValueError:
         raise ValueError(f"--top_k must be comma-separated positive integers, got {args.top_k!r}") from None
+    output_dir = args.output_dir or os.path.dirname(os.path.abspath(args.checkpoint))
+    check_writable(output_dir, folder=True)  # before the features are computed
     model, description, run_config = load_checkpoint(args.checkpoint, data=args.data)
     num_points = args.num_point or run_config["train_config"]["num_point"]
     features, labels, points = retrieval.compute_features(
@@ -51,7 +55,6 @@ def run(args):
     print(f"retrieval on {args.split} ({metrics['num_queries']} queries, feature {feature}, {args.distance} distance)")
     for key in ["map"] + [f"precision_at_{k}" for k in ks]:
         print(f"  {key:<18} {result[key]:.4f}")
-    output_dir = args.output_dir or os.path.dirname(os.path.abspath(args.checkpoint))
     os.makedirs(output_dir, exist_ok=True)
     if args.num_queries > 0:
         rng = np.random.default_rng(args.seed)

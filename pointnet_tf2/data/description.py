@@ -81,6 +81,12 @@ class DatasetDescription:
         voxel_up_axis: The grid axis pointing up in the stored grids (the
             `up_axis` attribute of `voxels`; 2 = z for ModelNet grids), or
             None. The points are turned y-up, the grids are kept as given.
+        class_count_from: None when the class names come with the data
+            (`shape_names.txt`, a `class_names` attribute, ...); "labels"
+            when the data has no names and the count is the largest label
+            + 1 (a guess: classes above it are missing); "num_classes" when
+            the caller gave the count (`open_dataset(num_classes=...)`).
+            Names are then `class_0`, `class_1`, ...
     """
 
     task: str
@@ -107,6 +113,7 @@ class DatasetDescription:
     test_area: Optional[int] = None
     voxel_resolution: Optional[int] = None
     voxel_up_axis: Optional[int] = None
+    class_count_from: Optional[str] = None
 
     def __post_init__(self):
         if self.task not in TASKS:

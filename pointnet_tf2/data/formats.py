@@ -30,6 +30,7 @@ import re
 
 import numpy as np
 
+from pointnet_tf2.data import h5read
 from pointnet_tf2.data.description import DatasetDescription
 from pointnet_tf2.data.description import Shard
 from pointnet_tf2.data.description import TASKS
@@ -55,7 +56,7 @@ _SCAN_BYTES = 32 << 20
 _CHECKED = {}
 
 
-def open_dataset(path, task=None, *, test_area=None, check_values=True):
+def open_dataset(path, task=None, *, test_area=None, check_values=True, num_classes=None):
     """Opens and validates a dataset, returning its description.
 
     Args:
@@ -71,6 +72,11 @@ def open_dataset(path, task=None, *, test_area=None, check_values=True):
         check_values: Scan every file for NaN/inf coordinates and labels out of
             range (read in chunk-sized blocks; results are cached per process
             by file size and modification time).
+        num_classes: The class count to use when the data has no class
+            names (no `shape_names.txt`, no `class_names` attribute): labels
+            must be below it. Without it such data gets the largest label + 1
+            classes and `class_count_from == "labels"`, a guess the trainer
+            refuses for a new run. Ignored when the data names its classes.
 
     Returns:
         A `DatasetDescription`.
@@ -100,7 +106,35 @@ def open_dataset(path, task=None, *, test_area=None, check_values=True):
         raise ValueError(
             f"{path}: holds a {description.source_layout} dataset for task {description.task!r}, not {task!r}"
         )
+    if num_classes is not None and description.class_count_from is not None:
+        description = with_class_count(description, num_classes)
     return description
+
+
+def with_class_count(description, num_classes, source="num_classes"):
+    """A description of data without class names, with a given class count.
+
+    Args:
+        description: A `DatasetDescription` whose `class_count_from` is not None.
+        num_classes: The class count (at least the largest label + 1).
+        source: What gave the count, for the error message.
+
+    Returns:
+        A copy with `num_classes` classes named `class_0`, ... and
+        `class_count_from == "num_classes"`.
+
+    Raises:
+        ValueError: If a label is not below `num_classes`.
+    """
+    import dataclasses
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    if description.class_count_from == "labels" and description.num_classes > num_classes:
+        raise ValueError(f"{description.root}: has label {description.num_classes - 1}, out of range for the "
+                         f"{num_classes} classes of {source}")  # fmt: skip
+    names = [f"class_{i}" for i in range(int(num_classes))]
+    return dataclasses.replace(description, class_names=names, num_classes=len(names), class_count_from="num_classes")
 
 
 def detect_layout(directory):
@@ -260,11 +294,13 @@ def _open_modelnet(directory, check_values):
     else:
         class_names, limit_from = None, None
     num_classes = _check_labels(infos, len(class_names) if class_names else None, limit_from, check_values)
+    extra = {}
     if class_names is None:
         class_names = [f"class_{i}" for i in range(num_classes)]
+        extra["class_count_from"] = "labels"
     shards, ranges = _shards_and_ranges(lists, infos)
     return _make_description(
-        "cls", "modelnet40", directory, class_names, infos, shards, ranges, up_axis=1
+        "cls", "modelnet40", directory, class_names, infos, shards, ranges, up_axis=1, **extra
     )
 
 
@@ -383,10 +419,15 @@ def _open_plain_file(path, check_values):
             category_names=[f"category_{c}" for c in range(num_categories)],
             category_ids=[str(c) for c in range(num_categories)], category_parts=category_parts,
         )  # fmt: skip
+    limit_from = "its class_names attribute" if stored_names else None
+    beside = os.path.join(os.path.dirname(path), "shape_names.txt")
+    if not stored_names and task == "cls" and os.path.isfile(beside):  # a shard of a ModelNet40-layout folder
+        stored_names, limit_from = _read_lines(beside), beside
     limit = len(stored_names) or None
-    num_classes = _check_labels([info], limit, "its class_names attribute" if limit else None, True)
+    num_classes = _check_labels([info], limit, limit_from, True)
     names = stored_names or [f"class_{i}" for i in range(num_classes)]
-    return _make_description(task, "hdf5", path, names, [info], shards, ranges, up_axis=1)
+    extra = {} if stored_names else {"class_count_from": "labels"}
+    return _make_description(task, "hdf5", path, names, [info], shards, ranges, up_axis=1, **extra)
 
 
 def _make_description(task, layout, root, class_names, infos, shards, ranges, **extra):
@@ -595,12 +636,12 @@ def _check_labels(infos, limit, limit_from, check_values):
             if check_values:
                 data = f["data"]
                 for start, stop in _blocks(data):
-                    block = data[start:stop]
+                    block = h5read.read(data, slice(start, stop))
                     finite = np.isfinite(block).all(axis=(1, 2))
                     if not finite.all():
                         bad = start + int(np.argmin(finite))
                         raise ValueError(f"{path}: 'data' holds NaN or infinite coordinates (first in cloud {bad})")
-            label = f["label"][...]
+            label = h5read.read(f["label"])
         label = label.reshape(label.shape[0], -1)
         if label.size:
             low, file_highest = int(label.min()), int(label.max())
@@ -628,10 +669,10 @@ def _check_part_ids(info, allowed, category_names, where):
     if key in _CHECKED:
         return
     with h5py.File(path, "r") as f:
-        category = f["label"][...].reshape(-1).astype(np.int64)
+        category = h5read.read(f["label"]).reshape(-1).astype(np.int64)
         pid = f["pid"]
         for start, stop in _blocks(pid):
-            block = pid[start:stop].astype(np.int64)
+            block = h5read.read(pid, slice(start, stop)).astype(np.int64)
             if block.min() < 0 or block.max() >= allowed.shape[1]:
                 value = int(block.min()) if block.min() < 0 else int(block.max())
                 row = start + int(np.argmax(((block < 0) | (block >= allowed.shape[1])).any(axis=1)))
@@ -654,11 +695,11 @@ def _category_part_pairs(info):
     import h5py
 
     with h5py.File(info["path"], "r") as f:
-        category = f["label"][...].reshape(-1).astype(np.int64)
+        category = h5read.read(f["label"]).reshape(-1).astype(np.int64)
         pairs = set()
         pid = f["pid"]
         for start, stop in _blocks(pid):
-            block = pid[start:stop].astype(np.int64)
+            block = h5read.read(pid, slice(start, stop)).astype(np.int64)
             if block.size and block.min() < 0:
                 raise ValueError(f"{info['path']}: 'pid' has negative values")
             combined = np.unique(category[start:stop, None] * (1 << 32) + block)

@@ -339,8 +339,12 @@ def _from_trimesh(path, loaded, suffix, up_axis):
         else:
             points = [np.asarray(g.vertices) for g in loaded.geometry.values() if hasattr(g, "vertices")]
             loaded = trimesh.PointCloud(np.concatenate(points) if points else np.zeros((0, 3)))
-    vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64).reshape(-1, 3)
+    vertices = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64)
     faces = np.asarray(getattr(loaded, "faces", np.zeros((0, 3))), dtype=np.int64)
+    if vertices.size % 3 or faces.size % 3:  # e.g. a truncated OBJ line "v 0.5 0.25"
+        raise BadFileError(path, "malformed", f"vertices of shape {vertices.shape} and faces of shape {faces.shape} "
+                                              "are not 3D points and triangles")  # fmt: skip
+    vertices = vertices.reshape(-1, 3)
     if len(vertices) == 0:
         raise BadFileError(path, "empty", "the file has no vertices")
     if faces.size == 0:
@@ -474,9 +478,11 @@ def _read_point_text(path, data, columns, max_elements):
 
 
 def _read_npy(path, columns, max_elements):
+    import zipfile
+
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:  # "PK" first: read as a damaged .npz
         raise BadFileError(path, "malformed", f"not a valid .npy array: {' '.join(str(error).split())[:200]}") from None
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf" or array.ndim != 2:
         raise BadFileError(path, "malformed", f"expected a numeric (N, C) array, got shape "

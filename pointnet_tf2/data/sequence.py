@@ -35,6 +35,7 @@ import numpy as np
 
 from pointnet_tf2.data.augment import apply_augmentation
 from pointnet_tf2.data.augment import default_train_augmentation
+from pointnet_tf2.data import h5read
 from pointnet_tf2.data.description import DatasetDescription
 
 MODES = ("auto", "memory", "stream")
@@ -668,7 +669,7 @@ class _RowReader:
                 out = np.empty((len(rows),) + dataset.shape[1:], dtype)
             for run in _runs(local, _MAX_GAP_ROWS):
                 low, high = int(run[0]), int(run[-1]) + 1
-                block = dataset[low:high]
+                block = h5read.read(dataset, slice(low, high))
                 out[done : done + len(run)] = block if len(run) == high - low else block[run - low]
                 done += len(run)
         return out

@@ -22,6 +22,7 @@ import zlib
 
 import numpy as np
 
+from pointnet_tf2.data import h5read
 from pointnet_tf2.data.description import DatasetDescription
 from pointnet_tf2.data.description import Shard
 from pointnet_tf2.data.description import holdout_indices
@@ -134,8 +135,8 @@ def open_vds(path, *, test_area=None):
         splits = {}
         if "splits" in f:
             names = sorted(f["splits"], key=lambda n: (_SPLIT_ORDER.get(n, len(_SPLIT_ORDER)), n))
-            splits = {name: f["splits"][name][...].astype(np.int64) for name in names}
-        rooms = [r.decode() if isinstance(r, bytes) else str(r) for r in f["meta/rooms"][...]] if "meta/rooms" in f else None
+            splits = {name: h5read.read(f["splits"][name]).astype(np.int64) for name in names}
+        rooms = [r.decode() if isinstance(r, bytes) else str(r) for r in h5read.read(f["meta/rooms"])] if "meta/rooms" in f else None
         total = sum(int(s["rows"]) for s in sources)
         for key in stored.get("keys", ["data", "label"]) + (["voxels"] if stored.get("voxel_resolution") else []):
             if key not in f:
@@ -284,7 +285,8 @@ def _verify_mapping(vds_path, description):
             with h5py.File(shard.path, "r") as source:
                 for key in _mapped_keys(description):
                     for local in sorted({0, shard.rows - 1}):
-                        if not np.array_equal(vds[key][offset + local], source[key][local], equal_nan=False):
+                        if not np.array_equal(h5read.read(vds[key], offset + local), h5read.read(source[key], local),
+                                              equal_nan=False):
                             raise ValueError(
                                 f"{vds_path}: row {offset + local} of {key!r} does not match {shard.path} row "
                                 f"{local}; the virtual dataset could not map its sources"

@@ -26,6 +26,8 @@ def build_parser(task_name):
     add = parser.add_argument
     add("--data", default=None, help="dataset directory in an original layout, or a VDS/HDF5 file; "
         "default: the built-in synthetic dataset, generated once into the cache")
+    add("--num_classes", type=int, default=None,
+        help="class count of data that names no classes (no shape_names.txt); never guessed from the labels")
     add("--model", default=task.default_model, help="registry name of a model for this task (pointnet-tf2 models)")
     add("--log_dir", default=task.log_dir, help="checkpoints, config.json, log.csv and TensorBoard events")
     add("--num_point", type=int, default=task.num_point, help="points per cloud")

@@ -87,7 +87,6 @@ def _train(config, strategy, cluster, progress):
     import keras
 
     from pointnet_tf2.data import PointCloudSequence
-    from pointnet_tf2.data import open_dataset
     from pointnet_tf2.evaluation import evaluate
     from pointnet_tf2.training import callbacks as cb
     from pointnet_tf2.training import families
@@ -101,7 +100,7 @@ def _train(config, strategy, cluster, progress):
     per_replica = dist.replica_batch_size(config.batch_size, replicas)
     per_worker = per_replica * local
     data = trainer.resolve_data(task.name, config.data, verbose=config.verbose if chief else 0)
-    description = open_dataset(data, task=task.name, test_area=config.test_area)
+    description = trainer.open_training_data(config, data)
     if config.num_point > description.num_points:
         raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the "
                          f"{description.num_points} points stored per cloud")
@@ -114,7 +113,7 @@ def _train(config, strategy, cluster, progress):
     state = None
     if chief:
         try:
-            state = trainer.check_run_folder(config, log_dir)
+            state = trainer.check_run_folder(config, log_dir, description)
         except (ValueError, OSError) as error:
             refusal = error
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from pointnet_tf2.training.tasks import get_task
 from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils.errors import first_line
 
 CONFIG_FILE = "config.json"
 LR_SCHEDULES = ("cosine", "staircase")
@@ -34,6 +35,8 @@ class TrainConfig:
     task: str
     model: Optional[str] = None
     data: Optional[str] = None
+    # Classes of data without class names (no shape_names.txt): see open_training_data.
+    num_classes: Optional[int] = None
     num_point: Optional[int] = None
     max_epoch: Optional[int] = None
     batch_size: Optional[int] = None
@@ -185,6 +188,8 @@ def run_validation_rows(run_config, description, where):
     Raises:
         ValueError: If the run validated on nothing.
     """
+    if run_config.get("standalone"):
+        raise ValueError(f"{where}: a .keras file outside a run folder has no recorded validation; choose a --split")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(**{k: v for k, v in run_config["train_config"].items() if k in fields})
     _, split, indices = validation_rows(description, config)
@@ -323,28 +328,127 @@ def load_run_config(directory):
     return payload
 
 
-def check_run_folder(config, log_dir):
-    """Checks `--log_dir` before a run starts and returns its saved state.
+# Settings a resumed run must keep: they shape the model (its inputs, outputs
+# and regulariser), the data it sees (the hold-out rows, the batches, the
+# augmentation) or the optimizer state in last.keras. Others (--max_epoch,
+# --learning_rate and the schedule, --verbose, --visuals_every, --no_test, ...)
+# may change.
+RESUME_SETTINGS = ("num_point", "use_normals", "batch_size", "orthogonal_weight", "bn_init_decay", "optimizer", "seed",
+                   "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch")
+# Dataset properties a resumed run must keep (dataset root, class count, channels).
+RESUME_DATASET = ("num_classes", "input_dims", "root")
 
-    A new run needs a folder without a run in it (a good checkpoint is never
-    overwritten); `--resume` needs `last.keras` and the training state of a
-    run of the same task and model.
+
+def resume_mismatch(previous, config, description=None):
+    """The first setting of a resume that differs from the recorded run, or None.
+
+    Args:
+        previous: The run's `config.json` (`load_run_config`).
+        config: The resolved `TrainConfig` of the resume.
+        description: The `DatasetDescription` opened for the resume, or None.
+
+    Returns:
+        `"--SETTING was OLD, now NEW"` (or `"the dataset's PROPERTY ..."`), or None.
+    """
+    recorded = previous["train_config"]
+    for key in RESUME_SETTINGS:
+        if key in recorded and recorded[key] != getattr(config, key):
+            return f"--{key} was {recorded[key]!r}, now {getattr(config, key)!r}"
+    if description is None:
+        return None
+    dataset = previous.get("dataset") or {}
+    for key in RESUME_DATASET:
+        old, new = dataset.get(key), getattr(description, key)
+        if key == "root" and old is not None:
+            old, new = os.path.realpath(old), os.path.realpath(new)
+        if old is not None and old != new:
+            what = {"root": "dataset (--data)", "num_classes": "class count", "input_dims": "channels per point"}[key]
+            return f"the {what} was {old!r}, now {new!r}"
+    return None
+
+
+def open_training_data(config, data):
+    """Opens the dataset of a run, as the trainer reads it.
+
+    - Data without class names (no `shape_names.txt`) needs its class count:
+      `--num_classes` for a new run, the recorded run's count on `--resume`;
+      it is never taken from the largest label alone (a class above it
+      would be silently missing). A warning line says the names are made up.
+    - A single HDF5 file (e.g. one shard `ply_data_train0.h5`) is all
+      training data: validation is the `--val_split` hold-out and there is
+      no test split.
 
     Args:
         config: A resolved `TrainConfig`.
-        log_dir: The absolute log folder (created if missing).
+        data: The dataset path (see `resolve_data`).
+
+    Returns:
+        A `DatasetDescription` with a "train" split.
+
+    Raises:
+        ValueError: On a bad dataset, or data without class names and no count.
+        FileNotFoundError: If the data is missing.
+    """
+    import sys
+
+    from pointnet_tf2.data import open_dataset
+
+    num_classes = config.num_classes
+    if num_classes is None and config.resume:
+        try:
+            num_classes = load_run_config(os.path.abspath(config.log_dir))["dataset"]["num_classes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # check_run_folder reports a missing or bad run
+    description = open_dataset(data, task=config.task, test_area=config.test_area, num_classes=num_classes)
+    if description.class_count_from == "labels":
+        raise ValueError(f"{description.root}: the data names no classes (no shape_names.txt) and the class count "
+                         f"cannot be told from the labels alone (the largest is {description.num_classes - 1}): "
+                         "pass --num_classes or write shape_names.txt, one class name per line")  # fmt: skip
+    if description.class_count_from == "num_classes":
+        print(f"warning: {description.root}: the data names no classes (no shape_names.txt); "
+              f"{description.num_classes} classes named class_0 .. class_{description.num_classes - 1}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    if config.num_classes is not None and description.num_classes != config.num_classes:
+        raise ValueError(f"{description.root}: --num_classes {config.num_classes}, but the data names "
+                         f"{description.num_classes} classes")  # fmt: skip
+    if "train" not in description.splits and list(description.splits) == ["all"]:
+        description = dataclasses.replace(description, splits={"train": description.splits["all"]},
+                                          split_ranges={"train": description.split_ranges["all"]})  # fmt: skip
+        _log(config, f"{description.root}: one file: all {description.splits['train']} clouds are training data "
+                     f"(validation: --val_split {config.val_split} of them), no test split")  # fmt: skip
+    if "train" not in description.splits:
+        raise ValueError(f"{description.root}: has no 'train' split (it has {', '.join(description.splits)})")
+    return description
+
+
+def check_run_folder(config, log_dir, description=None):
+    """Checks `--log_dir` before a run starts and returns its saved state.
+
+    A new run needs a folder without a run in it (a good checkpoint is never
+    overwritten); `--resume` needs an intact `last.keras` and the training
+    state of a run of the same task and model, and refuses any change of a
+    setting that shapes the model or the data (see `RESUME_SETTINGS`).
+
+    Args:
+        config: A resolved `TrainConfig`.
+        log_dir: The absolute log folder. It is not created here: the first
+            file the run writes (`config.json`) creates it, so a run refused
+            before training leaves no empty folder.
+        description: The run's `DatasetDescription`; when given, a resume
+            also checks the dataset against the recorded one.
 
     Returns:
         The training state dict, or None for a new run.
 
     Raises:
         FileNotFoundError: On `--resume` without a run to resume.
-        ValueError: On a run of another task/model, or an occupied folder
-            without `--resume`.
+        ValueError: On a run of another task/model, a changed setting or
+            dataset, a damaged `last.keras`, or an occupied folder without
+            `--resume`; one line naming the setting, the old and new value.
     """
     from pointnet_tf2.training import callbacks as cb
+    from pointnet_tf2.utils.keras_utils import check_keras_file
 
-    os.makedirs(log_dir, exist_ok=True)
     last_path = os.path.join(log_dir, "last.keras")
     state = cb.read_state(log_dir)
     if config.resume:
@@ -355,6 +459,12 @@ def check_run_folder(config, log_dir):
             if previous[key] != getattr(config, key):
                 raise ValueError(f"{log_dir}: --resume of a {previous['task']}/{previous['model']} run with "
                                  f"--{key} {getattr(config, key)}")
+        check_keras_file(last_path, hint=f"resume from the best checkpoint instead (cp {os.path.join(log_dir, 'best.keras')} "
+                                         f"{last_path}) or start anew with another --log_dir")
+        mismatch = resume_mismatch(load_run_config(log_dir), config, description)
+        if mismatch:
+            raise ValueError(f"{log_dir}: cannot resume: {mismatch}; resume with the run's settings or start anew "
+                             "with another --log_dir")
     elif state is not None or os.path.exists(last_path):
         raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
     return state
@@ -378,7 +488,6 @@ def train(config):
     import keras
 
     from pointnet_tf2.data import PointCloudSequence
-    from pointnet_tf2.data import open_dataset
     from pointnet_tf2.evaluation import evaluate
     from pointnet_tf2.training import callbacks as cb
     from pointnet_tf2.training import distribute as dist
@@ -394,13 +503,13 @@ def train(config):
     per_replica = dist.replica_batch_size(config.batch_size, dist.num_replicas(strategy))
     task = get_task(config.task)
     data = resolve_data(task.name, config.data, verbose=config.verbose)
-    description = open_dataset(data, task=task.name, test_area=config.test_area)
+    description = open_training_data(config, data)
     if config.num_point > description.num_points:
         raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the {description.num_points} points stored per cloud")
 
     log_dir = os.path.abspath(config.log_dir)
     last_path = os.path.join(log_dir, "last.keras")
-    state = check_run_folder(config, log_dir)
+    state = check_run_folder(config, log_dir, description)
 
     keras.utils.set_random_seed(config.seed)
     train_indices, val_split, val_indices = validation_rows(description, config)
@@ -431,7 +540,8 @@ def train(config):
             model.optimizer.build(model.trainable_variables)
             model.load_weights(last_path)
         except ValueError as error:
-            raise ValueError(f"{last_path}: does not fit the model {config.model} for this dataset ({error})") from None
+            raise ValueError(f"{last_path}: does not fit the model {config.model} for this dataset "
+                             f"({first_line(error)})") from None
         initial_epoch = int(state["epochs_done"])
         best_value, best_epoch = state.get("best_value"), state.get("best_epoch")
         train_seq.set_epoch(initial_epoch)
@@ -532,10 +642,17 @@ def _visuals(log_dir, val_seq, description, config):
 
 
 def load_checkpoint(checkpoint, *, data=None, test_area=None):
-    """Loads a checkpoint of a training run with the dataset it was trained on.
+    """Loads a checkpoint with the dataset it was trained on (or `data`).
+
+    A checkpoint in a run folder comes with its `config.json`. A standalone
+    `.keras` file (a `convert-tf1` output, a model saved by hand: no
+    `config.json` beside it) needs `data`; its run configuration is then made
+    from the model: its task, builder and points per cloud (None when the
+    model takes any count). Any other Keras model must take points (B, N, C)
+    and give logits (see `pointnet_tf2.inference.check_point_model`).
 
     Args:
-        checkpoint: A `.keras` file in a run folder (next to its `config.json`).
+        checkpoint: A `.keras` file.
         data: Dataset to use instead of the recorded one.
         test_area: S3DIS test area instead of the recorded one.
 
@@ -543,29 +660,49 @@ def load_checkpoint(checkpoint, *, data=None, test_area=None):
         `(model, description, run_config)`.
 
     Raises:
-        FileNotFoundError: If the checkpoint or its `config.json` is missing.
-        ValueError: If the file is not a model of the zoo, or the dataset's
-            task or class count does not fit the model.
+        FileNotFoundError: If the checkpoint is missing.
+        ValueError: If the file is damaged or not a point model, a standalone
+            file comes without `data`, or the dataset's task or class count
+            does not fit the model.
     """
-    import keras
-
     from pointnet_tf2.data import open_dataset
+    from pointnet_tf2.inference import check_point_model
+    from pointnet_tf2.inference import model_input_spec
+    from pointnet_tf2.inference import model_task
+    from pointnet_tf2.inference import output_width
+    from pointnet_tf2.utils.keras_utils import check_keras_file
+    from pointnet_tf2.utils.keras_utils import load_keras_model
 
     if not os.path.isfile(checkpoint):
         raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-    run_config = load_run_config(os.path.dirname(os.path.abspath(checkpoint)))
-    try:
-        model = keras.saving.load_model(checkpoint, compile=False)
-    except Exception as error:  # Keras raises many types for a damaged file.
-        raise ValueError(f"{checkpoint}: cannot be loaded as a Keras model ({type(error).__name__}: {error})") from None
-    task = getattr(model, "task", None)
+    check_keras_file(checkpoint)
+    folder = os.path.dirname(os.path.abspath(checkpoint))
+    run_config = None
+    if os.path.exists(os.path.join(folder, CONFIG_FILE)):
+        run_config = load_run_config(folder)
+    elif data is None:
+        raise ValueError(f"{checkpoint}: no {CONFIG_FILE} beside it (not in a training run folder), so its dataset "
+                         "is unknown: pass --data")  # fmt: skip
+    model = load_keras_model(checkpoint)
+    builder_config = getattr(model, "builder_config", None) or {}
+    if getattr(model, "builder", None) is None:
+        check_point_model(model, checkpoint)
+    task = model_task(model)
+    if run_config is None:
+        num_point = builder_config["num_points"] if "num_points" in builder_config else model_input_spec(model)[0]
+        run_config = {"train_config": {"task": task, "model": getattr(model, "builder", None) or model.name,
+                                       "num_point": num_point},
+                      "dataset": None, "standalone": True,
+                      "model": {"builder": getattr(model, "builder", None), "builder_config": builder_config}}  # fmt: skip
     if task != run_config["train_config"]["task"]:
         raise ValueError(f"{checkpoint}: a {task} model, but config.json describes a {run_config['train_config']['task']} run")
-    recorded = run_config["dataset"]
+    recorded = run_config["dataset"] or {}
     if test_area is None:
         test_area = recorded.get("test_area") or 6
-    description = open_dataset(data or recorded["root"], task=task, test_area=test_area)
-    expected = model.builder_config.get("num_parts", model.builder_config.get("num_classes"))
+    expected = builder_config.get("num_parts", builder_config.get("num_classes"))
+    if expected is None:
+        expected = int(output_width(model, task))
+    description = open_dataset(data or recorded["root"], task=task, test_area=test_area, num_classes=expected)
     if expected != description.num_classes:
         raise ValueError(f"{description.root}: has {description.num_classes} classes, the model {checkpoint} predicts {expected}")
     return model, description, run_config

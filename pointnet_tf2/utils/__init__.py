@@ -2,5 +2,6 @@
 
 from pointnet_tf2.utils.files import atomic_output
 from pointnet_tf2.utils.files import cache_dir
+from pointnet_tf2.utils.files import check_writable
 
-__all__ = ["atomic_output", "cache_dir"]
+__all__ = ["atomic_output", "cache_dir", "check_writable"]

@@ -69,3 +69,39 @@ def cache_dir(*parts):
     path = os.path.abspath(os.path.join(root, *parts))
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def check_writable(path, *, folder=False):
+    """Checks before any work is done that an output can be written there.
+
+    Nothing is created: the nearest existing folder on the way to `path` gets
+    a probe file, made and removed at once, so a read-only or full file
+    system, a missing permission or a file in the way is found before an
+    evaluation or prediction spends minutes.
+
+    Args:
+        path: The output file (or folder, with `folder=True`).
+        folder: `path` is a folder to write files into.
+
+    Raises:
+        ValueError: One line naming the path and the problem.
+    """
+    path = os.path.abspath(os.fspath(path))
+    if folder:
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise ValueError(f"{path}: cannot write into it: a file, not a folder")
+        existing = path
+    else:
+        if os.path.isdir(path):
+            raise ValueError(f"{path}: is a folder; the output needs a file name")
+        existing = os.path.dirname(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{path}: cannot be written: {existing} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write_probe.", dir=existing)
+    except OSError as error:
+        raise ValueError(f"{path}: cannot be written in {existing} ({error.strerror or error})") from None
+    os.close(fd)
+    os.unlink(probe)

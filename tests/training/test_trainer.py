@@ -257,7 +257,7 @@ def test_evaluate_command_on_a_missing_or_foreign_checkpoint(tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
     (tmp_path / "junk.keras").write_bytes(b"not a zip")
     assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "junk.keras")]) == 1
-    assert "config.json" in capsys.readouterr().err
+    assert "junk.keras: a text file, not a .keras model" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -255,7 +255,7 @@ def prepare_dataset(
     shard_size = check_positive_int("shard_size", shard_size)
     output_dir = os.path.abspath(os.fspath(output_dir))
     root = os.path.abspath(os.fspath(root))
-    check_output_folder(output_dir, root, overwrite=overwrite)
+    check_output_folder(output_dir, root, overwrite=overwrite, resume=resume)
     tree = scan_tree(root, layout=layout, test_fraction=test_fraction, seed=seed)
     work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume, run_name="prepare run")
 
@@ -313,7 +313,8 @@ def prepare_dataset(
     def write(folder):
         write_modelnet_layout(folder, splits, tree.class_names, shard_size=shard_size, list_prefix=list_prefix)
 
-    runner.publish(output_dir, run, write, {k: v for k, v in result.items() if k != "skipped"}, overwrite=overwrite)
+    runner.publish(output_dir, run, write, {k: v for k, v in result.items() if k != "skipped"},
+                   overwrite=overwrite or resume)
     empty = [name for i, name in enumerate(tree.class_names) if label_counts["train"][i] == 0]
     if empty:
         log(f"  warning: no training clouds for {len(empty)} class(es): {', '.join(empty[:10])}")

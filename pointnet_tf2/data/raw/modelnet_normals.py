@@ -287,7 +287,7 @@ def prepare_modelnet_normals(
     def write(folder):
         write_modelnet_layout(folder, splits, class_names, shard_size=shard_size, list_prefix=f"data/{name}/")
 
-    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    runner.publish(output_dir, run, write, info, overwrite=overwrite or resume)
     log(f"wrote {output_dir}: {rows['train']} train, {rows['test']} test clouds of {options.num_points} x 6 "
         f"(xyz + normals), {len(class_names)} classes" + runner.skipped_note(run, output_dir, "files"))
     return dict(info, output_dir=output_dir, skipped_files=run.skipped)

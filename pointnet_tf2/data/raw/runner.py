@@ -61,7 +61,7 @@ def check_destination(root, output_dir, *, overwrite=False, resume=False):
     output_dir = os.path.abspath(os.fspath(output_dir))
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder")
-    check_output_folder(output_dir, root, overwrite=overwrite)
+    check_output_folder(output_dir, root, overwrite=overwrite, resume=resume)
     work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume)
     return root, output_dir, work_dir
 
@@ -286,7 +286,8 @@ def add_run_arguments(parser, *, shard_size):
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run, reusing its finished work shards")
     parser.add_argument("--strict", action="store_true", help="fail (and write nothing) if any input is skipped")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT and discard an unfinished run")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUTPUT (only a dataset pointnet-tf2 wrote) and discard an unfinished run")
     parser.add_argument("--no_progress", action="store_true", help="no progress line on stderr")
 
 

@@ -485,7 +485,7 @@ def prepare_s3dis(
         write_s3dis_layout(folder, arrays["data"], arrays["label"], room_names, shard_size=shard_size,
                            list_prefix=f"{name}/")  # fmt: skip
 
-    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    runner.publish(output_dir, run, write, info, overwrite=overwrite or resume)
     files = math.ceil(len(room_names) / shard_size)
     log(f"wrote {output_dir}: {len(room_names)} blocks of {options.num_points} x 9 from {len(blocks_per_room)} rooms "
         f"in {files} file(s)" + runner.skipped_note(run, output_dir, "rooms"))

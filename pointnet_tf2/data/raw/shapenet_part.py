@@ -608,7 +608,7 @@ def prepare_shapenet_part(
                 _full_clouds(run, split, options, full_dir, seed),
             )
 
-    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    runner.publish(output_dir, run, write, info, overwrite=overwrite or resume)
     log(f"wrote {output_dir}: " + ", ".join(f"{rows[s]} {s}" for s in SPLITS)
         + f" clouds of {options.num_points} x {options.channels}, 16 categories, 50 parts, full-resolution files"
         + runner.skipped_note(run, output_dir, "shapes"))  # fmt: skip

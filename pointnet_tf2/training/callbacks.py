@@ -19,6 +19,11 @@ from pointnet_tf2.utils.files import remove_stale_temporaries
 from pointnet_tf2.utils.locking import run_lock
 
 STATE_FILE = "training_state.json"
+LAST_CHECKPOINT = "last.keras"
+BEST_CHECKPOINT = "best.keras"
+LOG_FILE = "log.csv"
+# A checkpoint written for an epoch that training_state.json has not committed yet.
+_PENDING = re.compile(r"^\.(?P<name>last|best)\.epoch-(?P<epoch>\d+)\.pending\.keras$")
 
 
 def batch_norm_layers(model):
@@ -149,11 +154,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     @property
     def last_path(self):
-        return os.path.join(self.directory, "last.keras")
+        return os.path.join(self.directory, LAST_CHECKPOINT)
 
     @property
     def best_path(self):
-        return os.path.join(self.directory, "best.keras")
+        return os.path.join(self.directory, BEST_CHECKPOINT)
 
     def _improved(self, value):
         if value is None or not np.isfinite(value):
@@ -181,22 +186,27 @@ class AtomicCheckpoint(keras.callbacks.Callback):
                 "best_epoch": best_epoch, "pending": names, "logs": _json_logs(logs),
             })  # fmt: skip
         except BaseException:
-            for path in pending.values():
-                remove_path(path)
+            if _committed_epoch(self.directory) == done:  # interrupted just after the commit
+                _commit_pending(self.directory, done, names)
+            else:
+                for path in pending.values():
+                    remove_path(path)
             raise
         self.best_value, self.best_epoch = best_value, best_epoch
         _commit_pending(self.directory, done, names)
 
 
-LAST_CHECKPOINT = "last.keras"
-BEST_CHECKPOINT = "best.keras"
-LOG_FILE = "log.csv"
-_PENDING = re.compile(r"^\.(?P<name>last|best)\.epoch-(?P<epoch>\d+)\.pending\.keras$")
-
-
 def pending_name(name, epoch):
     """The hidden name of checkpoint `name` ("last.keras") of `epoch` before its epoch is committed."""
     return f".{name.removesuffix('.keras')}.epoch-{epoch:06d}.pending.keras"
+
+
+def _committed_epoch(directory):
+    try:
+        state = read_state(directory)
+    except ValueError:
+        return None
+    return None if state is None else int(state["epochs_done"])
 
 
 def _commit_pending(directory, epoch, names):

@@ -238,3 +238,22 @@ def test_claim_work_dir_keeps_discards_or_refuses_an_unfinished_run(tmp_path):
     assert conversion.claim_work_dir(output, resume=True, overwrite=True) == work
     assert os.path.exists(os.path.join(work, "manifest.json"))
     assert conversion.claim_work_dir(output, overwrite=True) == work and not os.path.exists(work)
+
+
+def test_claim_work_dir_never_removes_a_folder_it_did_not_write_or_a_live_run(tmp_path):
+    from pointnet_tf2.utils.locking import FolderLockedError
+    from pointnet_tf2.utils.locking import run_lock
+
+    output = str(tmp_path / "dataset")
+    work = conversion.work_dir_for(output)
+    os.makedirs(work)
+    open(os.path.join(work, "notes.txt"), "w").close()
+    with pytest.raises(ValueError, match=r"prepare-work: is not a work folder of pointnet-tf2 \(no manifest.json\)"):
+        conversion.claim_work_dir(output, overwrite=True)
+    assert os.path.exists(os.path.join(work, "notes.txt"))
+    os.remove(os.path.join(work, "notes.txt"))
+    open(os.path.join(work, "manifest.json"), "w").close()
+    with run_lock(work):  # a conversion running in it
+        with pytest.raises(FolderLockedError, match="the work folder is in use by pid"):
+            conversion.claim_work_dir(output, overwrite=True)
+        assert os.path.exists(os.path.join(work, "manifest.json"))

@@ -209,8 +209,8 @@ def prepare_dataset(
 
     Args:
         root: Data folder (`ROOT/<class>/{train,test}/*` or `ROOT/<class>/*`).
-        output_dir: Dataset folder to create (missing or empty, or any with
-            `overwrite`).
+        output_dir: Dataset folder to create (missing or empty, or one
+            pointnet-tf2 wrote with `overwrite`); it must not overlap `root`.
         layout: "auto", "modelnet" or "flat".
         num_points: Points per cloud (the original: 2048).
         normals: Store xyz + normals, (P, 6).
@@ -230,7 +230,8 @@ def prepare_dataset(
         resume: Continue an interrupted run (reuses its finished work shards).
         strict: Fail (ValueError) if any file is skipped; nothing is written
             to `output_dir` then.
-        overwrite: Replace a non-empty `output_dir` and discard an unfinished run.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2 and discard an
+            unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing the summary lines (None: silent).
 

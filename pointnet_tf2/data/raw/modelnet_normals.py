@@ -233,8 +233,8 @@ def prepare_modelnet_normals(
 
     Args:
         root: `modelnet40_normal_resampled` (or a folder holding it).
-        output_dir: Dataset folder to create (missing or empty, or any with
-            `overwrite`).
+        output_dir: Dataset folder to create (missing or empty, or one
+            pointnet-tf2 wrote with `overwrite`); it must not overlap `root`.
         classes: 40 (default) or 10 (the folder's ModelNet10 lists).
         num_points: Points per stored cloud (2048).
         sampling: "random" (default), "first" or "fps".
@@ -244,7 +244,7 @@ def prepare_modelnet_normals(
         workers: Worker processes (default: all CPUs; <= 1: this process).
         resume: Continue an interrupted run.
         strict: Fail if any file is skipped (nothing is written then).
-        overwrite: Replace a non-empty `output_dir`; discard an unfinished run.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2; discard an unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing summary lines (None: silent).
 

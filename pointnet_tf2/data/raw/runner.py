@@ -4,8 +4,9 @@ Every raw converter (S3DIS, ShapeNet part, ModelNet40 with normals, and
 `pointnet_tf2.data.prepare` for folders of meshes) does the same around its
 per-file function:
 
-1. `check_destination`: the output folder must be missing, empty, or replaced
-   with `overwrite`; an unfinished run's work folder
+1. `check_destination`: the output folder must not overlap the input, and be
+   missing, empty, or a dataset pointnet-tf2 wrote, replaced with
+   `overwrite`; an unfinished run's work folder
    (`.<output name>.prepare-work` next to the output) is continued with
    `resume`, discarded with `overwrite`, and an error otherwise
    (`pointnet_tf2.data.conversion.check_output_folder` and `claim_work_dir`).
@@ -53,9 +54,10 @@ def check_destination(root, output_dir, *, overwrite=False, resume=False):
 
     Raises:
         FileNotFoundError: If `root` is not a folder.
-        ValueError: If `output_dir` is inside `root`, is a file, or is a
-            non-empty folder without `overwrite`, or if an unfinished run
-            exists and neither `resume` nor `overwrite` is given.
+        ValueError: If `output_dir` equals, contains or lies inside `root`,
+            is a file, or is a non-empty folder without `overwrite` (or not
+            written by pointnet-tf2), or if an unfinished run exists and
+            neither `resume` nor `overwrite` is given.
     """
     root = os.path.abspath(os.fspath(root))
     output_dir = os.path.abspath(os.fspath(output_dir))

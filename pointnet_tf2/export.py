@@ -26,6 +26,11 @@ the clouds as the model was trained on them (for ModelNet-style models: y
 up, centred and scaled into the unit sphere); outputs are logits. A sidecar
 `<output>.json` records the task, input names and shapes, class names and
 up axis, so a serving program knows what the numbers mean.
+
+An existing output is only replaced with `overwrite`, a SavedModel folder
+only if it is one (it has `saved_model.pb`, or the marker file that every
+SavedModel export gets); the temporaries of an export that was killed are
+removed by the next export of the same output.
 """
 
 import importlib.util
@@ -33,6 +38,11 @@ import json
 import os
 import shutil
 import tempfile
+
+from pointnet_tf2.utils.files import has_output_marker
+from pointnet_tf2.utils.files import remove_stale_temporaries
+from pointnet_tf2.utils.files import write_output_marker
+from pointnet_tf2.utils.locking import folder_lock
 
 FORMATS = {"saved_model": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
 SUFFIXES = {"litert": ".tflite", "onnx": ".onnx"}
@@ -102,8 +112,9 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
         The absolute path of the artifact.
 
     Raises:
-        ValueError: On an unknown format, a wrong suffix or an existing output
-            without `overwrite`.
+        ValueError: On an unknown format, a wrong suffix, an existing output
+            without `overwrite`, or a folder in the way that is not a
+            SavedModel.
         ImportError: If the format needs packages that are not installed.
     """
     from pointnet_tf2.utils import atomic_output
@@ -120,6 +131,12 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
         raise ValueError(f"{output}: a {format} export must be a {suffix} file")
     if os.path.lexists(output) and not overwrite:
         raise ValueError(f"{output}: exists; choose another path or overwrite it (--overwrite)")
+    if os.path.lexists(output) and format == "saved_model" and not _is_saved_model(output):
+        raise ValueError(f"{output}: is not a SavedModel (no saved_model.pb), so --overwrite does not replace it; "
+                         "choose another path, or remove it yourself")  # fmt: skip
+    if os.path.isdir(output) and format != "saved_model":
+        raise ValueError(f"{output}: is a folder; a {format} export is one file")
+    remove_stale_temporaries(os.path.dirname(output), [os.path.basename(output), os.path.basename(output) + ".json"])
     _call_once(model)
     if fold_batch_norm:
         from pointnet_tf2.models.folding import fold_batch_norm as fold
@@ -176,22 +193,28 @@ def _positional(model):
     return wrapper, names
 
 
+def _is_saved_model(path):
+    return os.path.isdir(path) and (has_output_marker(path) or os.path.isfile(os.path.join(path, "saved_model.pb")))
+
+
 def _export_folder(model, output):
     parent, name = os.path.split(output)
     os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
-    target = os.path.join(staging, name)
-    try:
-        model.export(target, format=FORMATS["saved_model"], verbose=False)
-        old = None
-        if os.path.lexists(output):
-            old = os.path.join(staging, ".old")
-            os.rename(output, old)
+    with folder_lock(parent):  # shared: our temporary is not a stale one
+        staging = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
+        target = os.path.join(staging, name)
         try:
-            os.rename(target, output)
-        except BaseException:
-            if old is not None:
-                os.rename(old, output)
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            model.export(target, format=FORMATS["saved_model"], verbose=False)
+            write_output_marker(target, kind="saved_model")
+            old = None
+            if os.path.lexists(output):
+                old = os.path.join(staging, ".old")
+                os.rename(output, old)
+            try:
+                os.rename(target, output)
+            except BaseException:
+                if old is not None:
+                    os.rename(old, output)
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

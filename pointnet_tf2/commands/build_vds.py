@@ -10,7 +10,8 @@ def add_arguments(parser):
         help="a dataset folder in an original layout (modelnet40_ply_hdf5_2048, hdf5_data, "
         "indoor3d_sem_seg_hdf5_data) or a plain HDF5 file",
     )
-    parser.add_argument("--output", required=True, metavar="FILE.h5", help="the virtual dataset file to write")
+    parser.add_argument("--output", required=True, metavar="FILE.h5",
+                        help="the virtual dataset file to write (must not exist, see --overwrite)")
     parser.add_argument("--task", choices=("cls", "part_seg", "sem_seg"), help="fail unless the data is for this task")
     parser.add_argument("--test_area", type=int, default=6, help="S3DIS area used as test split [default: 6]")
     parser.add_argument(
@@ -20,6 +21,8 @@ def add_arguments(parser):
         help="share of the training clouds held out, at random, as a 'val' split [default: 0]",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the validation hold-out [default: 0]")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output if it is a virtual dataset written by build-vds")
 
 
 def run(args):
@@ -33,6 +36,7 @@ def run(args):
         test_area=args.test_area,
         val_fraction=args.val_fraction,
         seed=args.seed,
+        overwrite=args.overwrite,
     )
     description = open_dataset(output)
     print(f"wrote {output}")

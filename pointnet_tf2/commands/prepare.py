@@ -40,7 +40,8 @@ def add_arguments(parser):
     add("--max_file_mb", type=float, default=256.0, help="skip larger files (default 256)")
     add("--resume", action="store_true", help="continue an interrupted run, reusing its finished shards")
     add("--strict", action="store_true", help="fail if any file is skipped")
-    add("--overwrite", action="store_true", help="replace OUTPUT and discard an unfinished run")
+    add("--overwrite", action="store_true",
+        help="replace OUTPUT (only a dataset pointnet-tf2 wrote) and discard an unfinished run")
     add("--no_progress", action="store_true", help="no progress line on stderr")
 
 

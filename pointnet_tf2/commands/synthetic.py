@@ -25,7 +25,7 @@ def add_arguments(parser):
     )
     parser.add_argument("--num_points", type=int, metavar="N", help="points per cloud or block (2048; sem_seg 4096)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--overwrite", action="store_true", help="replace DIR if it exists and is not empty")
+    parser.add_argument("--overwrite", action="store_true", help="replace DIR if it is a dataset pointnet-tf2 wrote")
 
 
 def _size(path):

@@ -91,6 +91,11 @@ from concurrent.futures.process import BrokenProcessPool
 import numpy as np
 
 from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils import files
+from pointnet_tf2.utils.files import check_not_an_input
+from pointnet_tf2.utils.files import path_is_inside  # noqa: F401  (re-exported)
+from pointnet_tf2.utils.locking import LOCK_FILE
+from pointnet_tf2.utils.locking import run_lock
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -775,7 +780,15 @@ def run_conversion(
         "shard_size": int(shard_size),
     })  # fmt: skip
     work_dir = os.path.abspath(os.fspath(work_dir))
-    os.makedirs(work_dir, exist_ok=True)
+    with run_lock(work_dir, what="work folder"):  # one run per work folder; created if missing
+        files.remove_stale_temporaries(work_dir)  # of a run that was killed
+        return _convert(inputs, convert, work_dir, schema, shard_size, seed, workers, resume, strict,
+                        fingerprint, progress, label, stream, start_time)
+
+
+def _convert(inputs, convert, work_dir, schema, shard_size, seed, workers, resume, strict, fingerprint,
+             progress, label, stream, start_time):
+    """`run_conversion` once the arguments are checked and the work folder is locked."""
     manifest = _read_manifest(work_dir)
     if manifest is not None and not resume:
         raise ValueError(f"{work_dir}: holds an unfinished conversion; resume it (--resume) or remove the folder")
@@ -873,32 +886,38 @@ def work_dir_for(output_dir):
     return os.path.join(parent, f".{name}{WORK_SUFFIX}")
 
 
-def path_is_inside(path, folder):
-    """Whether `path` is `folder` or lies below it (symlinks resolved)."""
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
-def check_output_folder(output_dir, root, *, overwrite=False):
+def check_output_folder(output_dir, root, *, overwrite=False, resume=False):
     """Checks, before anything is converted, that a dataset can be created at `output_dir`.
+
+    The output (and its work folder) must not equal, contain or lie inside
+    the data folder; an existing non-empty output is only replaced with
+    `overwrite` (or when `resume` continues the unfinished run that was
+    writing it), and only if pointnet-tf2 wrote it (see
+    `pointnet_tf2.utils.files.check_output_folder`).
 
     Args:
         output_dir: Absolute path of the dataset folder to create.
-        root: Absolute path of the data folder being converted; when it is a
-            folder, `output_dir` must not lie inside it.
-        overwrite: Whether a non-empty `output_dir` may be replaced.
+        root: Absolute path of the data being converted.
+        overwrite: Whether a non-empty `output_dir` written by pointnet-tf2
+            may be replaced.
+        resume: Whether an unfinished run for `output_dir` is continued: it
+            may replace the output as the run it continues could.
 
     Raises:
-        ValueError: If `output_dir` is inside `root`, is not a folder, or is a
-            non-empty folder and `overwrite` is off.
+        ValueError: If the output or its work folder overlaps `root`, the
+            output is not a folder, or is a non-empty folder that may not be
+            replaced.
     """
-    if os.path.isdir(root) and path_is_inside(output_dir, root):
-        raise ValueError(f"{output_dir}: the output folder must not be inside the data folder {root}")
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"{output_dir}: exists and is not a folder")
-    if os.path.isdir(output_dir) and os.listdir(output_dir) and not overwrite:
-        raise ValueError(f"{output_dir}: the folder exists and is not empty; choose another folder or pass "
-                         "--overwrite to replace it")  # fmt: skip
+    check_not_an_input(output_dir, [root])
+    check_not_an_input(work_dir_for(output_dir), [root], what="work folder")
+    replace = overwrite or (resume and os.path.isdir(work_dir_for(output_dir)))
+    files.check_output_folder(output_dir, [root], overwrite=replace)
+
+
+def _is_work_folder(work_dir):
+    """Whether `work_dir` is a work folder of `run_conversion` (a manifest, or nothing of anyone else's)."""
+    names = [n for n in os.listdir(work_dir) if n != LOCK_FILE and files.temporary_target(n) is None]
+    return MANIFEST in names or not names
 
 
 def claim_work_dir(output_dir, *, overwrite=False, resume=False, run_name="run"):
@@ -925,5 +944,9 @@ def claim_work_dir(output_dir, *, overwrite=False, resume=False, run_name="run")
         if not overwrite:
             raise ValueError(f"{work_dir}: holds an unfinished {run_name} for {output_dir}; pass --resume to "
                              "continue it, or --overwrite to start over")  # fmt: skip
-        shutil.rmtree(work_dir)
+        if not _is_work_folder(work_dir):
+            raise ValueError(f"{work_dir}: is not a work folder of pointnet-tf2 (no {MANIFEST}), so --overwrite "
+                             "does not remove it; remove it yourself")  # fmt: skip
+        with run_lock(work_dir, what="work folder"):  # never under a live run
+            shutil.rmtree(work_dir)
     return work_dir

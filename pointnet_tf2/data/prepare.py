@@ -223,8 +223,8 @@ def prepare_dataset(
     Args:
         root: Data folder (`ROOT/<class>/{train,test}/*` or `ROOT/<class>/*`),
             or a `.npz` voxel archive (`X_train`, `y_train`[, `X_test`, `y_test`]).
-        output_dir: Dataset folder to create (missing or empty, or any with
-            `overwrite`).
+        output_dir: Dataset folder to create (missing or empty, or one
+            pointnet-tf2 wrote with `overwrite`); it must not overlap `root`.
         layout: "auto", "modelnet" or "flat".
         num_points: Points per cloud (the original: 2048).
         normals: Store xyz + normals, (P, 6) (meshes and point files only).
@@ -245,7 +245,8 @@ def prepare_dataset(
         resume: Continue an interrupted run (reuses its finished work shards).
         strict: Fail (ValueError) if any file is skipped; nothing is written
             to `output_dir` then.
-        overwrite: Replace a non-empty `output_dir` and discard an unfinished run.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2 and discard an
+            unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing the summary lines (None: silent).
         inputs: What to read from a folder: "auto" (`.binvox` files when the
@@ -292,7 +293,7 @@ def prepare_dataset(
     shard_size = check_positive_int("shard_size", shard_size)
     output_dir = os.path.abspath(os.fspath(output_dir))
     root = os.path.abspath(os.fspath(root))
-    check_output_folder(output_dir, root, overwrite=overwrite)
+    check_output_folder(output_dir, root, overwrite=overwrite, resume=resume)
     tree = scan_tree(root, layout=layout, test_fraction=test_fraction, seed=seed)
     work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume, run_name="prepare run")
 
@@ -433,7 +434,8 @@ def publish_cls_dataset(
         write_modelnet_layout(folder, splits, class_names, shard_size=shard_size, list_prefix=list_prefix,
                               voxels=grids if voxels else None, voxel_up_axis=voxel_up_axis)  # fmt: skip
 
-    runner.publish(output_dir, run, write, {k: v for k, v in result.items() if k != "skipped"}, overwrite=overwrite)
+    runner.publish(output_dir, run, write, {k: v for k, v in result.items() if k != "skipped"},
+                   overwrite=overwrite or resume)
     empty = [name for i, name in enumerate(class_names) if label_counts["train"][i] == 0]
     if empty:
         log(f"  warning: no training clouds for {len(empty)} class(es): {', '.join(empty[:10])}")

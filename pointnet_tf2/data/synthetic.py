@@ -733,14 +733,14 @@ def generate_synthetic(
 
     Args:
         task: "cls", "part_seg" or "sem_seg".
-        output_dir: Folder to create (missing or empty, or any with `overwrite`).
+        output_dir: Folder to create (missing or empty, or one written by pointnet-tf2 with `overwrite`).
         num_train: Training clouds (cls 480, part_seg 480), or training rooms
             for sem_seg (10, spread over Areas 1-5, about 70 blocks each).
         num_val: Validation clouds (part_seg only, default 60).
         num_test: Test clouds (cls 120, part_seg 120), or Area 6 rooms (sem_seg 2).
         num_points: Points per cloud or block (2048; sem_seg 4096).
         seed: Non-negative integer seed.
-        overwrite: Replace an existing non-empty folder.
+        overwrite: Replace an existing non-empty folder written by pointnet-tf2.
 
     Returns:
         The absolute path of the folder.

@@ -37,26 +37,31 @@ _CHECKSUM_BLOCK = 1 << 16
 _SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 
 
-def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, seed=0):
+def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, seed=0, overwrite=False):
     """Builds a virtual dataset file over the shards of a dataset.
 
     Args:
         dataset_dir: A dataset directory in one of the original layouts (or a
             plain HDF5 file), validated with `open_dataset` first.
         output: The `.h5` file to write (atomically: a failed build leaves an
-            existing file untouched).
+            existing file untouched). It must not exist, or with `overwrite`
+            be a virtual dataset written by `build_vds`; it is never one of
+            the dataset's files.
         task: Optional expected task ('cls', 'part_seg', 'sem_seg').
         test_area: S3DIS area used as test split.
         val_fraction: Share of the training rows moved, at random, into a 'val'
             split (for layouts without one). 0 keeps the layout's splits.
         seed: Seed of that random choice.
+        overwrite: Replace an existing virtual dataset file.
 
     Returns:
         The absolute path of the written file.
 
     Raises:
         FileNotFoundError: If the dataset or one of its files is missing.
-        ValueError: If the dataset is invalid, or an argument is out of range.
+        ValueError: If the dataset is invalid, an argument is out of range,
+            or the output exists (without `overwrite`, or not a virtual
+            dataset), is the dataset or one of its shards.
     """
     import h5py
 
@@ -70,9 +75,15 @@ def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, 
     output = os.path.abspath(os.fspath(output))
     if os.path.isdir(output):
         raise ValueError(f"{output}: is a directory; --output must be an .h5 file path")
+    if os.path.lexists(output) and os.path.samefile(output, dataset_dir):
+        raise ValueError(f"{output}: is the dataset being read; choose another --output")
+    _check_replaceable(output, overwrite)
     description = open_dataset(dataset_dir, task, test_area=test_area)
     if description.layout == "vds":
         raise ValueError(f"{dataset_dir}: is already a virtual dataset")
+    for shard in description.shards:
+        if os.path.lexists(output) and os.path.samefile(output, shard.path):
+            raise ValueError(f"{output}: is a source shard of the dataset {dataset_dir}; choose another --output")
     splits = {name: description.split_rows(name) for name in description.split_ranges}
     if val_fraction > 0:
         splits = _with_holdout(description, splits, val_fraction, seed)
@@ -104,6 +115,24 @@ def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, 
             f.attrs[BUILD_ATTRIBUTE] = json.dumps(build)
         _verify_mapping(tmp, description)
     return output
+
+
+def _check_replaceable(output, overwrite):
+    """Refuses an existing output unless `overwrite` is on and it is a virtual dataset of `build_vds`."""
+    import h5py
+
+    if not os.path.lexists(output):
+        return
+    if not overwrite:
+        raise ValueError(f"{output}: exists; choose another --output or pass --overwrite to replace it")
+    try:
+        with h5py.File(output, "r") as f:
+            ours = VDS_ATTRIBUTE in f.attrs and SOURCES_ATTRIBUTE in f.attrs
+    except OSError:
+        ours = False
+    if not ours:
+        raise ValueError(f"{output}: is not a virtual dataset written by build-vds, so --overwrite does not "
+                         "replace it; choose another --output, or remove it yourself")  # fmt: skip
 
 
 def open_vds(path, *, test_area=None):

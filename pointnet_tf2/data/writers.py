@@ -8,7 +8,8 @@ cloud decompresses only that cloud), list files, and the metadata files.
 A whole dataset folder is built under a temporary name next to `output_dir`
 and renamed into place when complete, so an interrupted or failed write never
 leaves a half dataset, and an existing folder is only replaced with
-`overwrite=True`.
+`overwrite=True`, and only if pointnet-tf2 wrote it: every published folder
+carries the marker file `.pointnet_tf2_output`.
 
 Inputs are validated before anything is published: shapes, dtypes, label
 ranges and NaN/inf coordinates give a `ValueError` naming the argument and the
@@ -27,6 +28,12 @@ import secrets
 import shutil
 
 import numpy as np
+
+from pointnet_tf2.utils.files import check_output_folder
+from pointnet_tf2.utils.files import has_output_marker
+from pointnet_tf2.utils.files import remove_stale_temporaries
+from pointnet_tf2.utils.files import write_output_marker
+from pointnet_tf2.utils.locking import folder_lock
 
 MODELNET_SPLITS = ("train", "test")
 SHAPENET_PART_SPLITS = ("train", "val", "test")
@@ -53,50 +60,49 @@ def _new_unique_dir(parent, prefix, suffix):
     raise FileExistsError(f"{parent}: could not create a temporary folder {prefix}*{suffix}")
 
 
-def _is_non_empty_dir(path):
-    return os.path.isdir(path) and bool(os.listdir(path))
-
-
 @contextlib.contextmanager
 def staged_folder(output_dir, *, overwrite=False):
     """Yields an empty temporary folder that becomes `output_dir` on success.
 
     The temporary folder is created next to `output_dir` (same file system, so
     the final rename is atomic). If the body raises, it is removed and
-    `output_dir` is left as it was. A missing or empty `output_dir` is simply
-    replaced; a non-empty one only with `overwrite=True`, in which case the
-    old folder is moved aside, the new one renamed in, and the old one deleted.
+    `output_dir` is left as it was. Before publishing, the marker file
+    `pointnet_tf2.utils.files.OUTPUT_MARKER` is written into it. A missing or
+    empty `output_dir` is simply replaced; a non-empty one only with
+    `overwrite=True` and only if it carries the marker (pointnet-tf2 wrote
+    it), in which case the old folder is moved aside, the new one renamed in,
+    and the old one deleted. Temporaries of `output_dir` left by a killed
+    writer are removed first (when no writer is alive).
 
     Args:
         output_dir: Final folder.
-        overwrite: Replace a non-empty existing folder (and everything in it).
+        overwrite: Replace a non-empty existing folder written by pointnet-tf2
+            (and everything in it).
 
     Yields:
         The absolute path of the temporary folder to fill.
 
     Raises:
         ValueError: If `output_dir` is a file, or a non-empty folder without
-            `overwrite`.
+            `overwrite` or without the marker.
         FileExistsError: If `output_dir` was filled by someone else while the
-            temporary folder was being built (and `overwrite` is off).
+            temporary folder was being built (and `overwrite` is off, or it
+            has no marker).
     """
     output_dir = os.path.abspath(os.fspath(output_dir))
-    if os.path.lexists(output_dir) and not os.path.isdir(output_dir):
-        raise ValueError(f"{output_dir}: exists and is not a folder")
-    if _is_non_empty_dir(output_dir) and not overwrite:
-        raise ValueError(
-            f"{output_dir}: the folder exists and is not empty; choose another folder or "
-            "overwrite it (overwrite=True, --overwrite), which replaces the whole folder"
-        )
+    check_output_folder(output_dir, overwrite=overwrite)
     parent, name = os.path.split(output_dir)
     os.makedirs(parent, exist_ok=True)
-    tmp = _new_unique_dir(parent, f".{name}.", ".tmp")
-    try:
-        yield tmp
-        _publish(tmp, output_dir, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    remove_stale_temporaries(parent, [name])
+    with folder_lock(parent):  # shared: keeps our temporary safe from remove_stale_temporaries
+        tmp = _new_unique_dir(parent, f".{name}.", ".tmp")
+        try:
+            yield tmp
+            write_output_marker(tmp, kind="dataset")
+            _publish(tmp, output_dir, overwrite)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def _publish(tmp, output_dir, overwrite):
@@ -106,7 +112,7 @@ def _publish(tmp, output_dir, overwrite):
     except OSError as error:
         if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
             raise
-        if not overwrite:
+        if not overwrite or not has_output_marker(output_dir):
             raise FileExistsError(
                 f"{output_dir}: the folder was filled by another process while this one was being written"
             ) from error
@@ -312,7 +318,7 @@ def write_modelnet_layout(
     each cloud, gzip-compressed, one grid per chunk.
 
     Args:
-        output_dir: Folder to create (missing or empty, or any with `overwrite`).
+        output_dir: Folder to create (missing or empty, or one written by pointnet-tf2 with `overwrite`).
         splits: `{"train": (points, labels), "test": (points, labels)}` ("test"
             may be left out); points float (n, P, 3) or (n, P, 6) = xyz +
             normals, labels int (n,) or (n, 1) in [0, len(class_names)).
@@ -320,7 +326,7 @@ def write_modelnet_layout(
         shard_size: Maximum clouds per h5 file (the original used 2048).
         list_prefix: Text put before each shard name in the list files; default
             `data/<basename of output_dir>/`.
-        overwrite: Replace an existing non-empty folder.
+        overwrite: Replace an existing non-empty folder written by pointnet-tf2.
         voxels: Optional `{split: grids}` with one integer or bool `(n, R, R,
             R)` array per split of `splits` (row i is cloud i's grid; non-zero
             is occupied).
@@ -481,7 +487,7 @@ def write_shapenet_part_layout(
     `part_color_mapping.json` (a list of `[r, g, b]` floats per overall id).
 
     Args:
-        output_dir: Folder to create (missing or empty, or any with `overwrite`).
+        output_dir: Folder to create (missing or empty, or one written by pointnet-tf2 with `overwrite`).
         splits: `{"train" | "val" | "test": (points, category, pid)}` with points
             float (n, P, 3) or (n, P, 6) = xyz + normals, category int (n,) or
             (n, 1), pid int (n, P); every
@@ -495,7 +501,7 @@ def write_shapenet_part_layout(
             `default_part_colors`.
         shard_size: Maximum clouds per h5 file.
         list_prefix: Text put before each shard name in the list files.
-        overwrite: Replace an existing non-empty folder.
+        overwrite: Replace an existing non-empty folder written by pointnet-tf2.
 
     Returns:
         The absolute path of the written folder.
@@ -738,7 +744,7 @@ def write_s3dis_layout(
     e.g. `Area_1_office_1`: readers split train/test by its area).
 
     Args:
-        output_dir: Folder to create (missing or empty, or any with `overwrite`).
+        output_dir: Folder to create (missing or empty, or one written by pointnet-tf2 with `overwrite`).
         blocks: Float (n, P, 9) block features; channels 3:6 (RGB) must be in [0, 1].
         labels: Int (n, P) class ids in [0, num_classes).
         room_names: n room names (no whitespace), one per block.
@@ -746,7 +752,7 @@ def write_s3dis_layout(
         shard_size: Maximum blocks per h5 file (the original used 1000).
         list_prefix: Text put before each shard name in `all_files.txt`;
             default `<basename of output_dir>/`.
-        overwrite: Replace an existing non-empty folder.
+        overwrite: Replace an existing non-empty folder written by pointnet-tf2.
 
     Returns:
         The absolute path of the written folder.

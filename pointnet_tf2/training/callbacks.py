@@ -1,7 +1,11 @@
 """Callbacks of the trainer: schedules, checkpoints and TensorBoard extras."""
 
+import contextlib
+import csv
+import io
 import json
 import os
+import re
 import shutil
 import time
 
@@ -10,8 +14,16 @@ import numpy as np
 
 from pointnet_tf2.training.schedules import bn_momentum
 from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils.files import remove_path
+from pointnet_tf2.utils.files import remove_stale_temporaries
+from pointnet_tf2.utils.locking import run_lock
 
 STATE_FILE = "training_state.json"
+LAST_CHECKPOINT = "last.keras"
+BEST_CHECKPOINT = "best.keras"
+LOG_FILE = "log.csv"
+# A checkpoint written for an epoch that training_state.json has not committed yet.
+_PENDING = re.compile(r"^\.(?P<name>last|best)\.epoch-(?P<epoch>\d+)\.pending\.keras$")
 
 
 def batch_norm_layers(model):
@@ -172,13 +184,18 @@ class DivergenceGuard(keras.callbacks.Callback):
 
 
 class AtomicCheckpoint(keras.callbacks.Callback):
-    """Saves `last.keras` every epoch and `best.keras` on improvement, atomically.
+    """Saves `last.keras` every epoch and `best.keras` on improvement, atomically and consistently.
 
-    Each file is written under a temporary name and renamed when complete, so
-    a crash, a kill or a full disk never leaves a truncated checkpoint or
-    replaces a good one. After the checkpoints, a small JSON state
-    (`training_state.json`: epochs done, best value and epoch) is written the
-    same way; `--resume` reads it.
+    The files of an epoch are committed together: the checkpoints are first
+    written under hidden pending names (`.last.epoch-000007.pending.keras`),
+    then a small JSON state (`training_state.json`: epochs done, best value
+    and epoch, the epoch's logs and which pending files it commits) is
+    written atomically, and then the pending files are renamed into place.
+    A crash, a kill or a full disk never leaves a truncated checkpoint or
+    replaces a good one, and `recover_run_folder` (run before `--resume`)
+    finishes the renames of a committed epoch and drops those of an epoch
+    that was not committed, so `last.keras`, `best.keras` and the state
+    always describe the same epoch.
 
     Args:
         directory: Folder of the checkpoints.
@@ -200,11 +217,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     @property
     def last_path(self):
-        return os.path.join(self.directory, "last.keras")
+        return os.path.join(self.directory, LAST_CHECKPOINT)
 
     @property
     def best_path(self):
-        return os.path.join(self.directory, "best.keras")
+        return os.path.join(self.directory, BEST_CHECKPOINT)
 
     def _improved(self, value):
         if value is None or not np.isfinite(value):
@@ -215,19 +232,61 @@ class AtomicCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        done = epoch + 1
         value = logs.get(self.monitor)
-        with atomic_output(self.last_path) as tmp:
-            self.model.save(tmp)
-        if self._improved(value) or not os.path.exists(self.best_path):
-            if self._improved(value):
-                self.best_value, self.best_epoch = float(value), epoch + 1
-            with atomic_output(self.best_path) as tmp:
-                shutil.copyfile(self.last_path, tmp)
-        write_state(
-            self.directory,
-            {"epochs_done": epoch + 1, "monitor": self.monitor, "mode": self.mode,
-             "best_value": self.best_value, "best_epoch": self.best_epoch},
-        )
+        improved = self._improved(value)
+        names = [LAST_CHECKPOINT]
+        if improved or not os.path.exists(self.best_path):
+            names.append(BEST_CHECKPOINT)
+        pending = {name: os.path.join(self.directory, pending_name(name, done)) for name in names}
+        try:
+            self.model.save(pending[LAST_CHECKPOINT])
+            if BEST_CHECKPOINT in pending:
+                shutil.copyfile(pending[LAST_CHECKPOINT], pending[BEST_CHECKPOINT])
+            best_value, best_epoch = (float(value), done) if improved else (self.best_value, self.best_epoch)
+            write_state(self.directory, {
+                "epochs_done": done, "monitor": self.monitor, "mode": self.mode, "best_value": best_value,
+                "best_epoch": best_epoch, "pending": names, "logs": _json_logs(logs),
+            })  # fmt: skip
+        except BaseException:
+            if _committed_epoch(self.directory) == done:  # interrupted just after the commit
+                _commit_pending(self.directory, done, names)
+            else:
+                for path in pending.values():
+                    remove_path(path)
+            raise
+        self.best_value, self.best_epoch = best_value, best_epoch
+        _commit_pending(self.directory, done, names)
+
+
+def pending_name(name, epoch):
+    """The hidden name of checkpoint `name` ("last.keras") of `epoch` before its epoch is committed."""
+    return f".{name.removesuffix('.keras')}.epoch-{epoch:06d}.pending.keras"
+
+
+def _committed_epoch(directory):
+    try:
+        state = read_state(directory)
+    except ValueError:
+        return None
+    return None if state is None else int(state["epochs_done"])
+
+
+def _commit_pending(directory, epoch, names):
+    for name in names:
+        path = os.path.join(directory, pending_name(name, epoch))
+        if os.path.exists(path):
+            os.replace(path, os.path.join(directory, name))
+
+
+def _json_logs(logs):
+    out = {}
+    for key, value in logs.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return out
 
 
 def write_state(directory, state):
@@ -253,6 +312,118 @@ def read_state(directory):
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a valid training state ({error})") from None
     return state
+
+
+def recover_run_folder(directory):
+    """Brings a run folder left by a killed run back to its last committed epoch.
+
+    Call it holding the folder's run lock (`locked_run_folder`), so no live
+    run's files are touched. It removes the temporaries of killed writes
+    (`pointnet_tf2.utils.files.remove_stale_temporaries`), renames the
+    pending checkpoints of the epoch `training_state.json` committed into
+    place and deletes those of an uncommitted epoch, and repairs `log.csv`:
+    a torn last line and rows of uncommitted epochs are dropped, and the
+    row of the committed epoch is added from the state if the run died
+    before writing it. A folder without a run is left alone.
+
+    Args:
+        directory: The run folder.
+
+    Returns:
+        A list of lines saying what was repaired (empty if nothing was).
+
+    Raises:
+        ValueError: If `training_state.json` is not valid.
+    """
+    if not os.path.isdir(directory):
+        return []
+    notes = [f"removed the temporary {name} of a killed run" for name in remove_stale_temporaries(directory)]
+    state = read_state(directory)
+    done = int(state["epochs_done"]) if state is not None else None
+    committed = state.get("pending", []) if state is not None else []
+    for name in sorted(os.listdir(directory)):
+        match = _PENDING.match(name)
+        if match is None:
+            continue
+        target = f"{match['name']}.keras"
+        if int(match["epoch"]) == done and target in committed:
+            os.replace(os.path.join(directory, name), os.path.join(directory, target))
+            notes.append(f"finished writing {target} of epoch {done}")
+        else:
+            remove_path(os.path.join(directory, name))
+            notes.append(f"removed {name}: its epoch {int(match['epoch'])} was never committed")
+    if state is not None and _repair_log(directory, done, state.get("logs")):
+        notes.append(f"repaired {LOG_FILE} to hold epochs 1..{done} once each")
+    return notes
+
+
+def _csv_line(fields):
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(fields)  # the excel dialect, as keras.callbacks.CSVLogger
+    return buffer.getvalue()
+
+
+def _repair_log(directory, done, last_logs):
+    """Makes `log.csv` hold one row per committed epoch, numbered 0..done-1 as CSVLogger does.
+
+    Drops torn lines and rows of epochs that were not committed (or seen
+    twice), and adds the last committed epoch's row from `last_logs` if the
+    run died before writing it. Returns whether the file was rewritten.
+    """
+    path = os.path.join(directory, LOG_FILE)
+    header, rows, changed = None, {}, False
+    if os.path.exists(path):
+        with open(path, newline="") as f:
+            lines = f.read().splitlines(keepends=True)
+        if lines and lines[0].endswith("\n"):
+            header = next(csv.reader([lines[0]]))
+        changed = bool(lines) and header is None
+        for line in lines[1:]:
+            fields = next(csv.reader([line]), [])
+            epoch = int(fields[0]) if fields and fields[0].isdigit() else None
+            whole = header is not None and line.endswith("\n") and len(fields) == len(header)
+            if whole and epoch is not None and epoch < done and epoch not in rows:
+                rows[epoch] = line
+            else:
+                changed = True  # torn by a kill, or of an epoch that was not committed
+    elif done != 1:
+        return False  # no log to repair (the first epoch's row is added below)
+    if done - 1 not in rows and last_logs and (rows or done == 1):
+        header = header or ["epoch", *sorted(last_logs)]
+        rows[done - 1] = _csv_line([done - 1] + [last_logs.get(key, "NA") for key in header[1:]])
+        changed = True
+    if not changed:
+        return False
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            if header is not None:
+                f.write(_csv_line(header) + "".join(rows[epoch] for epoch in sorted(rows)))
+    return True
+
+
+@contextlib.contextmanager
+def locked_run_folder(log_dir, *, log=None):
+    """Holds the run lock of `log_dir` for a whole run, after recovering it from a killed run.
+
+    Args:
+        log_dir: The run folder (created if missing; removed again if the
+            run fails before writing anything into it).
+        log: Optional function taking one line (what was taken over or repaired).
+
+    Yields:
+        The `pointnet_tf2.utils.locking.RunLock`.
+
+    Raises:
+        pointnet_tf2.utils.locking.FolderLockedError: If another live run holds it.
+    """
+    with run_lock(log_dir, what="log folder") as lock:
+        notes = recover_run_folder(log_dir)
+        if lock.stale_holder:
+            notes.insert(0, f"took over the lock of a run that died ({lock.stale_holder})")
+        for note in notes:
+            if log is not None:
+                log(f"{log_dir}: {note}")
+        yield lock
 
 
 class ValidationVisuals(keras.callbacks.Callback):

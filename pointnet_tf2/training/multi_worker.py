@@ -29,6 +29,7 @@ one-device trainer draws a new random subset per batch.
 """
 
 import concurrent.futures
+import contextlib
 import os
 import time
 
@@ -61,7 +62,8 @@ def train_multi_worker(config):
     strategy = dist.create_strategy("multi_worker")
     progress = {"epochs_done": None}
     try:
-        return _train(config, strategy, cluster, progress)
+        with contextlib.ExitStack() as held:  # the chief's run lock, for the whole run
+            return _train(config, strategy, cluster, progress, held)
     except dist.collective_errors() as error:
         done = progress["epochs_done"]
         where = os.path.join(os.path.abspath(config.log_dir), "last.keras")
@@ -83,7 +85,7 @@ def _split_positions(description, split, indices):
     return np.arange(len(description.split_rows(split)), dtype=np.int64) if indices is None else np.asarray(indices)
 
 
-def _train(config, strategy, cluster, progress):
+def _train(config, strategy, cluster, progress, held):
     import keras
 
     from pointnet_tf2.data import PointCloudSequence
@@ -113,6 +115,7 @@ def _train(config, strategy, cluster, progress):
     state = None
     if chief:
         try:
+            held.enter_context(cb.locked_run_folder(log_dir, log=lambda line: _log(config, cluster, line)))
             state = trainer.check_run_folder(config, log_dir, description)
         except (ValueError, OSError) as error:
             refusal = error

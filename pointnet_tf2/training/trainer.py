@@ -1,6 +1,7 @@
 """The trainer shared by the three tasks: data, model, compile, fit, test."""
 
 import dataclasses
+import functools
 import json
 import os
 import time
@@ -470,6 +471,28 @@ def check_run_folder(config, log_dir, description=None):
     return state
 
 
+def _one_run_per_log_dir(train_function):
+    """Runs `train(config)` holding the run lock of its `--log_dir` (see `callbacks.locked_run_folder`).
+
+    A second run into the same folder is refused while the first is alive;
+    a folder left by a killed run is recovered first. Multi-worker runs lock
+    on the chief, in `pointnet_tf2.training.multi_worker`.
+    """
+
+    @functools.wraps(train_function)
+    def locked(config):
+        from pointnet_tf2.training.callbacks import locked_run_folder
+
+        resolved = config.resolved()
+        if resolved.distribute == "multi_worker":
+            return train_function(config)
+        with locked_run_folder(os.path.abspath(resolved.log_dir), log=lambda line: _log(resolved, line)):
+            return train_function(config)
+
+    return locked
+
+
+@_one_run_per_log_dir
 def train(config):
     """Trains a model as the original scripts did, with checkpoints and TensorBoard.
 

@@ -186,7 +186,7 @@ def test_output_folder_checks(tmp_path):
     root = tmp_path / "raw"
     root.mkdir()
     conversion.check_output_folder(str(tmp_path / "new"), str(root))  # missing: fine
-    with pytest.raises(ValueError, match="must not be inside the data folder"):
+    with pytest.raises(ValueError, match="raw/out: the output folder must not be inside the input folder .*raw"):
         conversion.check_output_folder(str(root / "out"), str(root))
     # A missing data folder is reported by whoever reads it, not here.
     conversion.check_output_folder(str(tmp_path / "gone" / "out"), str(tmp_path / "gone"))
@@ -198,7 +198,30 @@ def test_output_folder_checks(tmp_path):
     (full / "keep.txt").write_text("x")
     with pytest.raises(ValueError, match="full: the folder exists and is not empty; .* pass --overwrite"):
         conversion.check_output_folder(str(full), str(root))
+    with pytest.raises(ValueError, match="full: the folder was not written by pointnet-tf2"):
+        conversion.check_output_folder(str(full), str(root), overwrite=True)
+    (full / ".pointnet_tf2_output").write_text("{}")
     conversion.check_output_folder(str(full), str(root), overwrite=True)
+
+
+@pytest.mark.parametrize("output, match", [
+    ("data", r"data: the output folder contains the input .*(data/raw|link), which writing it would replace"),
+    ("data/raw", r"data/raw: the output folder is the input .*(data/raw|link); choose another one"),
+    ("data/raw/a/out", r"out: the output folder must not be inside the input folder .*(data/raw|link);"),
+    (".", r"the output folder contains the input"),
+])  # fmt: skip
+def test_an_output_never_overlaps_its_input_even_with_overwrite(tmp_path, monkeypatch, output, match):
+    monkeypatch.chdir(tmp_path)
+    raw = tmp_path / "data" / "raw" / "a"
+    raw.mkdir(parents=True)
+    (raw / "x.off").write_text("keep")
+    (tmp_path / "data" / ".pointnet_tf2_output").write_text("{}")  # even a marked folder is refused
+    for source in ("data/raw", "link"):
+        if source == "link":
+            os.symlink(tmp_path / "data" / "raw", "link")
+        with pytest.raises(ValueError, match=match):
+            conversion.check_output_folder(os.path.abspath(output), os.path.abspath(source), overwrite=True)
+    assert (raw / "x.off").read_text() == "keep"
 
 
 def test_claim_work_dir_keeps_discards_or_refuses_an_unfinished_run(tmp_path):
@@ -215,3 +238,22 @@ def test_claim_work_dir_keeps_discards_or_refuses_an_unfinished_run(tmp_path):
     assert conversion.claim_work_dir(output, resume=True, overwrite=True) == work
     assert os.path.exists(os.path.join(work, "manifest.json"))
     assert conversion.claim_work_dir(output, overwrite=True) == work and not os.path.exists(work)
+
+
+def test_claim_work_dir_never_removes_a_folder_it_did_not_write_or_a_live_run(tmp_path):
+    from pointnet_tf2.utils.locking import FolderLockedError
+    from pointnet_tf2.utils.locking import run_lock
+
+    output = str(tmp_path / "dataset")
+    work = conversion.work_dir_for(output)
+    os.makedirs(work)
+    open(os.path.join(work, "notes.txt"), "w").close()
+    with pytest.raises(ValueError, match=r"prepare-work: is not a work folder of pointnet-tf2 \(no manifest.json\)"):
+        conversion.claim_work_dir(output, overwrite=True)
+    assert os.path.exists(os.path.join(work, "notes.txt"))
+    os.remove(os.path.join(work, "notes.txt"))
+    open(os.path.join(work, "manifest.json"), "w").close()
+    with run_lock(work):  # a conversion running in it
+        with pytest.raises(FolderLockedError, match="the work folder is in use by pid"):
+            conversion.claim_work_dir(output, overwrite=True)
+        assert os.path.exists(os.path.join(work, "manifest.json"))

@@ -231,9 +231,15 @@ def test_existing_outputs_and_bad_roots(tree, tmp_path):
     (output / "keep.txt").write_text("x")
     with pytest.raises(ValueError, match="exists and is not empty; choose another folder or pass --overwrite"):
         prepare_dataset(root, str(output), num_points=32, workers=1, progress=False, log=None)
+    with pytest.raises(ValueError, match="taken: the folder was not written by pointnet-tf2"):
+        prepare_dataset(root, str(output), num_points=32, workers=1, progress=False, log=None, overwrite=True)
+    assert (output / "keep.txt").read_text() == "x"
+    output = tmp_path / "ours"
+    prepare_dataset(root, str(output), num_points=32, workers=1, progress=False, log=None)
+    (output / "keep.txt").write_text("x")
     result = prepare_dataset(root, str(output), num_points=32, workers=1, progress=False, log=None, overwrite=True)
     assert result["counts"]["train"] == 19 and not (output / "keep.txt").exists()
-    with pytest.raises(ValueError, match="must not be inside the data folder"):
+    with pytest.raises(ValueError, match="must not be inside the input folder"):
         prepare_dataset(root, os.path.join(root, "out"), workers=1, progress=False, log=None)
     empty = tmp_path / "empty_root"
     empty.mkdir()
@@ -241,6 +247,23 @@ def test_existing_outputs_and_bad_roots(tree, tmp_path):
         prepare_dataset(str(empty), str(tmp_path / "x"), workers=1, progress=False, log=None)
     with pytest.raises(FileNotFoundError):
         prepare_dataset(str(tmp_path / "missing"), str(tmp_path / "y"), workers=1, progress=False, log=None)
+
+
+@pytest.mark.parametrize("command", ["prepare", "prepare-s3dis", "prepare-shapenet-part", "prepare-modelnet-normals"])
+def test_prepare_never_deletes_its_input(tmp_path, monkeypatch, capsys, command):
+    # The issue: `pointnet-tf2 prepare data/raw data --overwrite` exited 0 and data/raw was gone.
+    monkeypatch.chdir(tmp_path)
+    write_tree("data/raw", broken=False)
+    before = sorted(os.path.relpath(os.path.join(d, f), "data/raw") for d, _, fs in os.walk("data/raw") for f in fs)
+    (tmp_path / "data" / ".pointnet_tf2_output").write_text("{}")  # not even a folder marked as ours
+    for output in ("data", "data/raw", "data/raw/disk", "."):
+        status = cli.main([command, "data/raw", output, "--overwrite", "--workers", "1", "--no_progress"])
+        err = capsys.readouterr().err
+        assert status == 1 and err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"pointnet-tf2 {command}: error: " in err and "the output folder" in err and "input" in err
+    after = sorted(os.path.relpath(os.path.join(d, f), "data/raw") for d, _, fs in os.walk("data/raw") for f in fs)
+    assert after == before
+    assert not [name for name in os.listdir(tmp_path / "data") if name.startswith(".") and "work" in name]
 
 
 def test_prepare_command_with_normals_and_fps(tree, tmp_path, capsys):

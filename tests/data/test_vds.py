@@ -97,7 +97,7 @@ def test_failed_build_keeps_the_existing_file(tmp_path, layouts):
     before = open(output, "rb").read()
     os.remove(os.path.join(root, "ply_data_test0.h5"))
     with pytest.raises(FileNotFoundError):
-        build_vds(root, output)
+        build_vds(root, output, overwrite=True)
     assert open(output, "rb").read() == before
     assert sorted(os.listdir(tmp_path)) == ["data.vds.h5", "modelnet40_ply_hdf5_2048"]
 
@@ -168,3 +168,44 @@ def test_build_vds_command_is_registered():
     from pointnet_tf2 import cli
 
     assert cli.COMMANDS["build-vds"] == "build_vds"
+
+
+def test_build_vds_never_overwrites_what_it_did_not_write(tmp_path, layouts, capsys):
+    from pointnet_tf2 import cli
+
+    root = layouts.modelnet(str(tmp_path))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    assert cli.main(["build-vds", root, "--output", str(notes)]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"pointnet-tf2 build-vds: error: {notes}: exists; choose another --output or pass --overwrite to replace it")
+    assert cli.main(["build-vds", root, "--output", str(notes), "--overwrite"]) == 1
+    assert "notes.txt: is not a virtual dataset written by build-vds, so --overwrite does not replace it" in (
+        capsys.readouterr().err)
+    assert notes.read_text() == "my notes"
+    # One of its own source shards: refused, with or without --overwrite, and the shard is intact.
+    shard = os.path.join(root, "ply_data_train0.h5")
+    before = open(shard, "rb").read()
+    for extra in ([], ["--overwrite"]):
+        assert cli.main(["build-vds", root, "--output", shard, *extra]) == 1
+        assert "ply_data_train0.h5: " in capsys.readouterr().err
+    assert open(shard, "rb").read() == before
+    assert cli.main(["build-vds", shard, "--output", shard, "--overwrite"]) == 1
+    assert "ply_data_train0.h5: is the dataset being read; choose another --output" in capsys.readouterr().err
+    assert open(shard, "rb").read() == before
+    # Its own output is replaced with --overwrite, through a temporary name.
+    output = str(tmp_path / "data.vds.h5")
+    assert cli.main(["build-vds", root, "--output", output]) == 0
+    assert cli.main(["build-vds", root, "--output", output, "--val_fraction", "0.25", "--overwrite"]) == 0
+    assert "val" in open_dataset(output).splits
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]
+
+
+def test_a_shard_is_refused_even_when_it_looks_like_a_vds(tmp_path, layouts):
+    root = layouts.modelnet(str(tmp_path))
+    shard = os.path.join(root, "ply_data_test0.h5")
+    with h5py.File(shard, "a") as f:  # make the check on the sources the one that refuses
+        f.attrs[VDS_ATTRIBUTE] = "{}"
+        f.attrs["pointnet_tf2.sources"] = "[]"
+    with pytest.raises(ValueError, match=r"ply_data_test0\.h5: is a source shard of the dataset"):
+        build_vds(root, shard, overwrite=True)

@@ -42,7 +42,7 @@ def test_modelnet_round_trip(tmp_path, rng):
     )
     assert out == str(tmp_path / "modelnet_small")
     assert sorted(os.listdir(out)) == [
-        "ply_data_test0.h5", "ply_data_test1.h5", "ply_data_train0.h5", "ply_data_train1.h5",
+        ".pointnet_tf2_output", "ply_data_test0.h5", "ply_data_test1.h5", "ply_data_train0.h5", "ply_data_train1.h5",
         "ply_data_train2.h5", "shape_names.txt", "test_files.txt", "train_files.txt",
     ]  # fmt: skip
     assert _lines(os.path.join(out, "train_files.txt")) == [
@@ -185,20 +185,45 @@ def test_splits_must_share_the_cloud_shape(tmp_path):
 
 def test_existing_folder_is_kept_unless_overwrite(tmp_path):
     out = tmp_path / "m"
-    out.mkdir()
-    (out / "precious.txt").write_text("keep me")
     splits = {"train": (np.zeros((2, 4, 3)), [0, 0]), "test": (np.zeros((1, 4, 3)), [0])}
-    with pytest.raises(ValueError, match=r"m: the folder exists and is not empty.*overwrite"):
-        writers.write_modelnet_layout(out, splits, ["a"])
-    assert os.listdir(out) == ["precious.txt"]
+    writers.write_modelnet_layout(out, splits, ["a"])
+    (out / "precious.txt").write_text("keep me")
+    with pytest.raises(ValueError, match=r"m: the folder exists and is not empty.*--overwrite"):
+        writers.write_modelnet_layout(out, splits, ["b"])
+    assert (out / "precious.txt").exists()
     # A failing overwrite leaves the old folder untouched too.
     bad = {"train": (np.full((2, 4, 3), np.inf), [0, 0]), "test": (np.zeros((1, 4, 3)), [0])}
     with pytest.raises(ValueError, match="NaN or inf"):
         writers.write_modelnet_layout(out, bad, ["a"], overwrite=True)
-    assert os.listdir(out) == ["precious.txt"]
-    writers.write_modelnet_layout(out, splits, ["a"], overwrite=True)
-    assert "precious.txt" not in os.listdir(out) and "shape_names.txt" in os.listdir(out)
+    assert (out / "precious.txt").exists()
+    writers.write_modelnet_layout(out, splits, ["b"], overwrite=True)
+    assert "precious.txt" not in os.listdir(out) and _lines(out / "shape_names.txt") == ["b"]
     assert _no_leftovers(tmp_path) == []
+
+
+def test_overwrite_never_replaces_a_folder_it_did_not_write(tmp_path):
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    splits = {"train": (np.zeros((2, 4, 3)), [0, 0]), "test": (np.zeros((1, 4, 3)), [0])}
+    with pytest.raises(ValueError, match=r"m: the folder was not written by pointnet-tf2 \(it has no "
+                                         r"\.pointnet_tf2_output file\), so --overwrite does not replace it"):
+        writers.write_modelnet_layout(out, splits, ["a"], overwrite=True)
+    assert os.listdir(out) == ["precious.txt"] and (out / "precious.txt").read_text() == "keep me"
+    assert _no_leftovers(tmp_path) == []
+
+
+def test_stale_temporaries_of_a_killed_write_are_removed(tmp_path):
+    # A writer killed while writing leaves its temporary folder (and, mid-overwrite, the old one).
+    stale = [tmp_path / ".m.0a1b2c3d.tmp", tmp_path / ".m.4e5f6a7b.old"]
+    for folder in stale:
+        folder.mkdir()
+        (folder / "ply_data_train0.h5").write_text("half")
+    other = tmp_path / ".other.0a1b2c3d.tmp"  # another output's: not ours to judge here
+    other.mkdir()
+    splits = {"train": (np.zeros((2, 4, 3)), [0, 0]), "test": (np.zeros((1, 4, 3)), [0])}
+    writers.write_modelnet_layout(tmp_path / "m", splits, ["a"])
+    assert sorted(os.listdir(tmp_path)) == [".other.0a1b2c3d.tmp", "m"]
 
 
 def test_empty_existing_folder_is_filled(tmp_path):
@@ -231,7 +256,7 @@ def test_shapenet_part_round_trip(tmp_path, rng):
     splits = {"train": _part_split(rng, 5), "val": _part_split(rng, 2), "test": _part_split(rng, 3)}
     out = writers.write_shapenet_part_layout(tmp_path / "hdf5_data", splits, NAMES, SYNSETS, PARTS, shard_size=4)
     assert sorted(os.listdir(out)) == [
-        "all_object_categories.txt", "catid_partid_to_overallid.json", "overallid_to_catid_partid.json",
+        ".pointnet_tf2_output", "all_object_categories.txt", "catid_partid_to_overallid.json", "overallid_to_catid_partid.json",
         "part_color_mapping.json", "ply_data_test0.h5", "ply_data_train0.h5", "ply_data_train1.h5",
         "ply_data_val0.h5", "test_hdf5_file_list.txt", "train_hdf5_file_list.txt", "val_hdf5_file_list.txt",
     ]  # fmt: skip
@@ -338,7 +363,7 @@ def test_s3dis_round_trip(tmp_path, rng):
     rooms = ["Area_1_office_1"] * 2 + ["Area_6_hallway_2"] * 3
     out = writers.write_s3dis_layout(tmp_path / "indoor3d_sem_seg_hdf5_data", blocks, labels, rooms, shard_size=2)
     assert sorted(os.listdir(out)) == [
-        "all_files.txt", "ply_data_all_0.h5", "ply_data_all_1.h5", "ply_data_all_2.h5", "room_filelist.txt",
+        ".pointnet_tf2_output", "all_files.txt", "ply_data_all_0.h5", "ply_data_all_1.h5", "ply_data_all_2.h5", "room_filelist.txt",
     ]  # fmt: skip
     assert _lines(os.path.join(out, "all_files.txt")) == [
         f"indoor3d_sem_seg_hdf5_data/ply_data_all_{k}.h5" for k in range(3)

@@ -56,6 +56,25 @@ def test_saved_model_export_matches_keras(cls_run, cls_model, clouds, tmp_path, 
     assert sorted(p for p in os.listdir(tmp_path) if p.startswith(".")) == []
 
 
+
+def test_overwrite_only_replaces_an_export_and_stale_temporaries_go(cls_run, tmp_path, capsys):
+    folder = tmp_path / "my_documents"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("years of work")
+    assert cli.main(["export", "--checkpoint", cls_run.checkpoint, "--output", str(folder), "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"pointnet-tf2 export: error: {folder}: is not a SavedModel (no saved_model.pb), so --overwrite "
+                   "does not replace it; choose another path, or remove it yourself\n")
+    assert (folder / "thesis.tex").read_text() == "years of work"
+    # An export killed half-way left its temporaries: the next export of that output removes them.
+    output = tmp_path / "served"
+    (tmp_path / ".served.k2j4_x9a.tmp").mkdir()
+    (tmp_path / ".served.k2j4_x9a.tmp" / "saved_model.pb").write_text("half")
+    (tmp_path / ".served.abcdefgh.tmp.json").write_text("{")
+    assert cli.main(["export", "--checkpoint", cls_run.checkpoint, "--output", str(output)]) == 0
+    assert sorted(p for p in os.listdir(tmp_path) if p.startswith(".")) == []
+    assert (output / ".pointnet_tf2_output").is_file() and (output / "saved_model.pb").is_file()
+
 def test_litert_export_matches_keras(cls_run, cls_model, clouds, tmp_path):
     output = str(tmp_path / "cls.tflite")
     assert cli.main(["export", "--checkpoint", cls_run.checkpoint, "--format", "litert", "--output", output]) == 0

@@ -233,8 +233,8 @@ def prepare_modelnet_normals(
 
     Args:
         root: `modelnet40_normal_resampled` (or a folder holding it).
-        output_dir: Dataset folder to create (missing or empty, or any with
-            `overwrite`).
+        output_dir: Dataset folder to create (missing or empty, or one
+            pointnet-tf2 wrote with `overwrite`); it must not overlap `root`.
         classes: 40 (default) or 10 (the folder's ModelNet10 lists).
         num_points: Points per stored cloud (2048).
         sampling: "random" (default), "first" or "fps".
@@ -244,7 +244,7 @@ def prepare_modelnet_normals(
         workers: Worker processes (default: all CPUs; <= 1: this process).
         resume: Continue an interrupted run.
         strict: Fail if any file is skipped (nothing is written then).
-        overwrite: Replace a non-empty `output_dir`; discard an unfinished run.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2; discard an unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing summary lines (None: silent).
 
@@ -287,7 +287,7 @@ def prepare_modelnet_normals(
     def write(folder):
         write_modelnet_layout(folder, splits, class_names, shard_size=shard_size, list_prefix=f"data/{name}/")
 
-    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    runner.publish(output_dir, run, write, info, overwrite=overwrite or resume)
     log(f"wrote {output_dir}: {rows['train']} train, {rows['test']} test clouds of {options.num_points} x 6 "
         f"(xyz + normals), {len(class_names)} classes" + runner.skipped_note(run, output_dir, "files"))
     return dict(info, output_dir=output_dir, skipped_files=run.skipped)

@@ -4,8 +4,9 @@ Every raw converter (S3DIS, ShapeNet part, ModelNet40 with normals, and
 `pointnet_tf2.data.prepare` for folders of meshes) does the same around its
 per-file function:
 
-1. `check_destination`: the output folder must be missing, empty, or replaced
-   with `overwrite`; an unfinished run's work folder
+1. `check_destination`: the output folder must not overlap the input, and be
+   missing, empty, or a dataset pointnet-tf2 wrote, replaced with
+   `overwrite`; an unfinished run's work folder
    (`.<output name>.prepare-work` next to the output) is continued with
    `resume`, discarded with `overwrite`, and an error otherwise
    (`pointnet_tf2.data.conversion.check_output_folder` and `claim_work_dir`).
@@ -53,15 +54,16 @@ def check_destination(root, output_dir, *, overwrite=False, resume=False):
 
     Raises:
         FileNotFoundError: If `root` is not a folder.
-        ValueError: If `output_dir` is inside `root`, is a file, or is a
-            non-empty folder without `overwrite`, or if an unfinished run
-            exists and neither `resume` nor `overwrite` is given.
+        ValueError: If `output_dir` equals, contains or lies inside `root`,
+            is a file, or is a non-empty folder without `overwrite` (or not
+            written by pointnet-tf2), or if an unfinished run exists and
+            neither `resume` nor `overwrite` is given.
     """
     root = os.path.abspath(os.fspath(root))
     output_dir = os.path.abspath(os.fspath(output_dir))
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder")
-    check_output_folder(output_dir, root, overwrite=overwrite)
+    check_output_folder(output_dir, root, overwrite=overwrite, resume=resume)
     work_dir = claim_work_dir(output_dir, overwrite=overwrite, resume=resume)
     return root, output_dir, work_dir
 
@@ -286,7 +288,8 @@ def add_run_arguments(parser, *, shard_size):
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run, reusing its finished work shards")
     parser.add_argument("--strict", action="store_true", help="fail (and write nothing) if any input is skipped")
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT and discard an unfinished run")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace OUTPUT (only a dataset pointnet-tf2 wrote) and discard an unfinished run")
     parser.add_argument("--no_progress", action="store_true", help="no progress line on stderr")
 
 

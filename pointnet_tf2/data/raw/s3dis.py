@@ -417,8 +417,8 @@ def prepare_s3dis(
 
     Args:
         root: `Stanford3dDataset_v1.2_Aligned_Version` (or a folder holding it).
-        output_dir: Dataset folder to create (missing or empty, or any with
-            `overwrite`).
+        output_dir: Dataset folder to create (missing or empty, or one
+            pointnet-tf2 wrote with `overwrite`); it must not overlap `root`.
         areas: Area numbers to convert (default: all).
         num_points: Points per block (4096).
         block_size: Block side in metres (1.0).
@@ -432,7 +432,7 @@ def prepare_s3dis(
         workers: Worker processes (default: all CPUs; <= 1: this process).
         resume: Continue an interrupted run.
         strict: Fail if any room is skipped (nothing is written then).
-        overwrite: Replace a non-empty `output_dir`; discard an unfinished run.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2; discard an unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing summary lines (None: silent).
 
@@ -485,7 +485,7 @@ def prepare_s3dis(
         write_s3dis_layout(folder, arrays["data"], arrays["label"], room_names, shard_size=shard_size,
                            list_prefix=f"{name}/")  # fmt: skip
 
-    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    runner.publish(output_dir, run, write, info, overwrite=overwrite or resume)
     files = math.ceil(len(room_names) / shard_size)
     log(f"wrote {output_dir}: {len(room_names)} blocks of {options.num_points} x 9 from {len(blocks_per_room)} rooms "
         f"in {files} file(s)" + runner.skipped_note(run, output_dir, "rooms"))

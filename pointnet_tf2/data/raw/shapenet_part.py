@@ -540,8 +540,8 @@ def prepare_shapenet_part(
     Args:
         root: `shapenetcore_partanno_segmentation_benchmark_v0[_normal]` (or a
             folder holding one of them).
-        output_dir: Dataset folder to create (missing or empty, or any with
-            `overwrite`).
+        output_dir: Dataset folder to create (missing or empty, or one
+            pointnet-tf2 wrote with `overwrite`); it must not overlap `root`.
         variant: "auto", "classic" (xyz, `.pts` + `.seg`) or "normal" (xyz +
             normals, `.txt`).
         num_points: Points per stored cloud (2048).
@@ -551,7 +551,7 @@ def prepare_shapenet_part(
         workers: Worker processes (default: all CPUs; <= 1: this process).
         resume: Continue an interrupted run.
         strict: Fail if any shape is skipped (nothing is written then).
-        overwrite: Replace a non-empty `output_dir`; discard an unfinished run.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2; discard an unfinished run.
         progress: Show a progress line on stderr.
         log: Function printing summary lines (None: silent).
 
@@ -608,7 +608,7 @@ def prepare_shapenet_part(
                 _full_clouds(run, split, options, full_dir, seed),
             )
 
-    runner.publish(output_dir, run, write, info, overwrite=overwrite)
+    runner.publish(output_dir, run, write, info, overwrite=overwrite or resume)
     log(f"wrote {output_dir}: " + ", ".join(f"{rows[s]} {s}" for s in SPLITS)
         + f" clouds of {options.num_points} x {options.channels}, 16 categories, 50 parts, full-resolution files"
         + runner.skipped_note(run, output_dir, "shapes"))  # fmt: skip

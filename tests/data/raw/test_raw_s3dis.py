@@ -267,7 +267,7 @@ def test_bad_arguments_and_destinations(s3dis_raw, tmp_path):
     os.makedirs(tmp_path / "empty" / "Area_one")
     with pytest.raises(ValueError, match="no Area_<N> folders"):
         prepare_s3dis(str(tmp_path / "empty"), str(tmp_path / "o"), log=None)
-    with pytest.raises(ValueError, match="must not be inside the data folder"):
+    with pytest.raises(ValueError, match="must not be inside the input folder"):
         prepare_s3dis(s3dis_raw["root"], os.path.join(s3dis_raw["root"], "out"), log=None)
     os.makedirs(tmp_path / "full")
     (tmp_path / "full" / "keep.txt").write_text("x")

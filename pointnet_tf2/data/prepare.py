@@ -315,7 +315,8 @@ def prepare_dataset(
              "sampling": dataclasses.asdict(options)}  # fmt: skip
     return publish_cls_dataset(
         run, output_dir, tree.class_names, where=tree.root, input_counts=counts, extra=extra, shard_size=shard_size,
-        overwrite=overwrite, log=log, cloud_text=f"clouds of {options.num_points} x {channels}", unit="files",
+        overwrite=overwrite, resume=resume, log=log, cloud_text=f"clouds of {options.num_points} x {channels}",
+        unit="files",
     )  # fmt: skip
 
 
@@ -369,7 +370,7 @@ def log_tree(tree, log):
 
 def publish_cls_dataset(
     run, output_dir, class_names, *, where, input_counts, extra, shard_size, overwrite, log, cloud_text, unit,
-    optional_splits=(), voxels=False, voxel_up_axis=None,
+    optional_splits=(), voxels=False, voxel_up_axis=None, resume=False,
 ):
     """Writes the converted clouds of a `prepare` run as a ModelNet40-layout dataset and logs the closing lines.
 
@@ -382,7 +383,9 @@ def publish_cls_dataset(
         input_counts: Counter split -> inputs.
         extra: More entries of the result and of `prepare.json`.
         shard_size: Clouds per h5 file.
-        overwrite: Replace a non-empty `output_dir`.
+        overwrite: Replace a non-empty `output_dir` written by pointnet-tf2.
+        resume: The run resumes an interrupted one: the marked output that
+            run was publishing may be replaced.
         log: Function taking one line.
         cloud_text: What a row is, for the closing line ("clouds of 2048 x 3").
         unit: What the inputs are called ("files", "grids").

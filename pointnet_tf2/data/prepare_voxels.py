@@ -295,6 +295,7 @@ def prepare_voxels(
              "sampling": dataclasses.asdict(options)}  # fmt: skip
     return publish_cls_dataset(
         run, output_dir, names, where=root, input_counts=counts, extra=extra, shard_size=shard_size,
-        overwrite=overwrite, log=log, cloud_text=f"clouds of {options.num_points} x 3 with {size}^3 voxel grids",
+        overwrite=overwrite, resume=resume, log=log,
+        cloud_text=f"clouds of {options.num_points} x 3 with {size}^3 voxel grids",
         unit="grids", optional_splits=("test",), voxels=True, voxel_up_axis=up,
     )  # fmt: skip

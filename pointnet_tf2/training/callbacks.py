@@ -120,6 +120,88 @@ class EpochStatistics(keras.callbacks.Callback):
             logs["steps_per_second"] = steps / elapsed
 
 
+class PreciseBatchNorm(keras.callbacks.Callback):
+    """Recomputes every batch-norm layer's moving statistics before validation and checkpoints.
+
+    The moving averages a batch-norm layer keeps during training trail the
+    weights: with the original's momentum of 0.5 they are the statistics of
+    the last two or three batches (validation then swings by several points
+    between epochs), with 0.99 they lag behind weights that still move fast
+    (validation stays near chance for epochs on a small dataset). This
+    callback replaces them, before each validation pass (or at the end of an
+    epoch without one, so checkpoints hold them too), by the mean of the
+    batch means and of the (biased) batch variances over `num_batches`
+    training batches run through the current weights in training mode: the
+    value the moving averages estimate, without their lag or noise ("precise
+    batch norm"). Training itself, which uses each batch's own statistics, is
+    unchanged.
+
+    Args:
+        sequence: The training `PointCloudSequence` (batches are read with
+            `sequence[i]`, a pure function of the seed, epoch and index).
+        num_batches: Batches to average (at most the sequence's length).
+    """
+
+    def __init__(self, sequence, num_batches=16):
+        super().__init__()
+        if isinstance(num_batches, bool) or not isinstance(num_batches, int) or num_batches < 1:
+            raise ValueError(f"--precise_bn_batches must be a positive integer, got {num_batches!r}")
+        self.sequence = sequence
+        self.num_batches = num_batches
+        self._probe = None
+        self._done_this_epoch = False
+
+    def _statistics_function(self, layers):
+        import tensorflow as tf
+
+        probe = keras.Model(self.model.inputs, [layer.input for layer in layers])
+
+        @tf.function
+        def statistics(inputs):
+            outputs = probe(inputs, training=True)
+            means, variances = [], []
+            for value in outputs:
+                axes = list(range(len(value.shape) - 1))
+                mean, variance = tf.nn.moments(tf.cast(value, "float32"), axes)
+                means.append(mean)
+                variances.append(variance)
+            return means, variances
+
+        return statistics
+
+    def recompute(self):
+        """Sets the moving statistics from the current weights (see the class docstring)."""
+        layers = batch_norm_layers(self.model)
+        if not layers:
+            return
+        if self._probe is None:
+            self._probe = self._statistics_function(layers)
+        count = min(self.num_batches, len(self.sequence))
+        sums = None
+        for index in range(count):
+            inputs, _ = self.sequence[index]
+            means, variances = self._probe(inputs)
+            values = [np.asarray(v, np.float64) for v in (*means, *variances)]
+            sums = values if sums is None else [a + b for a, b in zip(sums, values)]
+        for i, layer in enumerate(layers):
+            layer.moving_mean.assign((sums[i] / count).astype(np.float32))
+            layer.moving_variance.assign((sums[len(layers) + i] / count).astype(np.float32))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._done_this_epoch = False
+
+    def on_test_begin(self, logs=None):
+        # fit() validates through evaluate(): the epoch's training is over.
+        if not self._done_this_epoch:
+            self.recompute()
+            self._done_this_epoch = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self._done_this_epoch:
+            self.recompute()
+            self._done_this_epoch = True
+
+
 class TrainingDiverged(ValueError):
     """Raised by `DivergenceGuard` when the training loss is non-finite or explodes."""
 

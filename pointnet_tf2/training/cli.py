@@ -41,13 +41,16 @@ def build_parser(task_name):
         "x --decay_rate every --decay_step samples (floor 1e-5)")
     add("--decay_step", type=int, default=task.decay_step, help="samples between learning-rate decays (staircase)")
     add("--decay_rate", type=float, default=task.decay_rate, help="learning-rate decay factor (staircase)")
-    add("--bn_init_decay", type=float, default=0.9,
-        help="batch-norm momentum (decay of the moving averages) at the start; the original: 0.5")
+    add("--bn_init_decay", type=float, default=0.5,
+        help="batch-norm momentum (decay of the moving averages) at the start, as the original")
     add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=task.bn_decay_step,
         help="samples between BN-momentum steps (1 - momentum halves each step)")
     add("--bn_decay_clip", type=float, default=0.99, help="largest batch-norm momentum")
+    add("--precise_bn_batches", type=int, default=16,
+        help="before each validation, set the batch-norm moving statistics from this many training batches "
+        "run through the current weights (0: keep the moving averages, as the original; one-device runs only)")
     add("--original_settings", action="store_true",
-        help="the original's exact schedules: --lr_schedule staircase and --bn_init_decay 0.5 "
+        help="the original's exact training: --lr_schedule staircase --precise_bn_batches 0 "
         "(see README, 'Training on real data')")
     add("--divergence_factor", type=float, default=5.0,
         help="stop when an epoch's training loss exceeds this multiple of the lowest so far (0: only NaN/inf)")

@@ -17,7 +17,7 @@ CONFIG_FILE = "config.json"
 LR_SCHEDULES = ("cosine", "staircase")
 # What --original_settings changes: the original's learning-rate staircase and
 # batch-norm momentum schedule starting at 0.5 (see README, "Training on real data").
-ORIGINAL_SETTINGS = {"lr_schedule": "staircase", "bn_init_decay": 0.5}
+ORIGINAL_SETTINGS = {"lr_schedule": "staircase", "precise_bn_batches": 0}
 # Batch norm over fewer samples than this per replica is refused in training.
 MIN_BATCH_NORM_BATCH = 2
 # ... and below this a warning is printed.
@@ -47,7 +47,9 @@ class TrainConfig:
     decay_step: Optional[int] = None
     decay_rate: Optional[float] = None
     lr_schedule: str = "cosine"
-    bn_init_decay: float = 0.9
+    bn_init_decay: float = 0.5
+    # Training batches whose statistics replace the BN moving averages before validation (0: keep the averages).
+    precise_bn_batches: int = 16
     bn_decay_decay_rate: float = 0.5
     bn_decay_decay_step: Optional[int] = None
     bn_decay_clip: float = 0.99
@@ -111,6 +113,9 @@ class TrainConfig:
         if not 0.0 < config.bn_init_decay <= config.bn_decay_clip < 1.0:
             raise ValueError(f"--bn_init_decay {config.bn_init_decay!r} and --bn_decay_clip {config.bn_decay_clip!r} "
                              "must satisfy 0 < bn_init_decay <= bn_decay_clip < 1")
+        if isinstance(config.precise_bn_batches, bool) or not isinstance(config.precise_bn_batches, int) \
+                or config.precise_bn_batches < 0:
+            raise ValueError(f"--precise_bn_batches must be an integer >= 0, got {config.precise_bn_batches!r}")
         if not config.divergence_factor >= 0:
             raise ValueError(f"--divergence_factor must be >= 0, got {config.divergence_factor!r}")
         if config.optimizer not in ("adam", "momentum"):
@@ -587,6 +592,10 @@ def train(config):
         keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=config.resume),
         keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch"),
     ]
+    if config.precise_bn_batches and strategy is None:  # after EpochStatistics: not counted as training time
+        callbacks.insert(2, cb.PreciseBatchNorm(train_seq, config.precise_bn_batches))
+    elif config.precise_bn_batches:
+        _log(config, "precise batch norm: off for distributed runs (the moving averages are kept)")
     if val_seq is not None and config.visuals_every > 0 and families.wants_visuals(model):
         callbacks.append(_visuals(log_dir, val_seq, description, config))
     if sync is not None and not config.sync_batch_norm:

@@ -131,15 +131,54 @@ def test_divergence_guard_off_still_stops_non_finite_losses():
 
 def test_original_settings_flag_restores_the_original_schedules():
     config = TrainConfig(task="cls", original_settings=True).resolved()
-    assert (config.lr_schedule, config.bn_init_decay, config.bn_decay_clip) == ("staircase", 0.5, 0.99)
+    assert (config.lr_schedule, config.precise_bn_batches) == ("staircase", 0)
+    assert (config.bn_init_decay, config.bn_decay_clip) == (0.5, 0.99)
     assert (config.decay_step, config.decay_rate, config.bn_decay_decay_step) == (200_000, 0.7, 200_000)
     default = TrainConfig(task="cls").resolved()
-    assert (default.lr_schedule, default.bn_init_decay, default.bn_decay_clip) == ("cosine", 0.9, 0.99)
+    assert (default.lr_schedule, default.precise_bn_batches, default.bn_init_decay) == ("cosine", 16, 0.5)
+
+
+def test_precise_batch_norm_sets_the_mean_batch_statistics(real_shapes):
+    from pointnet_tf2.data import open_dataset
+    from pointnet_tf2.models import get_model
+
+    model = get_model("pointnet_cls", num_classes=4, num_points=64)
+    for layer in model.layers:  # random dropout masks would differ between the callback and the reference
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    sequence = PointCloudSequence(open_dataset(real_shapes), batch_size=16, num_points=64, seed=0)
+    callback = cb.PreciseBatchNorm(sequence, num_batches=3)
+    callback.set_model(model)
+    callback.recompute()
+    layers = cb.batch_norm_layers(model)
+    probe = keras.Model(model.inputs, [layer.input for layer in layers])
+    # Reference: each layer's input statistics per batch in training mode (numpy), averaged over the 3 batches.
+    expected_means, expected_variances = 0.0, 0.0
+    for index in range(3):
+        values = [np.asarray(v, np.float64) for v in probe(sequence[index][0], training=True)]
+        expected_means = expected_means + np.concatenate([v.reshape(-1, v.shape[-1]).mean(0) for v in values]) / 3
+        expected_variances = expected_variances + np.concatenate([v.reshape(-1, v.shape[-1]).var(0) for v in values]) / 3
+    means = np.concatenate([np.asarray(layer.moving_mean) for layer in layers])
+    variances = np.concatenate([np.asarray(layer.moving_variance) for layer in layers])
+    np.testing.assert_allclose(means, expected_means, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(variances, expected_variances, rtol=1e-3, atol=1e-4)
+
+
+def test_precise_batch_norm_keeps_validation_above_chance_on_a_short_run(tiny_data, tmp_path):
+    # 5 steps per epoch: the moving averages alone (momentum 0.99) left validation at chance here.
+    log_dir = tmp_path / "log"
+    args = ["--data", tiny_data("cls"), "--log_dir", str(log_dir), "--model", "pointnet_cls_basic", "--max_epoch", "6",
+            "--learning_rate", "0.003", "--bn_init_decay", "0.99", *FAST]
+    assert main("cls", args) == 0
+    rows = read_csv(log_dir / "log.csv")
+    assert float(rows[-1]["val_accuracy"]) > 0.3  # 12 classes: chance is 0.08
 
 
 @pytest.mark.parametrize("field, value, quoted", [
     ("lr_schedule", "linear", "'linear'"),
     ("bn_init_decay", 1.5, "1.5"),
+    ("precise_bn_batches", -1, "-1"),
     ("divergence_factor", -1.0, "-1.0"),
 ])
 def test_bad_schedule_settings_are_refused(field, value, quoted):

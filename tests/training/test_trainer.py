@@ -54,8 +54,8 @@ def test_cls_run_writes_checkpoints_csv_config_and_results(cls_run):
     for key in ("loss", "accuracy", "mean_class_accuracy", "val_accuracy", "learning_rate", "bn_momentum",
                 "steps_per_second", "regularization_loss", "val_regularization_loss"):
         assert key in rows[0], key
-    # Defaults: BN momentum 0.9; cosine lr half-way through 2 epochs of 5 steps: 1e-3 * (0.99 * 0.5 + 0.01).
-    assert float(rows[0]["bn_momentum"]) == pytest.approx(0.9)
+    # Defaults: BN momentum 0.5 (the original's); cosine lr half-way through 2 epochs of 5 steps.
+    assert float(rows[0]["bn_momentum"]) == pytest.approx(0.5)
     assert float(rows[0]["learning_rate"]) == pytest.approx(0.000505, rel=1e-4)
     config = json.loads((cls_run / "config.json").read_text())
     assert config["train_config"]["num_point"] == 64 and config["dataset"]["num_classes"] == 12
@@ -105,7 +105,7 @@ def test_resume_schedule_is_where_it_was(tiny_data, tmp_path):
 
 
 def test_default_schedules_cosine_and_constant_momentum(tiny_data, tmp_path):
-    # The default: cosine from 1e-3 down to 1e-5 over --max_epoch epochs of 5 steps; BN momentum from 0.9.
+    # The default: cosine from 1e-3 down to 1e-5 over --max_epoch epochs of 5 steps; BN momentum 0.5.
     log_dir = str(tmp_path / "log")
     assert main("cls", ["--data", tiny_data("cls"), "--log_dir", log_dir, "--model", "pointnet_cls_basic",
                         "--max_epoch", "3", *FAST]) == 0
@@ -115,7 +115,7 @@ def test_default_schedules_cosine_and_constant_momentum(tiny_data, tmp_path):
         progress = 5 * (epoch + 1) / total
         cosine = 0.5 * (1 + np.cos(np.pi * progress))
         assert float(row["learning_rate"]) == pytest.approx(0.001 * ((1 - 0.01) * cosine + 0.01), rel=1e-5)
-        assert float(row["bn_momentum"]) == pytest.approx(0.9)
+        assert float(row["bn_momentum"]) == pytest.approx(0.5)
     assert float(rows[-1]["learning_rate"]) == pytest.approx(1e-5)
 
 

@@ -158,7 +158,7 @@ def test_modelnet_layout_with_voxels_and_without_a_test_split(tmp_path):
     grids[1, 2, 2, 2] = True
     out = writers.write_modelnet_layout(tmp_path / "m", {"train": (points, [0, 1, 0])}, ["a", "b"],
                                         voxels={"train": grids}, voxel_up_axis=2)  # fmt: skip
-    assert sorted(os.listdir(out)) == ["ply_data_train0.h5", "shape_names.txt", "train_files.txt"]
+    assert sorted(os.listdir(out)) == [".pointnet_tf2_output", "ply_data_train0.h5", "shape_names.txt", "train_files.txt"]
     with h5py.File(os.path.join(out, "ply_data_train0.h5"), "r") as f:
         np.testing.assert_array_equal(f["voxels"][:], grids.astype(np.uint8))
         assert f["voxels"].dtype == np.uint8 and f["voxels"].chunks == (1, 5, 5, 5)

@@ -161,7 +161,9 @@ def protocol_from_checkpoints(checkpoints, description, *, split="test", num_poi
         else:
             path = item
             model, _, run_config = load_checkpoint(path, data=description.root)
-        train_rotation = run_config["train_config"].get("train_rotation") or "z"
+        recorded = run_config["train_config"]
+        # Runs recorded before --original_settings existed rotated about the up axis by default.
+        train_rotation = recorded.get("train_rotation") or ("z" if recorded.get("original_settings", True) else "none")
         if train_rotation == "none":
             raise ValueError(f"{path}: trained without rotations (--train_rotation none): no protocol row fits it")
         if train_rotation in models:

@@ -50,8 +50,8 @@ def build_parser(task_name):
         help="before each validation, set the batch-norm moving statistics from this many training batches "
         "run through the current weights (0: keep the moving averages, as the original; one-device runs only)")
     add("--original_settings", action="store_true",
-        help="the original's exact training: --lr_schedule staircase --precise_bn_batches 0 "
-        "(see README, 'Training on real data')")
+        help="the original's exact training: --lr_schedule staircase --precise_bn_batches 0 and, for "
+        "classifiers, --train_rotation z (see README, 'Training on real data')")
     add("--divergence_factor", type=float, default=5.0,
         help="stop when an epoch's training loss exceeds this multiple of the lowest so far (0: only NaN/inf)")
     if task_name == "sem_seg":
@@ -73,8 +73,8 @@ def build_parser(task_name):
             help="feed the normals stored after XYZ (6-channel data, e.g. prepare-modelnet-normals) to the model")
     if task_name == "cls":  # rotation protocols and metric learning: pointnet_tf2.training.families
         add("--train_rotation", default=None, choices=("none", "z", "so3"),
-            help="random training rotations: z = about the up axis (the original's), so3 = uniform over SO(3); "
-            "default: the original's augmentation (z)")
+            help="random training rotations (jitter is always added): z = about the up axis (the original's), "
+            "so3 = uniform over SO(3), none; default: none (z with --original_settings)")
         add("--test_rotation", default="none", choices=("none", "z", "so3"), help="random rotations of the test set")
         add("--triplet_margin", type=float, default=0.2, help="embedding models: margin of the triplet loss")
         add("--triplet_mining", default="batch_hard", choices=("batch_hard", "batch_all"),

@@ -184,3 +184,16 @@ def test_precise_batch_norm_keeps_validation_above_chance_on_a_short_run(tiny_da
 def test_bad_schedule_settings_are_refused(field, value, quoted):
     with pytest.raises(ValueError, match=quoted):
         TrainConfig(task="cls", **{field: value}).resolved()
+
+
+@pytest.mark.parametrize("original, rotated", [(False, False), (True, True)])
+def test_classifiers_train_without_rotation_unless_original_settings(real_shapes, original, rotated):
+    from pointnet_tf2.data import open_dataset
+    from pointnet_tf2.data.augment import Jitter
+    from pointnet_tf2.data.augment import RotateUp
+    from pointnet_tf2.training import families
+
+    config = TrainConfig(task="cls", data=real_shapes, original_settings=original).resolved()
+    steps = families.train_sequence_options(config, open_dataset(real_shapes))["augment"].augmentations
+    assert any(isinstance(step, RotateUp) for step in steps) == rotated
+    assert any(isinstance(step, Jitter) for step in steps)

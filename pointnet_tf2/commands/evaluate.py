@@ -20,7 +20,7 @@ def add_arguments(parser):
                         help="rotate every test shape randomly: about the up axis (z) or uniformly over SO(3)")
     parser.add_argument("--rotation_protocol", action="store_true",
                         help="print the z/z, z/SO3, SO3/SO3 table; each checkpoint fills the rows of the "
-                        "--train_rotation recorded in its config.json (the original augmentation counts as z)")
+                        "--train_rotation recorded in its config.json (--original_settings counts as z)")
     parser.add_argument("--rotation_checkpoint", action="append", default=[],
                         help="with --rotation_protocol: another checkpoint (e.g. the --train_rotation so3 run); repeatable")
     parser.add_argument("--seed", type=int, default=0, help="seed of the test rotations")

@@ -12,8 +12,12 @@ draws a new subset or chunking.
 
 A semantic-segmentation model trained on S3DIS-style blocks (9 channels:
 block-centred xyz, RGB in [0, 1], room-normalised xyz) accepts an XYZRGB
-room: it is cut into 1 m x 1 m columns (z up) and each column gets the
-block features, as `pointnet_tf2.data.synthetic` and the original built them.
+room (z up): it is cut into the blocks the S3DIS converter cuts (1 m x 1 m,
+stride 0.5 m, so blocks overlap) and every chunk of a block gets its
+features from the converter's own `block_features` (`sem_seg_blocks`), so
+the model sees what it was trained on. A point covered by several blocks
+(and votes) gets the average of their logits; every input point gets one
+label.
 
 `load_predictor(checkpoint)` loads a `.keras` checkpoint with the dataset
 description saved next to it (`config.json`), so class names come with it
@@ -29,9 +33,12 @@ from typing import Optional
 import numpy as np
 
 from pointnet_tf2.data import meshes
+from pointnet_tf2.data.raw.s3dis import block_features
+from pointnet_tf2.data.raw.s3dis import block_members
 
 TASKS = ("cls", "part_seg", "sem_seg")
 BLOCK_SIZE = 1.0
+BLOCK_STRIDE = 0.5
 
 
 # --- the model --------------------------------------------------------------------------
@@ -176,41 +183,54 @@ def chunk_indices(n, count, rng):
 # --- semantic segmentation blocks -------------------------------------------------------------
 
 
-def sem_seg_features(points, *, block_size=BLOCK_SIZE):
-    """S3DIS-style 9-channel features of an XYZRGB room, cut into square columns.
+def sem_seg_blocks(points, num_points, rng, *, block_size=BLOCK_SIZE, stride=BLOCK_STRIDE):
+    """Cuts an XYZRGB room into the S3DIS converter's blocks and chunks them for a model.
 
-    The room is shifted so its minimum corner is the origin; it is cut into
-    `block_size` x `block_size` columns along x and y (z is up). Each point
-    gets: xy relative to its column's centre and z, RGB in [0, 1], and xyz
-    divided by the room's extent (the original's room-normalised xyz).
+    The room is shifted so that its minimum corner is the origin and cut into
+    `block_size` x `block_size` columns over x-y swept with `stride`, exactly
+    as the converter cuts rooms (`pointnet_tf2.data.raw.s3dis.block_members`;
+    blocks overlap, and blocks with few points are kept so that every point is
+    in at least one block). Each block's points are cut into random chunks of
+    `num_points` (the last padded with random repeats of the block's points):
+    each chunk is one sample of the block, as the converter draws one, and
+    gets its 9 features from `pointnet_tf2.data.raw.s3dis.block_features`,
+    the converter's own function (x, y centred on the chunk's minimum + half
+    a block, z, RGB in [0, 1], xyz / the room's maximum).
 
     Args:
-        points: (N, 6) xyz + RGB (RGB in [0, 1], or [0, 255] if any value > 1).
-        block_size: Column width in the cloud's units (S3DIS: 1 m).
+        points: (N, 6) xyz + RGB (RGB in [0, 1], or [0, 255] if any value > 1;
+            clipped to that range).
+        num_points: Points per chunk (None: a block is one chunk of all its
+            points).
+        rng: A `numpy.random.Generator` (chunking).
+        block_size: Block side in the cloud's units (S3DIS: 1 m).
+        stride: Block step (S3DIS: 0.5 m).
 
     Returns:
-        `(features, blocks)`: float32 (N, 9) and int64 (N,) column ids.
+        A list with one `(chunks, features, size)` per block: int64
+        (k, num_points) row indices into `points` (the block's `size` points
+        each once in `chunks.reshape(-1)[:size]`, then padding), and float32
+        (k, num_points, 9) features.
 
     Raises:
         ValueError: If `points` is not (N, 6).
     """
     points = np.asarray(points, dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 6:
-        raise ValueError(f"sem_seg_features: expected (N, 6) xyz + RGB, got shape {points.shape}")
+    if points.ndim != 2 or points.shape[1] != 6 or len(points) == 0:
+        raise ValueError(f"sem_seg_blocks: expected (N, 6) xyz + RGB with N >= 1, got shape {points.shape}")
     xyz = points[:, :3] - points[:, :3].min(axis=0)
-    rgb = points[:, 3:6]
-    if rgb.max(initial=0.0) > 1.0:
-        rgb = rgb / 255.0
-    extent = np.maximum(xyz.max(axis=0), 1e-9)
-    cell = np.floor(xyz[:, :2] / block_size).astype(np.int64)
-    columns = int(cell[:, 1].max()) + 1
-    blocks = cell[:, 0] * columns + cell[:, 1]
-    features = np.empty((len(points), 9), dtype=np.float32)
-    features[:, 0:2] = xyz[:, :2] - (cell + 0.5) * block_size
-    features[:, 2] = xyz[:, 2]
-    features[:, 3:6] = np.clip(rgb, 0.0, 1.0)
-    features[:, 6:9] = xyz / extent
-    return features, blocks
+    color_scale = 255.0 if points[:, 3:6].max(initial=0.0) > 1.0 else 1.0
+    rgb = np.clip(points[:, 3:6], 0.0, color_scale)
+    room_max = np.maximum(xyz.max(axis=0), 1e-9)  # a flat cloud: its coordinate is 0 along that axis
+    blocks = []
+    for _, _, members in block_members(xyz, block_size, stride, cover=True):
+        if num_points is None:
+            chunks = members[rng.permutation(len(members))][None]
+        else:
+            chunks = members[chunk_indices(len(members), num_points, rng)]
+        features = np.stack([block_features(xyz[c], rgb[c], room_max, block_size, color_scale) for c in chunks])
+        blocks.append((chunks, features, len(members)))
+    return blocks
 
 
 # --- predict --------------------------------------------------------------------------------
@@ -438,19 +458,14 @@ def _predict_sem_seg(model, clouds, num_points, num_votes, input_dims, batch_siz
     results = []
     for cloud in clouds:
         n = len(cloud)
-        if input_dims == 9 and cloud.shape[1] == 6:
-            features, blocks = sem_seg_features(cloud)
-        else:
-            features, blocks = cloud, np.zeros(n, dtype=np.int64)
-        order = np.argsort(blocks, kind="stable")
-        members = np.split(order, np.flatnonzero(np.diff(blocks[order])) + 1)
-        total = None
+        total, counts = None, np.zeros(n)
         for _ in range(num_votes):
-            all_chunks, all_points = [], []
-            for index in members:
-                chunks, points = _chunked(features[index], num_points, rng)
-                all_chunks.append(index[chunks])
-                all_points.append(points)
+            if input_dims == 9 and cloud.shape[1] == 6:
+                blocks = sem_seg_blocks(cloud, num_points, rng)
+            else:
+                chunks, points = _chunked(cloud, num_points, rng)
+                blocks = [(chunks, points, n)]
+            all_points = [points for _, points, _ in blocks]
             if num_points is None:
                 logits = [_call(model, p, batch_size=1) for p in all_points]
             else:
@@ -459,10 +474,11 @@ def _predict_sem_seg(model, clouds, num_points, num_votes, input_dims, batch_siz
                 logits = np.split(stacked, splits)
             if total is None:
                 total = np.zeros((n, logits[0].shape[-1]))
-            for index, chunks, block_logits in zip(members, all_chunks, logits):
-                order = chunks.reshape(-1)[:len(index)]
-                total[order] += block_logits.reshape(-1, block_logits.shape[-1])[:len(index)]
-        probabilities = _softmax(total / num_votes).astype(np.float32)
+            for (chunks, _, size), block_logits in zip(blocks, logits):
+                order = chunks.reshape(-1)[:size]
+                total[order] += block_logits.reshape(-1, block_logits.shape[-1])[:size]
+                counts[order] += 1
+        probabilities = _softmax(total / counts[:, None]).astype(np.float32)
         results.append({"labels": np.argmax(probabilities, axis=-1).astype(np.int64), "probabilities": probabilities})
     return results
 

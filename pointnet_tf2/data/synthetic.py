@@ -17,7 +17,9 @@ Three seeded generators, numpy only, a few seconds at the default sizes:
   S3DIS classes (beam, column, window, door, table, chair, sofa, bookcase,
   board, clutter), coloured per class with noise, cut into 1 m x 1 m columns
   with a 0.5 m stride like the original; 9 features per point (block-centred
-  XYZ, RGB in [0, 1], room-normalised XYZ), z up. Training rooms are spread
+  XYZ, RGB in [0, 1], room-normalised XYZ), z up, cut, sampled and computed
+  by the S3DIS converter's own functions (`pointnet_tf2.data.raw.s3dis.room_blocks`,
+  `block_features`), so they match converted data. Training rooms are spread
   over Areas 1-5 and test rooms are in Area 6, so the default test area works.
 
 `builtin_dataset` generates one of them once into the cache and returns its
@@ -35,11 +37,15 @@ import numpy as np
 from pointnet_tf2.data import shapes
 from pointnet_tf2.data import writers
 from pointnet_tf2.data.formats import S3DIS_CLASS_NAMES
+from pointnet_tf2.data.raw.s3dis import BlockOptions
+from pointnet_tf2.data.raw.s3dis import room_blocks
 
 TASKS = ("cls", "part_seg", "sem_seg")
 
 # Bump when the generated data changes, so cached built-in datasets are rebuilt.
-GENERATOR_VERSION = 1
+# 2: sem_seg blocks come from the S3DIS converter's `room_blocks` (features centred
+# on the sampled points' minimum + half a block, the converter's sampling).
+GENERATOR_VERSION = 2
 
 DEFAULT_SIZES = {
     "cls": {"num_train": 480, "num_val": None, "num_test": 120, "num_points": 2048},
@@ -572,30 +578,13 @@ def _room_points(room, density):
 
 
 def _room_blocks(rng, xyz, rgb, labels, num_points):
-    """Cuts a room into 1 m x 1 m columns (stride 0.5 m) of `num_points` 9-feature points."""
-    room_max = xyz.max(axis=0)
-    counts = [max(1, math.ceil((room_max[a] - _BLOCK_SIZE) / _BLOCK_STRIDE) + 1) for a in (0, 1)]
+    """Cuts a room into 1 m x 1 m columns (stride 0.5 m) of `num_points` 9-feature points, as the converter."""
+    options = BlockOptions(num_points=num_points, block_size=_BLOCK_SIZE, stride=_BLOCK_STRIDE,
+                           min_block_points=_MIN_BLOCK_POINTS)  # fmt: skip
     blocks, block_labels = [], []
-    for i in range(counts[0]):
-        x0 = i * _BLOCK_STRIDE
-        in_x = (xyz[:, 0] >= x0) & (xyz[:, 0] <= x0 + _BLOCK_SIZE)
-        for j in range(counts[1]):
-            y0 = j * _BLOCK_STRIDE
-            members = np.flatnonzero(in_x & (xyz[:, 1] >= y0) & (xyz[:, 1] <= y0 + _BLOCK_SIZE))
-            if len(members) < _MIN_BLOCK_POINTS:
-                continue
-            if len(members) >= num_points:
-                chosen = rng.choice(members, num_points, replace=False)
-            else:
-                chosen = rng.permutation(np.concatenate([members, rng.choice(members, num_points - len(members))]))
-            block = np.empty((num_points, 9), dtype=np.float32)
-            block[:, 0] = xyz[chosen, 0] - (x0 + _BLOCK_SIZE / 2)
-            block[:, 1] = xyz[chosen, 1] - (y0 + _BLOCK_SIZE / 2)
-            block[:, 2] = xyz[chosen, 2]
-            block[:, 3:6] = rgb[chosen]
-            block[:, 6:9] = xyz[chosen] / room_max
-            blocks.append(block)
-            block_labels.append(labels[chosen])
+    for chosen, features in room_blocks(xyz, rgb, rng, options, color_scale=1.0):
+        blocks.append(features)
+        block_labels.append(labels[chosen])
     return blocks, block_labels
 
 

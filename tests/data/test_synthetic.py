@@ -234,15 +234,17 @@ def test_sem_seg_features(sem_seg_dir):
         np.testing.assert_allclose(height[keep], np.median(height[keep]), rtol=1e-4)
         assert blocks[..., 6:9].reshape(-1, 3).max(axis=0).min() > 0.95
         # Room coordinate (normalised * room size) minus block-centred coordinate is, in every
-        # block, one constant: the block centre, on the 0.5 m grid (stride 0.5, size 1).
+        # block, one constant: the smallest coordinate of the block's sampled points + 0.5, as the
+        # original (and the S3DIS converter) centre blocks; so the block's lowest point is at -0.5.
         for local, normalised in ((0, 6), (1, 7)):
             first = blocks[0]
             i, j = np.argmin(first[:, local]), np.argmax(first[:, local])
             size = (first[j, local] - first[i, local]) / (first[j, normalised] - first[i, normalised])
-            centres = blocks[..., normalised] * size - blocks[..., local]
+            coords = blocks[..., normalised] * size
+            centres = coords - blocks[..., local]
             np.testing.assert_allclose(centres, centres[:, :1] + np.zeros_like(centres), atol=2e-3)
-            steps = (centres[:, 0] - 0.5) / 0.5
-            np.testing.assert_allclose(steps, np.round(steps), atol=5e-3)
+            np.testing.assert_allclose(centres[:, 0], coords.min(axis=1) + 0.5, atol=2e-3)
+            np.testing.assert_allclose(blocks[..., local].min(axis=1), -0.5, atol=1e-6)
 
 
 def test_sem_seg_default_test_area_holds_the_test_rooms(sem_seg_dir):

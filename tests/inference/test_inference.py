@@ -14,6 +14,7 @@ from pointnet_tf2 import cli
 from pointnet_tf2 import inference
 from pointnet_tf2 import viz
 from pointnet_tf2.data import meshes
+from pointnet_tf2.data.raw.s3dis import block_counts
 
 NUM_POINTS = 64
 
@@ -91,13 +92,18 @@ def test_semantic_segmentation_of_an_xyzrgb_room(sem_seg_run):
                            rng.integers(0, 256, size=(700, 3))], axis=1)  # fmt: skip
     result = inference.predict(predictor.model, room, num_votes=2)
     assert result["labels"].shape == (700,) and result["probabilities"].shape == (700, 13)
-    features, blocks = inference.sem_seg_features(room)
-    assert len(np.unique(blocks)) == 12  # 4 x 3 one-metre columns
-    assert features.shape == (700, 9) and np.all(np.abs(features[:, :2]) <= 0.5 + 1e-6)
+    blocks = inference.sem_seg_blocks(room, predictor.num_points, rng)
+    extent = room[:, :2].max(axis=0) - room[:, :2].min(axis=0)
+    assert len(blocks) == block_counts(extent[0]) * block_counts(extent[1]) == 6 * 4  # 1 m blocks, stride 0.5 m
+    covered = np.concatenate([chunks.reshape(-1)[:size] for chunks, _, size in blocks])
+    assert set(covered.tolist()) == set(range(700))
+    features = np.concatenate([f.reshape(-1, 9) for _, f, _ in blocks])
+    assert features.dtype == np.float32 and np.all(np.abs(features[:, :2]) <= 0.5 + 1e-6)
     assert np.all((features[:, 3:] >= 0) & (features[:, 3:] <= 1))
     np.testing.assert_allclose(features[:, 6:].max(axis=0), 1.0)
-    np.testing.assert_allclose(features[:, 2], room[:, 2] - room[:, 2].min(), rtol=1e-6)
-    blocks9 = inference.predict(predictor.model, features)
+    rows = np.concatenate([chunks.reshape(-1) for chunks, _, _ in blocks])
+    np.testing.assert_allclose(features[:, 2], room[rows, 2] - room[:, 2].min(), rtol=1e-6)
+    blocks9 = inference.predict(predictor.model, features[:700])
     assert blocks9["labels"].shape == (700,)
     with pytest.raises(ValueError, match="needs 9 block features or 6"):
         inference.predict(predictor.model, room[:, :3])

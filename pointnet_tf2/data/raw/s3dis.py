@@ -26,6 +26,13 @@ Per room, as the original PointNet preparation did:
    the original; z unchanged; RGB / 255; then x, y, z divided by the room's
    maximum x, y, z (after the shift, i.e. its extent).
 
+`block_features` computes step 5 and is the only code that computes these
+features: the built-in generator (`pointnet_tf2.data.synthetic`) cuts its
+rooms with `room_blocks` (steps 3-5) and `pointnet-tf2 predict`
+(`pointnet_tf2.inference.sem_seg_blocks`) cuts a room with `block_members`
+(step 3) and calls it on every chunk it feeds the model, so a model trained
+on converted or generated blocks is served the same features.
+
 Output (written by `pointnet_tf2.data.writers.write_s3dis_layout`):
 `ply_data_all_<k>.h5` with at most 1000 blocks each (`data` float32
 (n, 4096, 9), `label` uint8 (n, 4096)), `all_files.txt`, `room_filelist.txt`
@@ -146,8 +153,128 @@ def block_counts(extent, block_size=1.0, stride=0.5):
     return max(0, int(math.ceil((float(extent) - block_size) / stride)) + 1)
 
 
+def block_members(xyz, block_size=1.0, stride=0.5, min_points=1, *, cover=False):
+    """Cuts a room into the original's blocks; yields the rows of each block.
+
+    Block (i, j) holds the points with `i*stride <= x <= i*stride + block_size`
+    (both ends included) and likewise for y; there are `block_counts(extent)`
+    blocks per axis, visited x-major (i outer, j inner). A point on a block
+    edge belongs to both blocks that share the edge, and with a stride below
+    `block_size` blocks overlap.
+
+    Args:
+        xyz: (N, 3) coordinates, shifted so that the room's minimum corner is
+            the origin.
+        block_size: Side of a block's x-y square.
+        stride: Step between blocks.
+        min_points: Blocks with fewer points are not yielded.
+        cover: Add blocks when needed so that every point is in a block (at
+            least one block per axis, and one more if rounding left the far
+            edge out); the original drops rooms narrower than `stride`
+            instead. Prediction uses this, the dataset converters do not.
+
+    Yields:
+        `(i, j, rows)`: the block's grid position and the int64 indices of
+        its points, ascending.
+    """
+    xyz = np.asarray(xyz)
+    room_max = xyz[:, :2].max(axis=0)
+    counts = []
+    for axis in (0, 1):
+        count = block_counts(room_max[axis], block_size, stride)
+        if cover:
+            count = max(1, count)
+            if (count - 1) * stride + block_size < room_max[axis]:
+                count += 1
+        counts.append(count)
+    by_x = np.argsort(xyz[:, 0], kind="stable")
+    xs = xyz[by_x, 0]
+    for i in range(counts[0]):
+        x0 = i * stride
+        column = by_x[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x0 + block_size, "right")]
+        if len(column) < min_points:
+            continue
+        column = column[np.argsort(xyz[column, 1], kind="stable")]
+        ys = xyz[column, 1]
+        for j in range(counts[1]):
+            y0 = j * stride
+            members = column[np.searchsorted(ys, y0, "left"):np.searchsorted(ys, y0 + block_size, "right")]
+            if len(members) < min_points or len(members) == 0:
+                continue
+            yield i, j, np.sort(members).astype(np.int64)
+
+
+def block_features(xyz, rgb, room_max, block_size=1.0, color_scale=255.0):
+    """The 9 S3DIS features of one block's sampled points, as the original computed them.
+
+    This is the only place the features are computed: the raw converter, the
+    built-in generator (`pointnet_tf2.data.synthetic`) and `pointnet-tf2
+    predict` (`pointnet_tf2.inference`) all call it. Per point:
+
+    - 0, 1: x and y minus (the smallest x, y of the given points +
+      `block_size / 2`): the original centres a block on its sampled points'
+      minimum plus half a block, not on the block's grid cell;
+    - 2: z unchanged;
+    - 3..5: RGB / `color_scale`;
+    - 6..8: x, y, z divided by the room's maximum x, y, z (`room_max`).
+
+    Args:
+        xyz: (K, 3) coordinates of the block's sampled points (all points of
+            the block plus repeats, or a subset), in the room's frame shifted
+            so that its minimum corner is the origin.
+        rgb: (K, 3) colours.
+        room_max: (3,) the room's maximum x, y, z (after the shift), over all
+            of its points, not only this block's.
+        block_size: Side of the block's x-y square.
+        color_scale: What the colours are divided by (255 for 0..255 colours,
+            1 for colours already in [0, 1]).
+
+    Returns:
+        float32 (K, 9); computed in float64, then rounded.
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    features = np.empty((len(xyz), 9), np.float64)
+    features[:, 0] = xyz[:, 0] - (xyz[:, 0].min() + block_size / 2.0)
+    features[:, 1] = xyz[:, 1] - (xyz[:, 1].min() + block_size / 2.0)
+    features[:, 2] = xyz[:, 2]
+    features[:, 3:6] = np.asarray(rgb, dtype=np.float64) / color_scale
+    features[:, 6:9] = xyz / np.asarray(room_max, dtype=np.float64)
+    return features.astype(np.float32)
+
+
+def room_blocks(xyz, rgb, rng, options=BlockOptions(), *, color_scale=255.0):
+    """Cuts a room into sampled blocks of 9 features, as the original (steps 3-5 of the module docstring).
+
+    Args:
+        xyz: (N, 3) coordinates, shifted so that the minimum corner is the
+            origin.
+        rgb: (N, 3) colours.
+        rng: A `numpy.random.Generator` (sampling of every block).
+        options: `BlockOptions` (num_points, block_size, stride,
+            min_block_points).
+        color_scale: See `block_features`.
+
+    Yields:
+        `(rows, features)` per kept block: int64 (num_points,) indices of the
+        sampled points (in sampling order) and their float32
+        (num_points, 9) `block_features`.
+
+    Raises:
+        ValueError: If the room has zero extent along x, y or z (the
+            room-normalised coordinates would divide by 0).
+    """
+    xyz = np.asarray(xyz, dtype=np.float64)
+    room_max = xyz.max(axis=0)
+    if not (room_max > 0).all():
+        axis = "xyz"[int(np.argmin(room_max > 0))]
+        raise ValueError(f"the room has zero extent along {axis}")
+    for _, _, members in block_members(xyz, options.block_size, options.stride, options.min_block_points):
+        chosen = members[resample_indices(len(members), options.num_points, rng)]
+        yield chosen, block_features(xyz[chosen], rgb[chosen], room_max, options.block_size, color_scale)
+
+
 def room_to_blocks(points, labels, rng, options=BlockOptions()):
-    """Cuts a room into blocks of 9 features (see the module docstring).
+    """Cuts a room into blocks of 9 features (see the module docstring and `room_blocks`).
 
     Args:
         points: (N, 6) `x y z r g b`, already shifted so the minimum corner is
@@ -166,39 +293,10 @@ def room_to_blocks(points, labels, rng, options=BlockOptions()):
     """
     points = np.asarray(points, dtype=np.float64)
     labels = np.asarray(labels)
-    xyz = points[:, :3]
-    room_max = xyz.max(axis=0)
-    if not (room_max > 0).all():
-        axis = "xyz"[int(np.argmin(room_max > 0))]
-        raise ValueError(f"the room has zero extent along {axis}")
-    num_x = block_counts(room_max[0], options.block_size, options.stride)
-    num_y = block_counts(room_max[1], options.block_size, options.stride)
-    by_x = np.argsort(xyz[:, 0], kind="stable")
-    xs = xyz[by_x, 0]
-    half = options.block_size / 2.0
     data, label = [], []
-    for i in range(num_x):
-        x0 = i * options.stride
-        column = by_x[np.searchsorted(xs, x0, "left"):np.searchsorted(xs, x0 + options.block_size, "right")]
-        if len(column) < options.min_block_points:
-            continue
-        column = column[np.argsort(xyz[column, 1], kind="stable")]
-        ys = xyz[column, 1]
-        for j in range(num_y):
-            y0 = j * options.stride
-            members = column[np.searchsorted(ys, y0, "left"):np.searchsorted(ys, y0 + options.block_size, "right")]
-            if len(members) < options.min_block_points:
-                continue
-            chosen = np.sort(members)[resample_indices(len(members), options.num_points, rng)]
-            block = points[chosen]
-            features = np.empty((options.num_points, 9), np.float64)
-            features[:, 0] = block[:, 0] - (block[:, 0].min() + half)
-            features[:, 1] = block[:, 1] - (block[:, 1].min() + half)
-            features[:, 2] = block[:, 2]
-            features[:, 3:6] = block[:, 3:6] / 255.0
-            features[:, 6:9] = block[:, 0:3] / room_max
-            data.append(features.astype(np.float32))
-            label.append(labels[chosen].astype(np.uint8))
+    for chosen, features in room_blocks(points[:, :3], points[:, 3:6], rng, options):
+        data.append(features)
+        label.append(labels[chosen].astype(np.uint8))
     if not data:
         return np.zeros((0, options.num_points, 9), np.float32), np.zeros((0, options.num_points), np.uint8)
     return np.stack(data), np.stack(label)

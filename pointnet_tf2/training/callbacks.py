@@ -12,6 +12,7 @@ import time
 import keras
 import numpy as np
 
+from pointnet_tf2.compat import flatten_layers
 from pointnet_tf2.training.schedules import bn_momentum
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import remove_path
@@ -28,7 +29,7 @@ _PENDING = re.compile(r"^\.(?P<name>last|best)\.epoch-(?P<epoch>\d+)\.pending\.k
 
 def batch_norm_layers(model):
     """Returns every BatchNormalization layer of a model, nested ones included."""
-    return [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.layers.BatchNormalization)]
+    return [layer for layer in flatten_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 class BatchNormMomentumScheduler(keras.callbacks.Callback):

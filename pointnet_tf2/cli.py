@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from pointnet_tf2.version import __version__
+
 # Subcommand name -> module under pointnet_tf2.commands.
 COMMANDS = {
     "models": "models",
@@ -34,8 +36,6 @@ def build_parser():
     Returns:
         An `argparse.ArgumentParser`.
     """
-    from pointnet_tf2 import __version__
-
     parser = argparse.ArgumentParser(
         prog="pointnet-tf2",
         description="PointNet and friends for TensorFlow 2 / Keras 3.",

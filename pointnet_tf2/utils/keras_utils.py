@@ -91,7 +91,8 @@ def load_keras_model(path, *, compile=False, hint=None):
     The file is checked first (`check_keras_file`), then loaded with
     `keras.saving.load_model(..., safe_mode=True)`: a `.keras` file cannot run
     code through a `Lambda` layer's pickled bytecode, only rebuild layers of
-    Keras and of registered packages (`import pointnet_tf2` registers the zoo).
+    Keras and of registered packages (the zoo's are registered on importing
+    `pointnet_tf2`, which Python does before importing this module).
 
     Args:
         path: The `.keras` file.
@@ -106,8 +107,6 @@ def load_keras_model(path, *, compile=False, hint=None):
         ValueError: One line naming the file and the problem.
     """
     import keras
-
-    import pointnet_tf2  # noqa: F401  (registers the zoo's Keras objects)
 
     check_keras_file(path, hint=hint)
     try:

@@ -1,5 +1,8 @@
 """`pointnet-tf2 evaluate`: test a checkpoint with the task's metric protocol."""
 
+import json
+import os
+
 HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU), with optional voting"
 
 
@@ -27,9 +30,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
-    import os
-
     from pointnet_tf2.evaluation import evaluate
     from pointnet_tf2.evaluation import format_results
     from pointnet_tf2.training.trainer import load_checkpoint

@@ -1,5 +1,8 @@
 """`pointnet-tf2 predict`: run a checkpoint on one's own meshes, point files or HDF5 rows."""
 
+import csv
+import json
+import os
 import sys
 
 HELP = "predict classes (top-k) or per-point labels (coloured PLY + PNG) for meshes, point files or FILE.h5:index"
@@ -55,9 +58,6 @@ def _unique_stem(stem, used):
 
 
 def _write_table(path, rows, task):
-    import csv
-    import json
-
     from pointnet_tf2.utils import atomic_output
 
     with atomic_output(path) as tmp:
@@ -91,8 +91,6 @@ def run(args):
     Returns:
         The exit status: 0, or 1 if any input failed.
     """
-    import os
-
     import numpy as np
 
     from pointnet_tf2 import viz

@@ -1,5 +1,8 @@
 """`pointnet-tf2 retrieve`: leave-one-out shape retrieval with a checkpoint's features."""
 
+import json
+import os
+
 HELP = "shape retrieval: every test shape queries all others (mAP, precision@k, PNG of the nearest shapes)"
 
 
@@ -24,9 +27,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
-    import os
-
     import numpy as np
 
     from pointnet_tf2 import retrieval

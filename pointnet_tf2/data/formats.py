@@ -24,6 +24,7 @@ label ranges), and problems raise `ValueError`/`FileNotFoundError` naming the
 file and the problem.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -126,8 +127,6 @@ def with_class_count(description, num_classes, source="num_classes"):
     Raises:
         ValueError: If a label is not below `num_classes`.
     """
-    import dataclasses
-
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if description.class_count_from == "labels" and description.num_classes > num_classes:

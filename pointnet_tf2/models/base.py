@@ -3,6 +3,7 @@
 import keras
 
 from pointnet_tf2.compat import flatten_layers
+from pointnet_tf2.models.registry import get_model
 
 
 def _describe(shape):
@@ -102,7 +103,6 @@ class PointCloudModel(keras.Model):
     def from_config(cls, config, custom_objects=None):
         if "builder" not in config:
             return super().from_config(config, custom_objects=custom_objects)
-        from pointnet_tf2.models.registry import get_model
 
         model = get_model(config["builder"], **config["builder_config"])
         model.trainable = config.get("trainable", True)

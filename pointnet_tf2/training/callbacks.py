@@ -18,6 +18,8 @@ from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import remove_path
 from pointnet_tf2.utils.files import remove_stale_temporaries
 from pointnet_tf2.utils.locking import run_lock
+from pointnet_tf2.viz import confusion_matrix_png
+from pointnet_tf2.viz import label_colors
 
 STATE_FILE = "training_state.json"
 LAST_CHECKPOINT = "last.keras"
@@ -561,9 +563,6 @@ class ValidationVisuals(keras.callbacks.Callback):
             return
         import tensorflow as tf
         from tensorboard.plugins.mesh import summary_v2 as mesh_summary
-
-        from pointnet_tf2.viz import confusion_matrix_png
-        from pointnet_tf2.viz import label_colors
 
         num_classes = len(self.class_names)
         confusion = np.zeros((num_classes, num_classes), np.int64)

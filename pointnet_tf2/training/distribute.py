@@ -24,13 +24,17 @@ seconds (default 1800) as a last resort. Such failures surface as
 `WorkerFailureError`.
 """
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
+import re
 
 import numpy as np
 
 from pointnet_tf2 import compat
+from pointnet_tf2.training.callbacks import batch_norm_layers
 
 MODES = ("none", "mirrored", "multi_worker")
 ENV_COLLECTIVE_TIMEOUT = "POINTNET_TF2_COLLECTIVE_TIMEOUT"
@@ -234,8 +238,6 @@ def _configure_coordination(register_timeout):
     (`compat.configure_coordination_service`). Uses TensorFlow internals; if
     they moved, the strategy's defaults are kept.
     """
-    import logging
-
     try:
         compat.configure_coordination_service(_TRAINING_JOBS, register_timeout)
     except (ImportError, AttributeError, TypeError, ValueError) as error:  # TensorFlow internals moved.
@@ -244,8 +246,6 @@ def _configure_coordination(register_timeout):
 
 def first_line(error):
     """The first non-empty line of an exception's message (TensorFlow's are long)."""
-    import re
-
     text = getattr(error, "message", None) or str(error)
     for line in text.splitlines():
         line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", line).strip()
@@ -350,8 +350,6 @@ def set_synchronized_batch_norm(model, enabled=True, *, local_replicas=1):
             so each replica would add up every replica's regulariser
             (measured: twice the loss with 2 replicas).
     """
-    from pointnet_tf2.training.callbacks import batch_norm_layers
-
     regularised = [layer.name for layer in compat.flatten_layers(model)
                    if getattr(layer, "activity_regularizer", None) is not None]
     if enabled and local_replicas > 1 and regularised:
@@ -390,8 +388,6 @@ def _synchronized_moments(layer, inputs, mask):
 
 
 def _moving_statistics(model):
-    from pointnet_tf2.training.callbacks import batch_norm_layers
-
     return [v for layer in batch_norm_layers(model) for v in (layer.moving_mean, layer.moving_variance)]
 
 
@@ -527,8 +523,6 @@ class ReplicaSync:
 
 def scope(strategy):
     """`strategy.scope()`, or a no-op context without a strategy."""
-    import contextlib
-
     return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 

@@ -30,6 +30,7 @@ one-device trainer draws a new random subset per batch.
 
 import concurrent.futures
 import contextlib
+import json
 import os
 import time
 
@@ -365,8 +366,6 @@ class _Loop:
 
 
 def _write_json(path, payload):
-    import json
-
     with atomic_output(path) as tmp:
         with open(tmp, "w") as f:
             json.dump(payload, f, indent=2)

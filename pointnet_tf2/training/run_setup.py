@@ -9,6 +9,7 @@ callbacks. `pointnet_tf2.training.trainer` re-exports every name.
 import dataclasses
 import json
 import os
+import sys
 from typing import Optional
 
 import numpy as np
@@ -382,8 +383,6 @@ def open_training_data(config, data):
         ValueError: On a bad dataset, or data without class names and no count.
         FileNotFoundError: If the data is missing.
     """
-    import sys
-
     num_classes = config.num_classes
     if num_classes is None and config.resume:
         try:

@@ -1,6 +1,7 @@
 """Small helpers around Keras models."""
 
 import os
+import zipfile
 
 import numpy as np
 
@@ -35,8 +36,6 @@ def check_keras_file(path, hint=None):
         FileNotFoundError: If there is no such file.
         ValueError: One line naming the file and what is wrong with it.
     """
-    import zipfile
-
     path = os.fspath(path)
     if not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: no such file")

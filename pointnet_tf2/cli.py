@@ -2,7 +2,8 @@
 
 Each subcommand lives in its own module under `pointnet_tf2.commands`, which
 defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Command modules import TensorFlow lazily inside `run`, so `--help` stays fast.
+Command modules import what they run at their heads (importing the package
+loads TensorFlow and Keras anyway: it registers the zoo's Keras objects).
 """
 
 import argparse

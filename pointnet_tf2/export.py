@@ -39,6 +39,8 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
+
 from pointnet_tf2.inference import model_task
 from pointnet_tf2.models.folding import fold_batch_norm as fold
 from pointnet_tf2.utils import atomic_output
@@ -157,8 +159,6 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
 
 def _call_once(model):
     """Calls a freshly loaded model on zeros: the ONNX exporter refuses models never called."""
-    import numpy as np
-
     def zeros(tensor):
         shape = [1] + [d if d is not None else 32 for d in tuple(tensor.shape)[1:]]
         return np.zeros(shape, dtype="float32")
@@ -184,8 +184,6 @@ def _positional(model):
     outputs = model({tensor.name: layer for tensor, layer in zip(model.inputs, inputs)})
     names = list(outputs) if isinstance(outputs, dict) else None
     wrapper = keras.Model(inputs, [outputs[name] for name in names] if names else outputs, name=f"{model.name}_onnx")
-    import numpy as np
-
     wrapper([np.zeros([1] + [d or 32 for d in tuple(t.shape)[1:]], "float32") for t in inputs], training=False)
     return wrapper, names
 

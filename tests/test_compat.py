@@ -131,7 +131,8 @@ def _private_uses(path):
         elif isinstance(node, ast.Constant) and node.value in PRIVATE_ATTRIBUTES:
             found.append((node.lineno, repr(node.value)))
         elif isinstance(node, ast.Import):
-            found += [(node.lineno, a.name) for a in node.names if re.match(r"tensorflow\.(python|compiler)\b", a.name)]
+            found += [(node.lineno, a.name) for a in node.names
+                      if re.match(r"tensorflow\.(python|compiler)\b|keras\.src\b", a.name)]
         elif isinstance(node, ast.ImportFrom) and node.module:
             if re.match(r"tensorflow\.(python|compiler)\b", node.module) or node.module.startswith("keras.src"):
                 found.append((node.lineno, node.module))

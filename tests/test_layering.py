@@ -23,9 +23,8 @@ The tests assert:
 - no import from a lower layer to a higher one (`LAYERS`), and `data` imported
   only from the tasks layer up;
 - an import inside a function only for a heavy or optional dependency
-  (`HEAVY`), except the imports listed in `FUNCTION_IMPORTS_TO_SHRINK` and
-  `STDLIB_FUNCTION_IMPORTS_TO_SHRINK`, which are to move to the module heads
-  (those lists must shrink to empty; an entry that is gone must be removed).
+  (`HEAVY`), never for a module of the package, the standard library or
+  numpy.
 """
 
 import ast
@@ -82,52 +81,7 @@ DATA_USERS_FROM = 3
 # optional, or needed only by one code path.
 HEAVY = {"tensorflow", "keras", "h5py", "matplotlib", "trimesh", "tensorboard", "onnx", "tf2onnx", "hypothesis"}
 
-# Function-level imports of package modules still to move to the module heads
-# (importer, imported module). To shrink to empty; never to grow.
-FUNCTION_IMPORTS_TO_SHRINK = {
-    ("pointnet_tf2.commands.build_vds", "pointnet_tf2.data.formats"),
-    ("pointnet_tf2.commands.build_vds", "pointnet_tf2.data.vds"),
-    ("pointnet_tf2.commands.convert_tf1", "pointnet_tf2.migration.tf1_checkpoint"),
-    ("pointnet_tf2.commands.convert_tf1", "pointnet_tf2.models"),
-    ("pointnet_tf2.commands.convert_tf1", "pointnet_tf2.utils"),
-    ("pointnet_tf2.commands.evaluate", "pointnet_tf2.evaluation"),
-    ("pointnet_tf2.commands.evaluate", "pointnet_tf2.rotations"),
-    ("pointnet_tf2.commands.evaluate", "pointnet_tf2.training.trainer"),
-    ("pointnet_tf2.commands.evaluate", "pointnet_tf2.utils"),
-    ("pointnet_tf2.commands.export", "pointnet_tf2.export"),
-    ("pointnet_tf2.commands.export", "pointnet_tf2.inference"),
-    ("pointnet_tf2.commands.export", "pointnet_tf2.utils"),
-    ("pointnet_tf2.commands.models", "pointnet_tf2.models.registry"),
-    ("pointnet_tf2.commands.models", "pointnet_tf2.utils.keras_utils"),
-    ("pointnet_tf2.commands.predict", "pointnet_tf2.inference"),
-    ("pointnet_tf2.commands.predict", "pointnet_tf2.utils"),
-    ("pointnet_tf2.commands.predict", "pointnet_tf2.viz"),
-    ("pointnet_tf2.commands.prepare", "pointnet_tf2.data.prepare"),
-    ("pointnet_tf2.commands.prepare", "pointnet_tf2.data.raw.runner"),
-    ("pointnet_tf2.commands.prepare_modelnet_normals", "pointnet_tf2.data.raw.modelnet_normals"),
-    ("pointnet_tf2.commands.prepare_modelnet_normals", "pointnet_tf2.data.raw.runner"),
-    ("pointnet_tf2.commands.prepare_s3dis", "pointnet_tf2.data.raw.runner"),
-    ("pointnet_tf2.commands.prepare_s3dis", "pointnet_tf2.data.raw.s3dis"),
-    ("pointnet_tf2.commands.prepare_shapenet_part", "pointnet_tf2.data.raw.runner"),
-    ("pointnet_tf2.commands.prepare_shapenet_part", "pointnet_tf2.data.raw.shapenet_part"),
-    ("pointnet_tf2.commands.retrieve", "pointnet_tf2.retrieval"),
-    ("pointnet_tf2.commands.retrieve", "pointnet_tf2.training.trainer"),
-    ("pointnet_tf2.commands.retrieve", "pointnet_tf2.utils"),
-    ("pointnet_tf2.commands.show", "pointnet_tf2.data.meshes"),
-    ("pointnet_tf2.commands.show", "pointnet_tf2.inference"),
-    ("pointnet_tf2.commands.show", "pointnet_tf2.viz"),
-    ("pointnet_tf2.commands.synthetic", "pointnet_tf2.data.synthetic"),
-    ("pointnet_tf2.commands.upgrade_report", "pointnet_tf2.migration.upgrade_report"),
-    ("pointnet_tf2.commands.upgrade_report", "pointnet_tf2.utils"),
-}
 
-# Function-level imports of other modules (stdlib, numpy) still to move to the
-# module heads: (importer, imported module). To shrink to empty.
-STDLIB_FUNCTION_IMPORTS_TO_SHRINK = {
-    ("pointnet_tf2.commands.predict", "numpy"),
-    ("pointnet_tf2.commands.retrieve", "numpy"),
-    ("pointnet_tf2.export", "numpy"),
-}
 
 
 def module_files(root=ROOT, package=PACKAGE):
@@ -298,10 +252,8 @@ def test_function_level_imports_only_for_heavy_modules(graph):
     _, found = graph
     package_imports = {(a, b) for a, b, in_function, _ in found if in_function and b.startswith(PACKAGE)}
     other = {(a, b) for a, b, in_function, _ in found if in_function and not b.startswith(PACKAGE) and b not in HEAVY}
-    assert sorted(package_imports - FUNCTION_IMPORTS_TO_SHRINK) == [], "move these imports to the module head"
-    assert sorted(FUNCTION_IMPORTS_TO_SHRINK - package_imports) == [], "gone: remove them from the list"
-    assert sorted(other - STDLIB_FUNCTION_IMPORTS_TO_SHRINK) == [], "move these imports to the module head"
-    assert sorted(STDLIB_FUNCTION_IMPORTS_TO_SHRINK - other) == [], "gone: remove them from the list"
+    assert sorted(package_imports) == [], "move these imports to the module head"
+    assert sorted(other) == [], "move these imports to the module head"
 
 
 def test_graph_sees_known_imports(graph):

@@ -5,14 +5,17 @@ metrics, schedules), so a `.keras` file saved from a model of the zoo loads
 with `keras.saving.load_model` after a plain `import pointnet_tf2`.
 """
 
-__version__ = "0.1.0"
+from pointnet_tf2.version import __version__
 
-from pointnet_tf2.models import fold_batch_norm  # noqa: E402
-from pointnet_tf2.models import get_model  # noqa: E402
-from pointnet_tf2.models import list_models  # noqa: E402
-from pointnet_tf2.inference import predict  # noqa: E402
-from pointnet_tf2.utils.registration import register_keras_objects  # noqa: E402
+from pointnet_tf2.models import fold_batch_norm
+from pointnet_tf2.models import get_model
+from pointnet_tf2.models import list_models
+from pointnet_tf2.inference import predict
 
-register_keras_objects()
+# Importing these modules registers every Keras object a saved `.keras` file
+# may name (`models` above registers the models and layers).
+from pointnet_tf2 import metrics  # noqa: F401, E402
+from pointnet_tf2.training import losses  # noqa: F401, E402
+from pointnet_tf2.training import schedules  # noqa: F401, E402
 
 __all__ = ["__version__", "fold_batch_norm", "get_model", "list_models", "predict"]

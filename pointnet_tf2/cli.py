@@ -2,12 +2,15 @@
 
 Each subcommand lives in its own module under `pointnet_tf2.commands`, which
 defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Command modules import TensorFlow lazily inside `run`, so `--help` stays fast.
+Command modules import what they run at their heads (importing the package
+loads TensorFlow and Keras anyway: it registers the zoo's Keras objects).
 """
 
 import argparse
 import importlib
 import sys
+
+from pointnet_tf2.version import __version__
 
 # Subcommand name -> module under pointnet_tf2.commands.
 COMMANDS = {
@@ -34,8 +37,6 @@ def build_parser():
     Returns:
         An `argparse.ArgumentParser`.
     """
-    from pointnet_tf2 import __version__
-
     parser = argparse.ArgumentParser(
         prog="pointnet-tf2",
         description="PointNet and friends for TensorFlow 2 / Keras 3.",

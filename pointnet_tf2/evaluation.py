@@ -2,6 +2,14 @@
 
 import numpy as np
 
+from pointnet_tf2 import metrics
+from pointnet_tf2.data.augment import rotate_up
+from pointnet_tf2.data.augment import rotation_augmentation
+from pointnet_tf2.data.sequence import PointCloudSequence
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.retrieval import evaluate_retrieval
+from pointnet_tf2.training.families import input_transform
+
 
 def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none",
                   seed=0, indices=None):
@@ -39,11 +47,6 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
             models on stored grids) on votes, rotations or grids of another
             size than the model's.
     """
-    from pointnet_tf2.data import PointCloudSequence
-    from pointnet_tf2.data.augment import rotate_up
-    from pointnet_tf2.models.kinds import input_transform
-    from pointnet_tf2.rotations import rotation_augmentation
-
     if int(num_votes) != num_votes or num_votes < 1:
         raise ValueError(f"num_votes must be a positive integer, got {num_votes!r}")
     if split not in description.splits:
@@ -120,12 +123,7 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
         evaluated by leave-one-out retrieval instead (mAP, precision@k; see
         `pointnet_tf2.retrieval.evaluate_retrieval`).
     """
-    from pointnet_tf2 import metrics
-    from pointnet_tf2.models.kinds import model_kinds
-
     if model_kinds(model)[1] == "embedding":
-        from pointnet_tf2.retrieval import evaluate_retrieval
-
         if indices is not None:
             raise ValueError("retrieval evaluation runs over a whole split; it takes no indices")
         result = evaluate_retrieval(model, description, split=split, num_points=num_points, batch_size=batch_size,

@@ -39,6 +39,11 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
+
+from pointnet_tf2.inference import model_task
+from pointnet_tf2.models.folding import fold_batch_norm as fold
+from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import has_output_marker
 from pointnet_tf2.utils.files import remove_stale_temporaries
 from pointnet_tf2.utils.files import write_output_marker
@@ -77,8 +82,6 @@ def model_metadata(model, *, class_names=None, category_names=None, up_axis=None
     Returns:
         A JSON-serialisable dict.
     """
-    from pointnet_tf2.inference import model_task
-
     return {
         "format": format,
         "task": model_task(model),
@@ -117,8 +120,6 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
             SavedModel.
         ImportError: If the format needs packages that are not installed.
     """
-    from pointnet_tf2.utils import atomic_output
-
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     missing = missing_packages(format)
@@ -139,8 +140,6 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
     remove_stale_temporaries(os.path.dirname(output), [os.path.basename(output), os.path.basename(output) + ".json"])
     _call_once(model)
     if fold_batch_norm:
-        from pointnet_tf2.models.folding import fold_batch_norm as fold
-
         # LiteRT and ONNX have no TensorList ops for DenseMaxPooling's loop over clouds.
         model = fold(model, fuse_max_pool=format == "saved_model")
     if format == "saved_model":
@@ -160,8 +159,6 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
 
 def _call_once(model):
     """Calls a freshly loaded model on zeros: the ONNX exporter refuses models never called."""
-    import numpy as np
-
     def zeros(tensor):
         shape = [1] + [d if d is not None else 32 for d in tuple(tensor.shape)[1:]]
         return np.zeros(shape, dtype="float32")
@@ -187,8 +184,6 @@ def _positional(model):
     outputs = model({tensor.name: layer for tensor, layer in zip(model.inputs, inputs)})
     names = list(outputs) if isinstance(outputs, dict) else None
     wrapper = keras.Model(inputs, [outputs[name] for name in names] if names else outputs, name=f"{model.name}_onnx")
-    import numpy as np
-
     wrapper([np.zeros([1] + [d or 32 for d in tuple(t.shape)[1:]], "float32") for t in inputs], training=False)
     return wrapper, names
 

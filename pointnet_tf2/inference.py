@@ -32,9 +32,15 @@ from typing import Optional
 
 import numpy as np
 
+from pointnet_tf2.data import h5read
 from pointnet_tf2.data import meshes
+from pointnet_tf2.data.augment import rotate_up
+from pointnet_tf2.data.description import DatasetDescription
+from pointnet_tf2.data.formats import open_dataset
 from pointnet_tf2.data.raw.s3dis import block_features
 from pointnet_tf2.data.raw.s3dis import block_members
+from pointnet_tf2.utils.errors import first_line
+from pointnet_tf2.utils.keras_utils import load_keras_model
 
 TASKS = ("cls", "part_seg", "sem_seg")
 BLOCK_SIZE = 1.0
@@ -361,7 +367,6 @@ def predict(
 def _rotated(points, vote, num_votes, up_axis):
     if vote == 0:
         return points
-    from pointnet_tf2.data.augment import rotate_up
 
     return rotate_up(points, 2.0 * np.pi * vote / num_votes, axis=up_axis).astype(np.float32)
 
@@ -559,9 +564,6 @@ def load_predictor(checkpoint):
         FileNotFoundError: If the checkpoint is missing.
         ValueError: If it cannot be loaded, or does not match its description.
     """
-    from pointnet_tf2.data.description import DatasetDescription
-    from pointnet_tf2.utils.keras_utils import load_keras_model
-
     path = resolve_checkpoint(checkpoint)
     model = load_keras_model(path)
     check_point_model(model, path)
@@ -658,8 +660,6 @@ def _is_h5(path):
 
 def _dataset_names(path):
     """(per-point label names, cloud label names) from the dataset a shard belongs to, if it opens."""
-    from pointnet_tf2.data.formats import open_dataset
-
     for candidate in (os.path.dirname(os.path.abspath(path)), path):
         try:
             description = open_dataset(candidate, check_values=False)
@@ -675,9 +675,6 @@ def _dataset_names(path):
 
 def _read_h5_row(path, index):
     import h5py
-
-    from pointnet_tf2.data import h5read
-    from pointnet_tf2.utils.errors import first_line
 
     try:
         f = h5py.File(path, "r")

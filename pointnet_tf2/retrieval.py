@@ -13,6 +13,12 @@ a classifier's global feature (the `max_pool` layer of the PointNets).
 
 import numpy as np
 
+from pointnet_tf2.data.augment import rotation_augmentation
+from pointnet_tf2.data.sequence import PointCloudSequence
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.training.families import input_transform
+from pointnet_tf2.utils import atomic_output
+
 DEFAULT_LAYER = "max_pool"
 
 
@@ -108,8 +114,6 @@ def feature_model(model, layer=None):
     """
     import keras
 
-    from pointnet_tf2.models.kinds import model_kinds
-
     if layer is None:
         if model_kinds(model)[1] == "embedding":
             return model
@@ -141,10 +145,6 @@ def compute_features(model, description, *, split="test", num_points=None, batch
     Returns:
         `(features float32 (n, D), labels int32 (n,), points float32 (n, N, C))`.
     """
-    from pointnet_tf2.data import PointCloudSequence
-    from pointnet_tf2.models.kinds import input_transform
-    from pointnet_tf2.rotations import rotation_augmentation
-
     if description.task != "cls":
         raise ValueError(f"{description.root}: retrieval needs a classification dataset, got task {description.task!r}")
     config = getattr(model, "builder_config", {})
@@ -187,8 +187,6 @@ def neighbours_png(path, points, labels, queries, order, *, top=5, class_names=N
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from pointnet_tf2.utils import atomic_output
 
     name = (lambda c: class_names[c]) if class_names else (lambda c: f"class {c}")
     horizontal, depth = {0: (1, 2), 1: (0, 2), 2: (0, 1)}[up_axis]

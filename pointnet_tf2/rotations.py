@@ -16,61 +16,14 @@ ModelNet40).
 
 import numpy as np
 
-ROTATIONS = ("none", "z", "so3")
+from pointnet_tf2.checkpoints import load_checkpoint
+from pointnet_tf2.data.augment import ROTATIONS  # noqa: F401  (re-exported)
+from pointnet_tf2.data.augment import check_rotation  # noqa: F401  (re-exported)
+from pointnet_tf2.data.augment import rotation_augmentation  # noqa: F401  (re-exported)
+from pointnet_tf2.data.augment import train_augmentation  # noqa: F401  (re-exported)
+from pointnet_tf2.evaluation import evaluate
+
 PROTOCOLS = (("z", "z"), ("z", "so3"), ("so3", "so3"))
-
-
-def check_rotation(kind, what="rotation"):
-    """Returns `kind` if it is one of `ROTATIONS`, else raises ValueError."""
-    if kind not in ROTATIONS:
-        raise ValueError(f"{what} must be one of {', '.join(ROTATIONS)}, got {kind!r}")
-    return kind
-
-
-def rotation_augmentation(kind, *, up_axis=1, seed=None):
-    """The augmentation applying random rotations of a kind, or None for 'none'.
-
-    Args:
-        kind: 'none', 'z' or 'so3'.
-        up_axis: The dataset's up axis (the axis of 'z' rotations).
-        seed: Seed of the augmentation's own Generator.
-
-    Returns:
-        A `RotateUp`, a `RotateSO3` or None.
-    """
-    from pointnet_tf2.data.augment import RotateSO3
-    from pointnet_tf2.data.augment import RotateUp
-
-    check_rotation(kind)
-    if kind == "z":
-        return RotateUp(axis=up_axis, seed=seed)
-    if kind == "so3":
-        return RotateSO3(seed=seed)
-    return None
-
-
-def train_augmentation(kind, *, task="cls", up_axis=1, seed=None):
-    """The training augmentation for `--train_rotation kind`.
-
-    'z' is the original's augmentation (rotation about the up axis + jitter);
-    'so3' replaces the rotation by a uniform SO(3) one (jitter kept); 'none'
-    keeps only the jitter.
-
-    Returns:
-        A `Compose`.
-    """
-    from pointnet_tf2.data.augment import Compose
-    from pointnet_tf2.data.augment import Jitter
-    from pointnet_tf2.data.augment import default_train_augmentation
-
-    check_rotation(kind, "--train_rotation")
-    if task != "cls":
-        raise ValueError(f"--train_rotation is for classification, not {task!r}")
-    if kind == "z":
-        return default_train_augmentation(seed, task=task, up_axis=up_axis)
-    jitter = Jitter(0.01, 0.05, seed=None if seed is None else seed + 1)
-    steps = [rotation_augmentation(kind, up_axis=up_axis, seed=seed), jitter] if kind == "so3" else [jitter]
-    return Compose(steps)
 
 
 def rotation_angles(matrices):
@@ -106,7 +59,7 @@ def rotation_protocol_table(models, description, *, evaluate_fn=None, seed=0, **
         <headline metrics>}` (metrics None when the model is missing).
     """
     if evaluate_fn is None:
-        from pointnet_tf2.evaluation import evaluate as evaluate_fn
+        evaluate_fn = evaluate
     rows = []
     for train, test in PROTOCOLS:
         row = {"protocol": f"{train}/{test}".replace("so3", "SO3"), "train": train, "test": test}
@@ -151,9 +104,6 @@ def protocol_from_checkpoints(checkpoints, description, *, split="test", num_poi
         ValueError: If a run trained without rotations, or two runs share a
             training rotation.
     """
-    from pointnet_tf2.evaluation import evaluate
-    from pointnet_tf2.training.trainer import load_checkpoint
-
     models, points = {}, {}
     for item in checkpoints:
         if isinstance(item, tuple):

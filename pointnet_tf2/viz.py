@@ -4,6 +4,9 @@ import io
 
 import numpy as np
 
+from pointnet_tf2.data.meshes import reorient
+from pointnet_tf2.utils import atomic_output
+
 
 def label_colors(labels, num_classes=None):
     """Maps integer labels to distinct uint8 RGB colours.
@@ -139,8 +142,6 @@ def render_views_png(
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from pointnet_tf2.data.meshes import reorient
-
     points = np.asarray(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] < 3 or len(points) == 0:
         raise ValueError(f"render_views_png: points must have shape (N, >=3) with N >= 1, got {points.shape}")
@@ -224,8 +225,6 @@ def write_views_png(path, points, labels=None, **kwargs):
     Returns:
         The path.
     """
-    from pointnet_tf2.utils import atomic_output
-
     data = render_views_png(points, labels, **kwargs)
     with atomic_output(path) as tmp:
         with open(tmp, "wb") as f:
@@ -258,8 +257,6 @@ def write_ply(path, points, *, colors=None, labels=None, normals=None, fields=No
     Raises:
         ValueError: On shape mismatches or negative labels.
     """
-    from pointnet_tf2.utils import atomic_output
-
     points = np.asarray(points)
     if points.ndim != 2 or points.shape[1] < 3:
         raise ValueError(f"write_ply: points must have shape (N, >=3), got {points.shape}")

@@ -6,6 +6,11 @@
 
 import sys
 
+from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
+from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
+from pointnet_tf2.models import get_model
+from pointnet_tf2.utils import atomic_output
+
 HELP = "convert a checkpoint of the original TF1 PointNet into a .keras model of the zoo (same outputs)"
 
 
@@ -42,11 +47,6 @@ def run(args):
             config[key] = getattr(args, key)
     if args.num_points is not None:
         config["num_points"] = _num_points(args.num_points)
-
-    from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
-    from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
-    from pointnet_tf2.models import get_model
-    from pointnet_tf2.utils import atomic_output
 
     resolve_checkpoint(args.checkpoint)  # a missing checkpoint fails before building the model
     model = get_model(args.model, **config)

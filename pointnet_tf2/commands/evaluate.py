@@ -1,5 +1,17 @@
 """`pointnet-tf2 evaluate`: test a checkpoint with the task's metric protocol."""
 
+import json
+import os
+
+from pointnet_tf2.checkpoints import load_checkpoint
+from pointnet_tf2.evaluation import evaluate
+from pointnet_tf2.evaluation import format_results
+from pointnet_tf2.rotations import format_protocol_table
+from pointnet_tf2.rotations import protocol_from_checkpoints
+from pointnet_tf2.training.trainer import run_validation_rows
+from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils import check_writable
+
 HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU), with optional voting"
 
 
@@ -27,24 +39,11 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
-    import os
-
-    from pointnet_tf2.evaluation import evaluate
-    from pointnet_tf2.evaluation import format_results
-    from pointnet_tf2.training.trainer import load_checkpoint
-    from pointnet_tf2.training.trainer import run_validation_rows
-    from pointnet_tf2.utils import atomic_output
-    from pointnet_tf2.utils import check_writable
-
     if args.output:
         check_writable(args.output)  # before minutes of evaluation
     model, description, run_config = load_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area)
     num_points = args.num_point or run_config["train_config"]["num_point"]
     if args.rotation_protocol:
-        from pointnet_tf2.rotations import format_protocol_table
-        from pointnet_tf2.rotations import protocol_from_checkpoints
-
         rows = protocol_from_checkpoints([(args.checkpoint, model, run_config)] + args.rotation_checkpoint,
                                          description, split=args.split, num_points=args.num_point,
                                          batch_size=args.batch_size, seed=args.seed)

@@ -2,6 +2,12 @@
 
 import sys
 
+from pointnet_tf2.export import export_model
+from pointnet_tf2.export import missing_packages
+from pointnet_tf2.export import model_metadata
+from pointnet_tf2.inference import load_predictor
+from pointnet_tf2.utils import check_writable
+
 HELP = "export a checkpoint for serving: TF SavedModel, LiteRT (.tflite) or ONNX (needs tf2onnx + onnx)"
 
 
@@ -22,18 +28,12 @@ def run(args):
     Returns:
         The exit status: 0, or 1 when an optional package is missing.
     """
-    from pointnet_tf2.export import export_model
-    from pointnet_tf2.export import missing_packages
-    from pointnet_tf2.export import model_metadata
-
     missing = missing_packages(args.format)
     if missing:
         print(f"pointnet-tf2 export: error: the {args.format} export needs the optional package(s) "
               f"{' and '.join(missing)}: pip install \"pointnet-tf2[onnx]\" (or pip install tf2onnx onnx)",
               file=sys.stderr)  # fmt: skip
         return 1
-    from pointnet_tf2.inference import load_predictor
-    from pointnet_tf2.utils import check_writable
 
     check_writable(args.output, folder=args.format == "saved_model")  # before the model is loaded and converted
     predictor = load_predictor(args.checkpoint)

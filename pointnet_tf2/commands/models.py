@@ -1,5 +1,8 @@
 """`pointnet-tf2 models`: the zoo with each model's parameter count."""
 
+from pointnet_tf2.models import registry
+from pointnet_tf2.utils.keras_utils import count_trainable_params
+
 HELP = "list the models of the zoo with their task and trainable parameter count"
 
 
@@ -8,9 +11,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pointnet_tf2.models import registry
-    from pointnet_tf2.utils.keras_utils import count_trainable_params
-
     rows = []
     for name in registry.list_models(args.task):
         entry = registry.model_entry(name)

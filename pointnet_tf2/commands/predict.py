@@ -1,6 +1,19 @@
 """`pointnet-tf2 predict`: run a checkpoint on one's own meshes, point files or HDF5 rows."""
 
+import csv
+import json
+import os
 import sys
+
+import numpy as np
+
+from pointnet_tf2 import viz
+from pointnet_tf2.inference import cloud_for_model
+from pointnet_tf2.inference import load_input
+from pointnet_tf2.inference import load_predictor
+from pointnet_tf2.inference import predict
+from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils import check_writable
 
 HELP = "predict classes (top-k) or per-point labels (coloured PLY + PNG) for meshes, point files or FILE.h5:index"
 
@@ -55,11 +68,6 @@ def _unique_stem(stem, used):
 
 
 def _write_table(path, rows, task):
-    import csv
-    import json
-
-    from pointnet_tf2.utils import atomic_output
-
     with atomic_output(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             if path.lower().endswith(".csv"):
@@ -91,18 +99,6 @@ def run(args):
     Returns:
         The exit status: 0, or 1 if any input failed.
     """
-    import os
-
-    import numpy as np
-
-    from pointnet_tf2 import viz
-    from pointnet_tf2.inference import cloud_for_model
-    from pointnet_tf2.inference import load_input
-    from pointnet_tf2.inference import load_predictor
-    from pointnet_tf2.inference import predict
-
-    from pointnet_tf2.utils import check_writable
-
     if args.output and not args.output.lower().endswith((".json", ".csv")):
         raise ValueError(f"--output {args.output}: must end with .json or .csv")
     if args.output:

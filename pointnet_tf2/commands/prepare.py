@@ -1,5 +1,8 @@
 """`pointnet-tf2 prepare`: meshes, point files or voxel grids (`.binvox`, `.npz`) -> the ModelNet40 HDF5 layout."""
 
+from pointnet_tf2.data.prepare import prepare_dataset
+from pointnet_tf2.data.raw.runner import run_kwargs
+
 HELP = ("convert a folder of meshes (OFF/OBJ/PLY/STL), point files or .binvox grids, or a .npz voxel archive, "
         "into the ModelNet40 HDF5 layout")
 
@@ -51,9 +54,6 @@ def run(args):
     Returns:
         The exit status (0).
     """
-    from pointnet_tf2.data.prepare import prepare_dataset
-    from pointnet_tf2.data.raw.runner import run_kwargs
-
     if args.output and args.output_option and args.output != args.output_option:
         raise ValueError(f"two output folders given: {args.output} and --output {args.output_option}")
     output = args.output or args.output_option

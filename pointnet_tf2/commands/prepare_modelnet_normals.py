@@ -1,13 +1,15 @@
 """`pointnet-tf2 prepare-modelnet-normals`: modelnet40_normal_resampled -> the ModelNet40 layout, 6 channels."""
 
+from pointnet_tf2.data.raw.modelnet_normals import prepare_modelnet_normals
+from pointnet_tf2.data.raw.runner import add_run_arguments
+from pointnet_tf2.data.raw.runner import run_kwargs
+
 HELP = ("convert modelnet40_normal_resampled (x,y,z,nx,ny,nz text files) into the ModelNet40 HDF5 layout with "
         "data (n, P, 6)")  # fmt: skip
 
 
 def add_arguments(parser):
     """Adds the command's arguments to `parser`."""
-    from pointnet_tf2.data.raw.runner import add_run_arguments
-
     parser.add_argument("root", help="modelnet40_normal_resampled (or the folder holding it)")
     parser.add_argument("output", help="dataset folder to create, e.g. modelnet40_normal_hdf5_2048")
     parser.add_argument("--classes", type=int, choices=(40, 10), default=40,
@@ -27,9 +29,6 @@ def run(args):
     Returns:
         The exit status (0).
     """
-    from pointnet_tf2.data.raw.modelnet_normals import prepare_modelnet_normals
-    from pointnet_tf2.data.raw.runner import run_kwargs
-
     prepare_modelnet_normals(args.root, args.output, classes=args.classes, num_points=args.num_point,
                              sampling=args.sampling, normalize=args.normalize, **run_kwargs(args))  # fmt: skip
     return 0

@@ -1,12 +1,14 @@
 """`pointnet-tf2 prepare-s3dis`: raw S3DIS rooms -> blocks in the indoor3d_sem_seg_hdf5_data layout."""
 
+from pointnet_tf2.data.raw.runner import add_run_arguments
+from pointnet_tf2.data.raw.runner import run_kwargs
+from pointnet_tf2.data.raw.s3dis import prepare_s3dis
+
 HELP = "convert the raw S3DIS release (Area_N/<room>/Annotations/*.txt) into the indoor3d_sem_seg_hdf5_data layout"
 
 
 def add_arguments(parser):
     """Adds the command's arguments to `parser`."""
-    from pointnet_tf2.data.raw.runner import add_run_arguments
-
     parser.add_argument("root", help="Stanford3dDataset_v1.2_Aligned_Version (or the folder holding it)")
     parser.add_argument("output", help="dataset folder to create, e.g. indoor3d_sem_seg_hdf5_data")
     parser.add_argument("--areas", type=int, nargs="+", metavar="N", help="convert only these areas (default: all)")
@@ -26,9 +28,6 @@ def run(args):
     Returns:
         The exit status (0).
     """
-    from pointnet_tf2.data.raw.runner import run_kwargs
-    from pointnet_tf2.data.raw.s3dis import prepare_s3dis
-
     prepare_s3dis(
         args.root, args.output, areas=args.areas, num_points=args.num_point, block_size=args.block_size,
         stride=args.stride, min_block_points=args.min_block_points, drop_bad_lines=args.drop_bad_lines,

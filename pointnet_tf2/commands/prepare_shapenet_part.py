@@ -1,13 +1,15 @@
 """`pointnet-tf2 prepare-shapenet-part`: the raw ShapeNet part release -> the hdf5_data layout."""
 
+from pointnet_tf2.data.raw.runner import add_run_arguments
+from pointnet_tf2.data.raw.runner import run_kwargs
+from pointnet_tf2.data.raw.shapenet_part import prepare_shapenet_part
+
 HELP = ("convert the raw ShapeNet part release (classic .pts/.seg or the _normal variant) into the hdf5_data "
         "layout, with full-resolution files")  # fmt: skip
 
 
 def add_arguments(parser):
     """Adds the command's arguments to `parser`."""
-    from pointnet_tf2.data.raw.runner import add_run_arguments
-
     parser.add_argument("root", help="shapenetcore_partanno_segmentation_benchmark_v0[_normal] (or its parent)")
     parser.add_argument("output", help="dataset folder to create, e.g. hdf5_data")
     parser.add_argument("--variant", choices=("auto", "classic", "normal"), default="auto",
@@ -25,9 +27,6 @@ def run(args):
     Returns:
         The exit status (0).
     """
-    from pointnet_tf2.data.raw.runner import run_kwargs
-    from pointnet_tf2.data.raw.shapenet_part import prepare_shapenet_part
-
     prepare_shapenet_part(args.root, args.output, variant=args.variant, num_points=args.num_point,
                           normalize=args.normalize, **run_kwargs(args))  # fmt: skip
     return 0

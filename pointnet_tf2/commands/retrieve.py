@@ -1,5 +1,15 @@
 """`pointnet-tf2 retrieve`: leave-one-out shape retrieval with a checkpoint's features."""
 
+import json
+import os
+
+import numpy as np
+
+from pointnet_tf2 import retrieval
+from pointnet_tf2.checkpoints import load_checkpoint
+from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils import check_writable
+
 HELP = "shape retrieval: every test shape queries all others (mAP, precision@k, PNG of the nearest shapes)"
 
 
@@ -24,16 +34,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import json
-    import os
-
-    import numpy as np
-
-    from pointnet_tf2 import retrieval
-    from pointnet_tf2.training.trainer import load_checkpoint
-    from pointnet_tf2.utils import atomic_output
-    from pointnet_tf2.utils import check_writable
-
     try:
         ks = [int(k) for k in args.top_k.split(",")]
         if min(ks) < 1:

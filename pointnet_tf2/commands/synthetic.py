@@ -4,6 +4,8 @@ import json
 import os
 import time
 
+from pointnet_tf2.data import synthetic
+
 HELP = "Generate a built-in procedural dataset (cls, part_seg or sem_seg) in the original HDF5 layout."
 
 
@@ -39,8 +41,6 @@ def run(args):
     Returns:
         The exit status (0).
     """
-    from pointnet_tf2.data import synthetic
-
     output = args.output or f"synthetic_{args.task}"
     start = time.perf_counter()
     path = synthetic.generate_synthetic(

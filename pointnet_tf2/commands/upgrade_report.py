@@ -7,6 +7,10 @@
 
 import sys
 
+from pointnet_tf2.migration.upgrade_report import compare_report_files
+from pointnet_tf2.migration.upgrade_report import upgrade_tree
+from pointnet_tf2.utils import atomic_output
+
 HELP = "run tf_upgrade_v2 on TF1 PointNet code (default: original/) and write its normalised report, or --compare two reports"
 
 
@@ -24,8 +28,6 @@ def add_arguments(parser):
 
 
 def _compare(args):
-    from pointnet_tf2.migration.upgrade_report import compare_report_files
-
     if args.source or args.output or args.upgraded_tree or args.no_fixes:
         raise ValueError("--compare takes only the two report files")
     old, new = args.compare
@@ -44,9 +46,6 @@ def _compare(args):
 def run(args):
     if args.compare:
         return _compare(args)
-
-    from pointnet_tf2.migration.upgrade_report import upgrade_tree
-    from pointnet_tf2.utils import atomic_output
 
     if args.no_fixes and not args.upgraded_tree:
         raise ValueError("--no-fixes only applies with --upgraded-tree")

@@ -31,7 +31,7 @@ _EXPORTS = {
     "read_list_file": "pointnet_tf2.data.formats",
     "S3DIS_CLASS_NAMES": "pointnet_tf2.data.formats",
     "build_vds": "pointnet_tf2.data.vds",
-    "open_vds": "pointnet_tf2.data.vds",
+    "open_vds": "pointnet_tf2.data.vds_reader",
     "PointCloudSequence": "pointnet_tf2.data.sequence",
     "load_split": "pointnet_tf2.data.sequence",
     "default_memory_limit": "pointnet_tf2.data.sequence",

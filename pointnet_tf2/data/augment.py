@@ -490,3 +490,55 @@ def default_train_augmentation(seed=None, *, task="cls", up_axis=1):
     if task in ("part_seg", "sem_seg"):
         return Compose([])
     raise ValueError(f"task must be 'cls', 'part_seg' or 'sem_seg', got {task!r}")
+
+
+# -- rotation protocols' samplers (see `pointnet_tf2.rotations`) -------------------------------
+
+# Kinds of random rotation: none, about the up axis ('z' in the papers), uniform over SO(3).
+ROTATIONS = ("none", "z", "so3")
+
+
+def check_rotation(kind, what="rotation"):
+    """Returns `kind` if it is one of `ROTATIONS`, else raises ValueError."""
+    if kind not in ROTATIONS:
+        raise ValueError(f"{what} must be one of {', '.join(ROTATIONS)}, got {kind!r}")
+    return kind
+
+
+def rotation_augmentation(kind, *, up_axis=1, seed=None):
+    """The augmentation applying random rotations of a kind, or None for 'none'.
+
+    Args:
+        kind: 'none', 'z' or 'so3'.
+        up_axis: The dataset's up axis (the axis of 'z' rotations).
+        seed: Seed of the augmentation's own Generator.
+
+    Returns:
+        A `RotateUp`, a `RotateSO3` or None.
+    """
+    check_rotation(kind)
+    if kind == "z":
+        return RotateUp(axis=up_axis, seed=seed)
+    if kind == "so3":
+        return RotateSO3(seed=seed)
+    return None
+
+
+def train_augmentation(kind, *, task="cls", up_axis=1, seed=None):
+    """The training augmentation for `--train_rotation kind`.
+
+    'z' is the original's augmentation (rotation about the up axis + jitter);
+    'so3' replaces the rotation by a uniform SO(3) one (jitter kept); 'none'
+    keeps only the jitter.
+
+    Returns:
+        A `Compose`.
+    """
+    check_rotation(kind, "--train_rotation")
+    if task != "cls":
+        raise ValueError(f"--train_rotation is for classification, not {task!r}")
+    if kind == "z":
+        return default_train_augmentation(seed, task=task, up_axis=up_axis)
+    jitter = Jitter(0.01, 0.05, seed=None if seed is None else seed + 1)
+    steps = [rotation_augmentation(kind, up_axis=up_axis, seed=seed), jitter] if kind == "so3" else [jitter]
+    return Compose(steps)

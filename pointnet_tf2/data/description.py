@@ -10,6 +10,7 @@ next to a checkpoint or inside a virtual dataset file.
 
 import dataclasses
 import json
+import re
 from typing import Optional
 
 import numpy as np
@@ -290,3 +291,36 @@ def holdout_indices(num_samples, fraction, seed=0):
     held = np.sort(order[:count]).astype(np.int64)
     kept = np.sort(order[count:]).astype(np.int64)
     return kept, held
+
+
+def area_of_room(room):
+    """Returns the area number of an S3DIS room name like `Area_5_office_1`, or None."""
+    match = re.match(r"^Area_(\d+)(?:_|$)", room)
+    return int(match.group(1)) if match else None
+
+
+def s3dis_split_rows(rooms, test_area, *, where="room_filelist.txt"):
+    """Splits S3DIS blocks into train (other areas) and test (`test_area`) rows.
+
+    Args:
+        rooms: Room name per block, in row order.
+        test_area: The test area number.
+        where: File name used in error messages.
+
+    Returns:
+        `(train_rows, test_rows)` as sorted int64 arrays.
+
+    Raises:
+        ValueError: If a room name has no area, or the test area has no block.
+    """
+    areas = np.empty(len(rooms), np.int64)
+    for i, room in enumerate(rooms):
+        area = area_of_room(room)
+        if area is None:
+            raise ValueError(f"{where}: line {i + 1} {room!r} does not name an area like 'Area_1_office_1'")
+        areas[i] = area
+    test = areas == test_area
+    if not test.any():
+        present = ", ".join(str(a) for a in sorted(set(areas.tolist())))
+        raise ValueError(f"{where}: test_area={test_area} has no blocks (areas present: {present})")
+    return np.flatnonzero(~test), np.flatnonzero(test)

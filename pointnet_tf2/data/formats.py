@@ -24,6 +24,7 @@ label ranges), and problems raise `ValueError`/`FileNotFoundError` naming the
 file and the problem.
 """
 
+import dataclasses
 import json
 import os
 import re
@@ -34,7 +35,11 @@ from pointnet_tf2.data import h5read
 from pointnet_tf2.data.description import DatasetDescription
 from pointnet_tf2.data.description import Shard
 from pointnet_tf2.data.description import TASKS
+from pointnet_tf2.data.description import area_of_room  # noqa: F401  (re-exported)
 from pointnet_tf2.data.description import rows_to_ranges
+from pointnet_tf2.data.description import s3dis_split_rows
+from pointnet_tf2.data.vds_reader import VDS_ATTRIBUTE
+from pointnet_tf2.data.vds_reader import open_vds
 
 S3DIS_CLASS_NAMES = (
     "ceiling", "floor", "wall", "beam", "column", "window", "door",
@@ -46,8 +51,6 @@ LAYOUT_TASKS = {"modelnet40": "cls", "shapenet_part": "part_seg", "s3dis": "sem_
 # Folder names of the original downloads, tried when a parent folder is given.
 _KNOWN_FOLDERS = ("modelnet40_ply_hdf5_2048", "hdf5_data", "indoor3d_sem_seg_hdf5_data")
 
-# Attribute of a file written by `build_vds` holding the description JSON.
-VDS_ATTRIBUTE = "pointnet_tf2.description"
 
 # Rows read at once while scanning values; about 32 MB of float32 xyz.
 _SCAN_BYTES = 32 << 20
@@ -95,8 +98,6 @@ def open_dataset(path, task=None, *, test_area=None, check_values=True, num_clas
         description = _open_directory(path, task, test_area if test_area is not None else 6, check_values)
     elif os.path.isfile(path):
         if _is_vds(path):
-            from pointnet_tf2.data.vds import open_vds
-
             description = open_vds(path, test_area=test_area)
         else:
             description = _open_plain_file(path, check_values)
@@ -126,8 +127,6 @@ def with_class_count(description, num_classes, source="num_classes"):
     Raises:
         ValueError: If a label is not below `num_classes`.
     """
-    import dataclasses
-
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if description.class_count_from == "labels" and description.num_classes > num_classes:
@@ -192,39 +191,6 @@ def read_list_file(list_path, root=None):
     if not paths:
         raise ValueError(f"{list_path}: lists no files")
     return paths
-
-
-def area_of_room(room):
-    """Returns the area number of an S3DIS room name like `Area_5_office_1`, or None."""
-    match = re.match(r"^Area_(\d+)(?:_|$)", room)
-    return int(match.group(1)) if match else None
-
-
-def s3dis_split_rows(rooms, test_area, *, where="room_filelist.txt"):
-    """Splits S3DIS blocks into train (other areas) and test (`test_area`) rows.
-
-    Args:
-        rooms: Room name per block, in row order.
-        test_area: The test area number.
-        where: File name used in error messages.
-
-    Returns:
-        `(train_rows, test_rows)` as sorted int64 arrays.
-
-    Raises:
-        ValueError: If a room name has no area, or the test area has no block.
-    """
-    areas = np.empty(len(rooms), np.int64)
-    for i, room in enumerate(rooms):
-        area = area_of_room(room)
-        if area is None:
-            raise ValueError(f"{where}: line {i + 1} {room!r} does not name an area like 'Area_1_office_1'")
-        areas[i] = area
-    test = areas == test_area
-    if not test.any():
-        present = ", ".join(str(a) for a in sorted(set(areas.tolist())))
-        raise ValueError(f"{where}: test_area={test_area} has no blocks (areas present: {present})")
-    return np.flatnonzero(~test), np.flatnonzero(test)
 
 
 # -- directories --------------------------------------------------------------

@@ -36,6 +36,7 @@ import logging
 import math
 import os
 import re
+import zipfile
 from typing import Optional
 
 import numpy as np
@@ -478,8 +479,6 @@ def _read_point_text(path, data, columns, max_elements):
 
 
 def _read_npy(path, columns, max_elements):
-    import zipfile
-
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:  # "PK" first: read as a damaged .npz

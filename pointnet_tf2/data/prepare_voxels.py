@@ -37,8 +37,16 @@ from pointnet_tf2.data.conversion import ConversionInput
 from pointnet_tf2.data.conversion import SkipItem
 from pointnet_tf2.data.conversion import check_output_folder
 from pointnet_tf2.data.conversion import claim_work_dir
+from pointnet_tf2.data.prepare_common import SPLITS
+from pointnet_tf2.data.prepare_common import log_tree
+from pointnet_tf2.data.prepare_common import publish_cls_dataset
+from pointnet_tf2.data.prepare_common import scan_tree
 from pointnet_tf2.data.raw import runner
 from pointnet_tf2.data.raw.tables import check_positive_int
+from pointnet_tf2.data.voxels import grid_cloud
+from pointnet_tf2.data.voxels import load_voxel_npz
+from pointnet_tf2.data.voxels import read_binvox
+from pointnet_tf2.data.voxels import read_binvox_dims
 from pointnet_tf2.data.writers import _check_names
 
 # Label order of the Keras tutorial's modelnet10.npz (ModelNet10's class folders, sorted).
@@ -92,9 +100,6 @@ def convert_grid(item, rng, options):
         SkipItem: "empty" (no occupied cell), "malformed" (an unreadable
             `.binvox` file) or "resolution" (a grid of another size).
     """
-    from pointnet_tf2.data.voxels import grid_cloud
-    from pointnet_tf2.data.voxels import read_binvox
-
     runner.skip_if_problem(item)
     size = options.resolution
     if "packed" in item.info:
@@ -155,8 +160,6 @@ def resolve_class_names(class_names, num_classes, where):
 
 def _archive_inputs(path, class_names):
     """ConversionInputs of every grid of a `.npz` archive, its class names and resolution."""
-    from pointnet_tf2.data.voxels import load_voxel_npz
-
     archive = load_voxel_npz(path, dtype=np.uint8)
     names, how = resolve_class_names(class_names, archive["num_classes"], path)
     inputs = []
@@ -172,8 +175,6 @@ def _archive_inputs(path, class_names):
 
 def _binvox_sizes(root, files):
     """The grid size R of a `.binvox` tree and each file's problem (kind, reason) or None."""
-    from pointnet_tf2.data.voxels import read_binvox_dims
-
     dims, problems = {}, {}
     for rel, _, _ in files:
         try:
@@ -246,11 +247,6 @@ def prepare_voxels(
             existing output, a needed split without any cloud, or skips with
             `strict`.
     """
-    from pointnet_tf2.data.prepare import SPLITS
-    from pointnet_tf2.data.prepare import log_tree
-    from pointnet_tf2.data.prepare import publish_cls_dataset
-    from pointnet_tf2.data.prepare import scan_tree
-
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     log = log or (lambda *_: None)

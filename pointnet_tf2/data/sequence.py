@@ -33,10 +33,14 @@ from collections import OrderedDict
 import keras
 import numpy as np
 
+from pointnet_tf2.data import h5read
+from pointnet_tf2.data.augment import Compose
 from pointnet_tf2.data.augment import apply_augmentation
 from pointnet_tf2.data.augment import default_train_augmentation
-from pointnet_tf2.data import h5read
 from pointnet_tf2.data.description import DatasetDescription
+from pointnet_tf2.data.formats import open_dataset
+from pointnet_tf2.data.voxels import Voxelize
+from pointnet_tf2.data.voxels import default_grid_augmentation
 
 MODES = ("auto", "memory", "stream")
 SAMPLINGS = ("random", "first", "fixed")
@@ -279,7 +283,6 @@ class PointCloudSequence(keras.utils.PyDataset):
             if voxelize is not None or grid_augment not in (None, False):
                 raise ValueError("voxelize= and grid_augment= need inputs='voxels'")
             return
-        from pointnet_tf2.data.voxels import Voxelize
 
         if description.task != "cls":
             raise ValueError(f"{where}: inputs='voxels' is for classification datasets, not task {description.task!r}")
@@ -719,8 +722,6 @@ def _as_description(source, task, test_area):
             raise ValueError(f"{source.root}: holds a dataset for task {source.task!r}, not {task!r}")
         return source
     if isinstance(source, (str, os.PathLike)):
-        from pointnet_tf2.data.formats import open_dataset
-
         return open_dataset(source, task, test_area=test_area)
     raise ValueError(
         f"source must be a dataset directory, an HDF5/VDS file path or a DatasetDescription, got {source!r}"
@@ -759,8 +760,6 @@ def _row_bytes(description):
 
 
 def _default_grid_augment():
-    from pointnet_tf2.data.voxels import default_grid_augmentation
-
     return default_grid_augmentation()
 
 
@@ -775,8 +774,6 @@ def _resolve_augment(augment, split, description, seed):
     if augment is True:
         return default_train_augmentation(seed, task=description.task, up_axis=description.up_axis)
     if isinstance(augment, (list, tuple)):
-        from pointnet_tf2.data.augment import Compose
-
         return Compose(augment)
     if callable(augment):
         return augment

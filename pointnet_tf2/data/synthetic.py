@@ -39,6 +39,7 @@ from pointnet_tf2.data import writers
 from pointnet_tf2.data.formats import S3DIS_CLASS_NAMES
 from pointnet_tf2.data.raw.s3dis import BlockOptions
 from pointnet_tf2.data.raw.s3dis import room_blocks
+from pointnet_tf2.utils import cache_dir
 
 TASKS = ("cls", "part_seg", "sem_seg")
 
@@ -816,8 +817,6 @@ def builtin_dataset(task, *, root=None, **sizes):
     key = json.dumps({"task": task, "version": GENERATOR_VERSION, **config}, sort_keys=True)
     name = f"{task}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if root is None:
-        from pointnet_tf2.utils import cache_dir
-
         root = cache_dir("synthetic")
     path = os.path.join(os.path.abspath(os.fspath(root)), name)
     if is_complete(task, path):

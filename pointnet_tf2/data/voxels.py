@@ -17,6 +17,10 @@ import os
 
 import numpy as np
 
+from pointnet_tf2.data import meshes
+from pointnet_tf2.data.meshes import AXES
+from pointnet_tf2.utils import atomic_output
+
 Binvox = collections.namedtuple("Binvox", ["grid", "dims", "translate", "scale"])
 Binvox.__doc__ = """A `.binvox` file's contents.
 
@@ -198,8 +202,6 @@ def grid_cloud(grid, count, *, rng=None, up_axis="z", normalize="unit_sphere"):
         ValueError: If the grid is empty, or on a bad shape, count, axis or
             normalisation.
     """
-    from pointnet_tf2.data import meshes
-
     if normalize not in meshes.NORMALIZATIONS:
         raise ValueError(f"grid_cloud: normalize must be one of {meshes.NORMALIZATIONS}, got {normalize!r}")
     points = meshes.reorient(grid_surface_points(grid, count, rng=rng), up_axis, "y")
@@ -285,8 +287,6 @@ class GridRotate90:
     """
 
     def __init__(self, up_axis=2, *, seed=None):
-        from pointnet_tf2.data.meshes import AXES
-
         axis = AXES.get(up_axis.lower()) if isinstance(up_axis, str) else up_axis
         if isinstance(axis, bool) or axis not in (0, 1, 2):
             raise ValueError(f"GridRotate90: up_axis must be x, y, z (or 0, 1, 2), got {up_axis!r}")
@@ -429,8 +429,6 @@ def write_binvox(path, grid, *, translate=(0.0, 0.0, 0.0), scale=1.0):
     Raises:
         ValueError: If `grid` is not 3-D.
     """
-    from pointnet_tf2.utils import atomic_output
-
     grid = np.asarray(grid)
     if grid.ndim != 3 or min(grid.shape) < 1:
         raise ValueError(f"write_binvox: grid must be a non-empty 3-D array, got shape {grid.shape}")

@@ -29,6 +29,7 @@ import shutil
 
 import numpy as np
 
+from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import check_output_folder
 from pointnet_tf2.utils.files import has_output_marker
 from pointnet_tf2.utils.files import remove_stale_temporaries
@@ -619,8 +620,6 @@ def write_shapenet_part_full_resolution(path, clouds):
             and P that change between clouds.
     """
     import h5py
-
-    from pointnet_tf2.utils import atomic_output
 
     path = os.path.abspath(os.fspath(path))
     with atomic_output(path) as tmp:

@@ -2,6 +2,9 @@
 
 import keras
 
+from pointnet_tf2.compat import flatten_layers
+from pointnet_tf2.models.registry import get_model
+
 
 def _describe(shape):
     return "(" + ", ".join("B" if i == 0 else ("N" if d is None else str(d)) for i, d in enumerate(shape)) + ")"
@@ -32,7 +35,7 @@ class PointCloudModel(keras.Model):
         self.task = task
         self.builder_config = dict(builder_config or {})
         regularized = any(
-            getattr(layer, "activity_regularizer", None) is not None for layer in self._flatten_layers(include_self=False)
+            getattr(layer, "activity_regularizer", None) is not None for layer in flatten_layers(self)
         )
         self.regularization_tracker = keras.metrics.Mean(name="regularization_loss") if regularized else None
 
@@ -100,7 +103,6 @@ class PointCloudModel(keras.Model):
     def from_config(cls, config, custom_objects=None):
         if "builder" not in config:
             return super().from_config(config, custom_objects=custom_objects)
-        from pointnet_tf2.models.registry import get_model
 
         model = get_model(config["builder"], **config["builder_config"])
         model.trainable = config.get("trainable", True)

@@ -18,7 +18,11 @@ import numpy as np
 from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.models.base import PointCloudModel
-from pointnet_tf2.utils.keras_utils import graph_nodes
+from pointnet_tf2.compat import graph_nodes
+from pointnet_tf2.compat import inbound_nodes
+from pointnet_tf2.compat import is_functional
+from pointnet_tf2.compat import outbound_nodes
+from pointnet_tf2.compat import run_through_graph
 
 
 def _single_consumer(layer, nodes):
@@ -27,13 +31,13 @@ def _single_consumer(layer, nodes):
     Nodes outside the model are ignored: a layer shared with another model
     (e.g. an earlier folded copy) is still judged by this model's graph.
     """
-    if sum(id(node) in nodes for node in layer._inbound_nodes) != 1:
+    if sum(id(node) in nodes for node in inbound_nodes(layer)) != 1:
         return None
-    consumers = [node for node in layer._outbound_nodes if id(node) in nodes]
+    consumers = [node for node in outbound_nodes(layer) if id(node) in nodes]
     if len(consumers) != 1:
         return None
     consumer = consumers[0].operation
-    return consumer if sum(id(node) in nodes for node in consumer._inbound_nodes) == 1 else None
+    return consumer if sum(id(node) in nodes for node in inbound_nodes(consumer)) == 1 else None
 
 
 def _foldable_pairs(model, nodes):
@@ -111,7 +115,7 @@ def fold_batch_norm(model, *, fuse_max_pool=True):
     Raises:
         ValueError: If `model` is not a Functional model.
     """
-    if not isinstance(model, keras.Model) or not hasattr(model, "_run_through_graph"):
+    if not isinstance(model, keras.Model) or not is_functional(model):
         raise ValueError(f"fold_batch_norm needs a Functional model, got {type(model).__name__}")
     nodes = {id(node) for node in graph_nodes(model)}
     blocks = _foldable_pairs(model, nodes)
@@ -137,8 +141,8 @@ def fold_batch_norm(model, *, fuse_max_pool=True):
     inputs = keras.tree.map_structure(
         lambda x: keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name), model.input
     )
-    outputs = model._run_through_graph(inputs, operation_fn=lambda layer: replacements.get(id(layer), layer),
-                                       call_fn=call_function)  # fmt: skip
+    outputs = run_through_graph(model, inputs, operation_fn=lambda layer: replacements.get(id(layer), layer),
+                                call_fn=call_function)  # fmt: skip
     # A plain Functional model: the zoo's builder config would rebuild the unfolded layers on loading.
     folded = keras.Model(inputs, outputs, name=f"{model.name}_folded")
     if isinstance(model, PointCloudModel):

@@ -24,21 +24,3 @@ def model_kinds(model):
     except ValueError:
         return "points", "logits"
     return entry.input_kind, entry.output_kind
-
-
-def input_transform(model):
-    """The batch transform that turns point batches into the model's inputs, or None.
-
-    Args:
-        model: A model of the zoo.
-
-    Returns:
-        A `pointnet_tf2.data.voxels.Voxelize` for voxel models (with the
-        builder's `resolution` and `inner`), None for point models.
-    """
-    if model_kinds(model)[0] != "voxels":
-        return None
-    from pointnet_tf2.data.voxels import Voxelize
-
-    config = model.builder_config
-    return Voxelize(config["resolution"], config["inner"])

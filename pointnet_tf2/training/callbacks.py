@@ -12,11 +12,14 @@ import time
 import keras
 import numpy as np
 
+from pointnet_tf2.compat import flatten_layers
 from pointnet_tf2.training.schedules import bn_momentum
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import remove_path
 from pointnet_tf2.utils.files import remove_stale_temporaries
 from pointnet_tf2.utils.locking import run_lock
+from pointnet_tf2.viz import confusion_matrix_png
+from pointnet_tf2.viz import label_colors
 
 STATE_FILE = "training_state.json"
 LAST_CHECKPOINT = "last.keras"
@@ -28,7 +31,7 @@ _PENDING = re.compile(r"^\.(?P<name>last|best)\.epoch-(?P<epoch>\d+)\.pending\.k
 
 def batch_norm_layers(model):
     """Returns every BatchNormalization layer of a model, nested ones included."""
-    return [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.layers.BatchNormalization)]
+    return [layer for layer in flatten_layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
 
 
 class BatchNormMomentumScheduler(keras.callbacks.Callback):
@@ -560,9 +563,6 @@ class ValidationVisuals(keras.callbacks.Callback):
             return
         import tensorflow as tf
         from tensorboard.plugins.mesh import summary_v2 as mesh_summary
-
-        from pointnet_tf2.viz import confusion_matrix_png
-        from pointnet_tf2.viz import label_colors
 
         num_classes = len(self.class_names)
         confusion = np.zeros((num_classes, num_classes), np.int64)

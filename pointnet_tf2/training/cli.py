@@ -11,6 +11,7 @@ import sys
 from pointnet_tf2.training.tasks import get_task
 from pointnet_tf2.training.trainer import LR_SCHEDULES
 from pointnet_tf2.training.trainer import TrainConfig
+from pointnet_tf2.training.trainer import train
 
 _SCRIPTS = {"cls": "train_cls.py", "part_seg": "train_part_seg.py", "sem_seg": "train_sem_seg.py"}
 
@@ -114,7 +115,6 @@ def main(task_name, argv=None):
     args = build_parser(task_name).parse_args(argv)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     config = TrainConfig(task=task_name, **{k: v for k, v in vars(args).items() if k in fields})
-    from pointnet_tf2.training.trainer import train
 
     try:
         train(config)

@@ -24,12 +24,17 @@ seconds (default 1800) as a last resort. Such failures surface as
 `WorkerFailureError`.
 """
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
-import types
+import re
 
 import numpy as np
+
+from pointnet_tf2 import compat
+from pointnet_tf2.training.callbacks import batch_norm_layers
 
 MODES = ("none", "mirrored", "multi_worker")
 ENV_COLLECTIVE_TIMEOUT = "POINTNET_TF2_COLLECTIVE_TIMEOUT"
@@ -229,39 +234,18 @@ def _configure_coordination(register_timeout):
     """Makes joining the cluster time out (TensorFlow's default waits for hours).
 
     Sets up TensorFlow's coordination service as `MultiWorkerMirroredStrategy`
-    would, plus a registration barrier with a timeout. Uses TensorFlow
-    internals; if they moved, the strategy's defaults are kept.
+    would, plus a registration barrier with a timeout
+    (`compat.configure_coordination_service`). Uses TensorFlow internals; if
+    they moved, the strategy's defaults are kept.
     """
-    import logging
-
     try:
-        import tensorflow as tf
-        from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
-        from tensorflow.python.distribute import multi_worker_util
-        from tensorflow.python.eager import context
-
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-        spec = multi_worker_util.normalize_cluster_spec(resolver.cluster_spec())
-        jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=spec.num_tasks(job))
-                for job in _TRAINING_JOBS if job in spec.jobs]
-        ctx = context.context()
-        if ctx.coordination_service is not None:
-            return
-        ctx.configure_coordination_service(
-            service_type="standalone",
-            service_leader=multi_worker_util.coordination_leader(spec),
-            coordinated_jobs=jobs,
-            cluster_register_timeout_in_ms=int(register_timeout * 1000),
-        )
-        ctx.coordination_service.cluster_register_with_barrier = True
+        compat.configure_coordination_service(_TRAINING_JOBS, register_timeout)
     except (ImportError, AttributeError, TypeError, ValueError) as error:  # TensorFlow internals moved.
         logging.getLogger(__name__).warning("cannot set the cluster start-up timeout (%s); waiting without one", error)
 
 
 def first_line(error):
     """The first non-empty line of an exception's message (TensorFlow's are long)."""
-    import re
-
     text = getattr(error, "message", None) or str(error)
     for line in text.splitlines():
         line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", line).strip()
@@ -366,9 +350,7 @@ def set_synchronized_batch_norm(model, enabled=True, *, local_replicas=1):
             so each replica would add up every replica's regulariser
             (measured: twice the loss with 2 replicas).
     """
-    from pointnet_tf2.training.callbacks import batch_norm_layers
-
-    regularised = [layer.name for layer in model._flatten_layers(include_self=False)
+    regularised = [layer.name for layer in compat.flatten_layers(model)
                    if getattr(layer, "activity_regularizer", None) is not None]
     if enabled and local_replicas > 1 and regularised:
         raise ValueError(
@@ -379,23 +361,23 @@ def set_synchronized_batch_norm(model, enabled=True, *, local_replicas=1):
     layers = batch_norm_layers(model)
     for layer in layers:
         if not enabled:
-            vars(layer).pop("_moments", None)
+            compat.restore_batch_norm_moments(layer)
             layer.synchronized = False
-        elif hasattr(type(layer), "_moments"):
-            layer._moments = types.MethodType(_synchronized_moments, layer)
+        elif compat.can_patch_batch_norm_moments(layer):
+            compat.patch_batch_norm_moments(layer, _synchronized_moments)
         else:  # Keras changed: fall back to its own (one-pass) synchronised statistics.
             layer.synchronized = True
     return len(layers)
 
 
 def _synchronized_moments(layer, inputs, mask):
-    """Two-pass batch mean and variance over every replica (a BatchNormalization `_moments`)."""
+    """Two-pass batch mean and variance over every replica (see `compat.patch_batch_norm_moments`)."""
     import tensorflow as tf
 
     context = tf.distribute.get_replica_context()
     if mask is not None or context is None or context.num_replicas_in_sync == 1:
-        return type(layer)._moments(layer, inputs, mask)
-    axes = layer._reduction_axes
+        return compat.batch_norm_moments(layer, inputs, mask)
+    axes = compat.batch_norm_reduction_axes(layer)
     local_sum = tf.reduce_sum(inputs, axis=axes, keepdims=True)
     local_count = tf.cast(tf.size(inputs) // tf.size(local_sum), inputs.dtype)
     total, count = context.all_reduce(tf.distribute.ReduceOp.SUM, [local_sum, local_count])
@@ -406,8 +388,6 @@ def _synchronized_moments(layer, inputs, mask):
 
 
 def _moving_statistics(model):
-    from pointnet_tf2.training.callbacks import batch_norm_layers
-
     return [v for layer in batch_norm_layers(model) for v in (layer.moving_mean, layer.moving_variance)]
 
 
@@ -415,7 +395,7 @@ def _seed_states(model):
     import keras
 
     states = []
-    for layer in model._flatten_layers(include_self=False):
+    for layer in compat.flatten_layers(model):
         for value in vars(layer).values():
             if isinstance(value, keras.random.SeedGenerator):
                 states.append(value.state)
@@ -543,8 +523,6 @@ class ReplicaSync:
 
 def scope(strategy):
     """`strategy.scope()`, or a no-op context without a strategy."""
-    import contextlib
-
     return contextlib.nullcontext() if strategy is None else strategy.scope()
 
 

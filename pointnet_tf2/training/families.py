@@ -16,7 +16,14 @@ The registry tells what a model takes and gives (`ModelEntry.input_kind`,
 import keras
 from keras import ops
 
+from pointnet_tf2.data.augment import check_rotation
+from pointnet_tf2.data.augment import train_augmentation
+from pointnet_tf2.data.samplers import ClassBalancedSampler
+from pointnet_tf2.data.voxels import Voxelize
+from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.models.registry import model_entry
+from pointnet_tf2.training.triplet import TripletLoss
+from pointnet_tf2.training.triplet import pairwise_distances
 
 
 def _entry(config):
@@ -29,16 +36,12 @@ def _voxel_inputs(entry):
     The Sequence reads the dataset's stored grids when it has them (and
     raises if their size is not the model's), else voxelises the points.
     """
-    from pointnet_tf2.data.voxels import Voxelize
-
     defaults = entry.defaults()
     return {"inputs": "voxels", "voxelize": Voxelize(defaults["resolution"], defaults["inner"])}
 
 
 def check_options(config):
     """Raises ValueError for family options that do not fit the run."""
-    from pointnet_tf2.rotations import check_rotation
-
     train_rotation = getattr(config, "train_rotation", None)
     if train_rotation is not None:
         check_rotation(train_rotation, "--train_rotation")
@@ -46,8 +49,6 @@ def check_options(config):
             raise ValueError(f"--train_rotation is for classification, not {config.task!r}")
     check_rotation(getattr(config, "test_rotation", "none"), "--test_rotation")
     if _entry(config).output_kind == "embedding":
-        from pointnet_tf2.training.triplet import TripletLoss
-
         TripletLoss(margin=config.triplet_margin, distance=config.triplet_distance, mining=config.triplet_mining)
 
 
@@ -97,15 +98,12 @@ def train_sequence_options(config, description):
         if entry.input_kind == "voxels" and description.voxel_resolution is not None:
             raise ValueError(f"{description.root}: --train_rotation turns points, but {config.model} reads the "
                              "dataset's stored voxel grids")  # fmt: skip
-        from pointnet_tf2.rotations import train_augmentation
 
         options["augment"] = train_augmentation(train_rotation, task=config.task, up_axis=description.up_axis,
                                                 seed=config.seed)
     if entry.input_kind == "voxels":
         options.update(_voxel_inputs(entry))
     if entry.output_kind == "embedding":
-        from pointnet_tf2.data.samplers import ClassBalancedSampler
-
         p = classes_per_batch(config, description)
         options["sampler"] = ClassBalancedSampler(p, config.batch_size // p, seed=config.seed)
         options["mode"] = "memory"
@@ -131,8 +129,6 @@ class NearestNeighbourAccuracy(keras.metrics.Mean):
         super().__init__(name=name, dtype=dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        from pointnet_tf2.training.triplet import pairwise_distances
-
         labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
         d = pairwise_distances(y_pred, "l2")
         d = d + ops.eye(ops.shape(d)[0]) * (ops.max(d) + 1.0)
@@ -146,11 +142,8 @@ class NearestNeighbourAccuracy(keras.metrics.Mean):
 
 def compile_args(model, config, args):
     """The compile arguments for a model: the task's, or the triplet loss for embedding models."""
-    from pointnet_tf2.models.kinds import model_kinds
-
     if model_kinds(model)[1] != "embedding":
         return args
-    from pointnet_tf2.training.triplet import TripletLoss
 
     return {
         "loss": TripletLoss(margin=config.triplet_margin, distance=config.triplet_distance,
@@ -161,17 +154,29 @@ def compile_args(model, config, args):
 
 def monitor_key(model, monitor):
     """The epoch-log key picking the best checkpoint (embedding models: `val_nn_accuracy`)."""
-    from pointnet_tf2.models.kinds import model_kinds
-
     return "val_nn_accuracy" if model_kinds(model)[1] == "embedding" else monitor
 
 
 def wants_visuals(model):
     """Whether the point-cloud/confusion TensorBoard visuals apply (point classifiers and segmenters)."""
-    from pointnet_tf2.models.kinds import model_kinds
-
     return model_kinds(model) == ("points", "logits")
 
 
 __all__ = ["NearestNeighbourAccuracy", "check_options", "classes_per_batch", "compile_args", "eval_sequence_options",
            "monitor_key", "train_sequence_options", "wants_visuals"]
+
+
+def input_transform(model):
+    """The batch transform that turns point batches into the model's inputs, or None.
+
+    Args:
+        model: A model of the zoo.
+
+    Returns:
+        A `pointnet_tf2.data.voxels.Voxelize` for voxel models (with the
+        builder's `resolution` and `inner`), None for point models.
+    """
+    if model_kinds(model)[0] != "voxels":
+        return None
+    config = model.builder_config
+    return Voxelize(config["resolution"], config["inner"])

@@ -30,13 +30,21 @@ one-device trainer draws a new random subset per batch.
 
 import concurrent.futures
 import contextlib
+import json
 import os
 import time
 
 import numpy as np
 
+from pointnet_tf2.data.sequence import PointCloudSequence
+from pointnet_tf2.evaluation import evaluate
+from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import distribute as dist
+from pointnet_tf2.training import families
+from pointnet_tf2.training import run_setup
+from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.tasks import get_task
+from pointnet_tf2.utils import atomic_output
 
 
 def train_multi_worker(config):
@@ -48,7 +56,7 @@ def train_multi_worker(config):
         config: A `TrainConfig` with `distribute="multi_worker"`.
 
     Returns:
-        The result dict of `pointnet_tf2.training.trainer.train` (checkpoint
+        The result dict of `pointnet_tf2.training.run_setup.train` (checkpoint
         paths and test results are filled in on the chief), plus `worker_index`,
         `num_workers` and `shard_rows` (the dataset rows this worker trained on).
 
@@ -88,12 +96,6 @@ def _split_positions(description, split, indices):
 def _train(config, strategy, cluster, progress, held):
     import keras
 
-    from pointnet_tf2.data import PointCloudSequence
-    from pointnet_tf2.evaluation import evaluate
-    from pointnet_tf2.training import callbacks as cb
-    from pointnet_tf2.training import families
-    from pointnet_tf2.training import trainer
-
     task = get_task(config.task)
     chief = cluster.is_chief
     workers, rank = cluster.num_workers, cluster.worker_index
@@ -101,8 +103,8 @@ def _train(config, strategy, cluster, progress, held):
     local = len(strategy.extended.worker_devices)
     per_replica = dist.replica_batch_size(config.batch_size, replicas)
     per_worker = per_replica * local
-    data = trainer.resolve_data(task.name, config.data, verbose=config.verbose if chief else 0)
-    description = trainer.open_training_data(config, data)
+    data = run_setup.resolve_data(task.name, config.data, verbose=config.verbose if chief else 0)
+    description = run_setup.open_training_data(config, data)
     if config.num_point > description.num_points:
         raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the "
                          f"{description.num_points} points stored per cloud")
@@ -116,19 +118,19 @@ def _train(config, strategy, cluster, progress, held):
     if chief:
         try:
             held.enter_context(cb.locked_run_folder(log_dir, log=lambda line: _log(config, cluster, line)))
-            state = trainer.check_run_folder(config, log_dir, description)
+            state = run_setup.check_run_folder(config, log_dir, description)
         except (ValueError, OSError) as error:
             refusal = error
 
     keras.utils.set_random_seed(config.seed)
-    train_indices, val_split, val_indices = trainer.validation_rows(description, config)
+    train_indices, val_split, val_indices = run_setup.validation_rows(description, config)
     train_positions = _split_positions(description, "train", train_indices)
     shard = dist.shard_positions(train_positions, workers, rank)
     steps = (len(train_positions) // workers) // per_worker
     if steps == 0:
         raise ValueError(f"{description.root}: {len(train_positions)} training clouds over {workers} workers "
                          f"make no full global batch of {config.batch_size}")
-    channels = trainer.input_channels(config, description)
+    channels = run_setup.input_channels(config, description)
     options = families.train_sequence_options(config, description)
     if "sampler" in options:
         raise ValueError(f"--model {config.model}: class-balanced (P x K) batches are not supported with "
@@ -153,14 +155,14 @@ def _train(config, strategy, cluster, progress, held):
                                               split=val_split, indices=val_indices, **val_options)
 
     with strategy.scope():
-        model = trainer.compile_model(trainer.build_model(config, description), config, description,
+        model = run_setup.compile_model(run_setup.build_model(config, description), config, description,
                                       steps_per_epoch=steps)
         model.optimizer.build(model.trainable_variables)
-    trainer.check_batch_norm_batch(model, per_replica, config)
+    run_setup.check_batch_norm_batch(model, per_replica, config)
     if config.sync_batch_norm:
         dist.set_synchronized_batch_norm(model, local_replicas=local)
     # A one-device copy of the weights for validation (no collectives inside).
-    eval_model = trainer.compile_model(trainer.build_model(config, description), config, description,
+    eval_model = run_setup.compile_model(run_setup.build_model(config, description), config, description,
                                        steps_per_epoch=steps)
     sync = dist.ReplicaSync(strategy, model)
 
@@ -184,7 +186,7 @@ def _train(config, strategy, cluster, progress, held):
     sync.decorrelate_dropout()
     progress["epochs_done"] = initial_epoch
     if chief:
-        trainer.save_run_config(config, description, model, os.path.join(log_dir, trainer.CONFIG_FILE))
+        run_setup.save_run_config(config, description, model, os.path.join(log_dir, run_setup.CONFIG_FILE))
 
     _log(config, cluster, f"dataset: {description.summary()}")
     _log(config, cluster, dist.describe(strategy, "multi_worker", config.batch_size,
@@ -209,10 +211,10 @@ def _train(config, strategy, cluster, progress, held):
              keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch")],
             model=model, epochs=config.max_epoch, steps=steps, verbose=0)
         if full_val_seq is not None and families.wants_visuals(model):
-            visuals = keras.callbacks.CallbackList([trainer._visuals(log_dir, full_val_seq, description, config)],
+            visuals = keras.callbacks.CallbackList([run_setup._visuals(log_dir, full_val_seq, description, config)],
                                                    model=eval_model, epochs=config.max_epoch, steps=steps, verbose=0)
 
-    guard = trainer.divergence_guard(config, cb.AtomicCheckpoint(log_dir, monitor))
+    guard = run_setup.divergence_guard(config, cb.AtomicCheckpoint(log_dir, monitor))
     loop = _Loop(strategy, model, momentum, local, per_replica)
     start = time.perf_counter()
     for group in (callbacks, visuals):
@@ -268,7 +270,7 @@ def _train(config, strategy, cluster, progress, held):
     # Keep every worker up until the chief is done, so none looks crashed to the others.
     sync.barrier(dist.collective_timeout())
     if chief:
-        _log(config, cluster, trainer.summary_line(result))
+        _log(config, cluster, run_setup.summary_line(result))
     else:
         _log(config, cluster, f"done: {config.max_epoch - initial_epoch} epoch(s) of {steps} steps", everyone=True)
     return result
@@ -352,8 +354,6 @@ class _Loop:
         return self.strategy.experimental_distribute_values_from_function(part)
 
     def step(self, batch):
-        from pointnet_tf2.training.callbacks import batch_norm_layers
-
         value = self.momentum.momentum_at(self.step_count)
         if value != self.current:
             for layer in batch_norm_layers(self.model):
@@ -366,10 +366,6 @@ class _Loop:
 
 
 def _write_json(path, payload):
-    import json
-
-    from pointnet_tf2.utils import atomic_output
-
     with atomic_output(path) as tmp:
         with open(tmp, "w") as f:
             json.dump(payload, f, indent=2)

@@ -8,6 +8,7 @@ import dataclasses
 
 import keras
 
+from pointnet_tf2 import metrics
 from pointnet_tf2.layers import OrthogonalRegularizer
 from pointnet_tf2.training.losses import SparseCrossEntropy
 
@@ -77,8 +78,6 @@ class Task:
         Returns:
             A dict of keyword arguments for `model.compile`.
         """
-        from pointnet_tf2 import metrics
-
         main = SparseCrossEntropy(description.num_classes, label_smoothing=label_smoothing,
                                   class_weights=class_weights)
         if self.name in ("cls", "sem_seg"):

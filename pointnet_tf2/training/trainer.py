@@ -1,479 +1,52 @@
-"""The trainer shared by the three tasks: data, model, compile, fit, test."""
+"""The trainer shared by the three tasks: data, model, compile, fit, test.
+
+The set-up of a run (configuration, data, model, run folder) lives in
+`pointnet_tf2.training.run_setup`, shared with the multi-worker loop; its
+names are importable from here as well.
+"""
 
 import dataclasses
 import functools
 import json
 import os
 import time
-from typing import Optional
 
-import numpy as np
-
+from pointnet_tf2.checkpoints import CONFIG_FILE
+from pointnet_tf2.checkpoints import load_checkpoint  # noqa: F401  (re-exported)
+from pointnet_tf2.checkpoints import load_run_config  # noqa: F401  (re-exported)
+from pointnet_tf2.data.sequence import PointCloudSequence
+from pointnet_tf2.evaluation import evaluate
+from pointnet_tf2.training import callbacks as cb
+from pointnet_tf2.training import distribute as dist
+from pointnet_tf2.training import families
+from pointnet_tf2.training.callbacks import locked_run_folder
+from pointnet_tf2.training.multi_worker import train_multi_worker
+from pointnet_tf2.training.run_setup import LR_SCHEDULES  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import MIN_BATCH_NORM_BATCH  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import MIN_LEARNING_RATE  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import ORIGINAL_SETTINGS  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import RESUME_DATASET  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import RESUME_SETTINGS  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import SMALL_BATCH_NORM_BATCH  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import TrainConfig  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import _log
+from pointnet_tf2.training.run_setup import _visuals
+from pointnet_tf2.training.run_setup import build_model
+from pointnet_tf2.training.run_setup import check_batch_norm_batch
+from pointnet_tf2.training.run_setup import check_run_folder
+from pointnet_tf2.training.run_setup import compile_model
+from pointnet_tf2.training.run_setup import divergence_guard
+from pointnet_tf2.training.run_setup import input_channels
+from pointnet_tf2.training.run_setup import open_training_data
+from pointnet_tf2.training.run_setup import resolve_data
+from pointnet_tf2.training.run_setup import resume_mismatch  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import run_validation_rows  # noqa: F401  (re-exported)
+from pointnet_tf2.training.run_setup import save_run_config
+from pointnet_tf2.training.run_setup import summary_line
+from pointnet_tf2.training.run_setup import validation_rows
 from pointnet_tf2.training.tasks import get_task
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.errors import first_line
-
-CONFIG_FILE = "config.json"
-LR_SCHEDULES = ("cosine", "staircase")
-# What --original_settings changes: the original's learning-rate staircase and
-# batch-norm momentum schedule starting at 0.5 (see README, "Training on real data").
-ORIGINAL_SETTINGS = {"lr_schedule": "staircase", "precise_bn_batches": 0}
-# Batch norm over fewer samples than this per replica is refused in training.
-MIN_BATCH_NORM_BATCH = 2
-# ... and below this a warning is printed.
-SMALL_BATCH_NORM_BATCH = 8
-MIN_LEARNING_RATE = 1e-5  # the original's floor
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Every setting of a training run (the train scripts' flags).
-
-    Fields left at None take the task's original default (see
-    `pointnet_tf2.training.tasks.TASKS`).
-    """
-
-    task: str
-    model: Optional[str] = None
-    data: Optional[str] = None
-    # Classes of data without class names (no shape_names.txt): see open_training_data.
-    num_classes: Optional[int] = None
-    num_point: Optional[int] = None
-    max_epoch: Optional[int] = None
-    batch_size: Optional[int] = None
-    learning_rate: Optional[float] = None
-    momentum: float = 0.9
-    optimizer: str = "adam"
-    decay_step: Optional[int] = None
-    decay_rate: Optional[float] = None
-    lr_schedule: str = "cosine"
-    bn_init_decay: float = 0.5
-    # Training batches whose statistics replace the BN moving averages before validation (0: keep the averages).
-    precise_bn_batches: int = 16
-    bn_decay_decay_rate: float = 0.5
-    bn_decay_decay_step: Optional[int] = None
-    bn_decay_clip: float = 0.99
-    log_dir: Optional[str] = None
-    seed: int = 0
-    resume: bool = False
-    val_split: float = 0.1
-    validate_on: str = "auto"
-    test_area: int = 6
-    label_smoothing: float = 0.0
-    class_weights: Optional[str] = None
-    orthogonal_weight: Optional[float] = None
-    seg_weight: float = 1.0
-    use_normals: bool = False
-    visuals_every: int = 10
-    test: bool = True
-    verbose: int = 1
-    # Rotation protocols and other model families (see pointnet_tf2.training.families).
-    train_rotation: Optional[str] = None
-    test_rotation: str = "none"
-    triplet_margin: float = 0.2
-    triplet_mining: str = "batch_hard"
-    triplet_distance: str = "l2"
-    classes_per_batch: Optional[int] = None
-    # tf.distribute (see pointnet_tf2.training.distribute): None = mirrored with >1 GPU, else none.
-    distribute: Optional[str] = None
-    sync_batch_norm: bool = False
-    # Keras compile options (see benchmarks/run.py: neither helped on a 2-core CPU).
-    steps_per_execution: int = 1
-    jit_compile: bool = False
-    # Stops a run whose epoch loss exceeds this multiple of its lowest (0: only non-finite losses).
-    divergence_factor: float = 5.0
-    # The original's exact schedules (see ORIGINAL_SETTINGS) instead of the stable defaults.
-    original_settings: bool = False
-
-    def resolved(self):
-        """Returns a copy with the task's defaults filled in and values checked.
-
-        Raises:
-            ValueError: On an out-of-range value, quoting it.
-        """
-        task = get_task(self.task)
-        config = dataclasses.replace(self, **(ORIGINAL_SETTINGS if self.original_settings else {}))
-        for field in ("num_point", "max_epoch", "batch_size", "learning_rate", "decay_step", "decay_rate", "log_dir"):
-            if getattr(config, field) is None:
-                setattr(config, field, getattr(task, field))
-        if config.model is None:
-            config.model = task.default_model
-        if config.bn_decay_decay_step is None:
-            config.bn_decay_decay_step = task.bn_decay_step
-        for field in ("num_point", "max_epoch", "batch_size", "decay_step", "bn_decay_decay_step", "steps_per_execution"):
-            value = getattr(config, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"--{field} must be a positive integer, got {value!r}")
-        if not config.learning_rate > 0:
-            raise ValueError(f"--learning_rate must be > 0, got {config.learning_rate!r}")
-        if not 0 < config.decay_rate <= 1:
-            raise ValueError(f"--decay_rate must be in (0, 1], got {config.decay_rate!r}")
-        if config.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"--lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {config.lr_schedule!r}")
-        if not 0.0 < config.bn_init_decay <= config.bn_decay_clip < 1.0:
-            raise ValueError(f"--bn_init_decay {config.bn_init_decay!r} and --bn_decay_clip {config.bn_decay_clip!r} "
-                             "must satisfy 0 < bn_init_decay <= bn_decay_clip < 1")
-        if isinstance(config.precise_bn_batches, bool) or not isinstance(config.precise_bn_batches, int) \
-                or config.precise_bn_batches < 0:
-            raise ValueError(f"--precise_bn_batches must be an integer >= 0, got {config.precise_bn_batches!r}")
-        if not config.divergence_factor >= 0:
-            raise ValueError(f"--divergence_factor must be >= 0, got {config.divergence_factor!r}")
-        if config.optimizer not in ("adam", "momentum"):
-            raise ValueError(f"--optimizer must be 'adam' or 'momentum', got {config.optimizer!r}")
-        if not 0.0 <= config.val_split < 1.0:
-            raise ValueError(f"--val_split must be in [0, 1), got {config.val_split!r}")
-        if config.validate_on not in ("auto", "val", "test", "none"):
-            raise ValueError(f"--validate_on must be auto, val, test or none, got {config.validate_on!r}")
-        from pointnet_tf2.training.distribute import check_mode
-
-        check_mode(config.distribute)
-        return config
-
-
-def _log(config, message):
-    if config.verbose:
-        print(message, flush=True)
-
-
-def resolve_data(task_name, data, *, verbose=1):
-    """Returns the dataset path, generating the built-in dataset when `data` is None."""
-    if data is not None:
-        return data
-    from pointnet_tf2.data.synthetic import builtin_dataset
-
-    path = builtin_dataset(task_name)
-    if verbose:
-        print(f"no --data given: using the built-in synthetic {task_name} dataset at {path}", flush=True)
-    return path
-
-
-def validation_rows(description, config):
-    """Chooses the training rows and the validation split and rows.
-
-    The test split is used for validation only when asked for
-    (`validate_on="test"`). Otherwise the dataset's own "val" split is used
-    when it has one, else a seeded `val_split` fraction held out of "train".
-
-    Args:
-        description: The `DatasetDescription`.
-        config: A resolved `TrainConfig`.
-
-    Returns:
-        `(train_indices, val_split, val_indices)`: indices into the train
-        split (None = all of it), the split validation reads (None = no
-        validation) and indices into that split (None = all).
-    """
-    choice = config.validate_on
-    if choice == "auto":
-        choice = "val" if "val" in description.splits else ("holdout" if config.val_split > 0 else "none")
-    if choice == "none":
-        return None, None, None
-    if choice in ("val", "test"):
-        if choice not in description.splits:
-            raise ValueError(f"{description.root}: --validate_on {choice}: the dataset has no {choice!r} split")
-        return None, choice, None
-    from pointnet_tf2.data import holdout_indices
-
-    kept, held = holdout_indices(description.splits["train"], config.val_split, seed=config.seed)
-    if len(held) == 0 or len(kept) == 0:
-        raise ValueError(f"{description.root}: --val_split {config.val_split} leaves no clouds to train or to validate on")
-    return kept, "train", held
-
-
-def run_validation_rows(run_config, description, where):
-    """The split and rows a finished run validated on, from its `config.json`.
-
-    Args:
-        run_config: The run's `config.json` contents (`load_run_config`).
-        description: The dataset, as opened for evaluation.
-        where: The checkpoint, named in errors.
-
-    Returns:
-        `(split, indices)`: indices None means the whole split.
-
-    Raises:
-        ValueError: If the run validated on nothing.
-    """
-    if run_config.get("standalone"):
-        raise ValueError(f"{where}: a .keras file outside a run folder has no recorded validation; choose a --split")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in run_config["train_config"].items() if k in fields})
-    _, split, indices = validation_rows(description, config)
-    if split is None:
-        raise ValueError(f"{where}: its run validated on nothing (--validate_on none); choose a --split")
-    return split, indices
-
-
-def input_channels(config, description):
-    """Returns how many channels of the stored points the model sees.
-
-    Classification and part segmentation data may store normals after XYZ
-    (6 channels): they are used only with `--use_normals`. Semantic
-    segmentation always uses every channel (S3DIS: 9).
-
-    Raises:
-        ValueError: If `--use_normals` is given for data without normals.
-    """
-    dims = description.input_dims
-    if config.task == "sem_seg":
-        return dims
-    if config.use_normals:
-        if dims < 6:
-            raise ValueError(f"{description.root}: --use_normals, but the points have {dims} channels (no normals)")
-        return 6
-    return 3
-
-
-def build_model(config, description):
-    """Builds the (un-compiled) model of a run from the registry."""
-    from pointnet_tf2.models import get_model
-    from pointnet_tf2.models import model_entry
-
-    task = get_task(config.task)
-    entry = model_entry(config.model)
-    if entry.task != task.name:
-        raise ValueError(f"--model {config.model} is a {entry.task} model, not a {task.name} model")
-    orthogonal_weight = config.orthogonal_weight
-    if orthogonal_weight is None and "orthogonal_weight" in entry.defaults():
-        from pointnet_tf2.training.tasks import original_orthogonal_weight
-
-        orthogonal_weight = original_orthogonal_weight(config.batch_size)
-    kwargs = task.model_config(description, config.num_point, input_channels(config, description), orthogonal_weight)
-    if "orthogonal_weight" not in entry.defaults():
-        kwargs.pop("orthogonal_weight", None)
-    kwargs["bn_momentum"] = config.bn_init_decay
-    # Builders take what they need (voxel CNNs: no points, no batch norm).
-    return get_model(config.model, **{k: v for k, v in kwargs.items() if k in entry.defaults()})
-
-
-def compile_model(model, config, description, *, steps_per_epoch=None):
-    """Compiles a model with the run's optimizer, schedule, losses and metrics.
-
-    Args:
-        model: The model.
-        config: A resolved `TrainConfig`.
-        description: The `DatasetDescription`.
-        steps_per_epoch: Optimizer steps per epoch; the cosine schedule needs it.
-    """
-    import keras
-
-    from pointnet_tf2.training.schedules import StaircaseDecay
-
-    task = get_task(config.task)
-    if config.lr_schedule == "cosine":
-        if not steps_per_epoch:
-            raise ValueError("--lr_schedule cosine needs the number of steps per epoch")
-        schedule = keras.optimizers.schedules.CosineDecay(
-            config.learning_rate, decay_steps=steps_per_epoch * config.max_epoch,
-            alpha=min(1.0, MIN_LEARNING_RATE / config.learning_rate))
-    else:
-        schedule = StaircaseDecay(config.learning_rate, config.decay_step, config.decay_rate, config.batch_size,
-                                  minimum=MIN_LEARNING_RATE)
-    if config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
-    else:
-        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
-    from pointnet_tf2.training import families
-
-    class_weights = _class_weights(config, description)
-    model.compile(
-        optimizer=optimizer,
-        steps_per_execution=config.steps_per_execution,
-        jit_compile=config.jit_compile,
-        **families.compile_args(model, config, task.compile_args(
-            description, label_smoothing=config.label_smoothing, class_weights=class_weights,
-            seg_weight=config.seg_weight)),
-    )
-    return model
-
-
-def _class_weights(config, description):
-    if config.class_weights in (None, "", "none"):
-        return None
-    if config.class_weights == "balanced":
-        from pointnet_tf2.data import PointCloudSequence
-
-        labels = PointCloudSequence(description, split="train", batch_size=1).read_labels()
-        counts = np.bincount(np.asarray(labels).ravel(), minlength=description.num_classes).astype(np.float64)
-        weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / description.num_classes, 0.0)
-        return weights.tolist()
-    try:
-        return [float(w) for w in config.class_weights.split(",")]
-    except ValueError:
-        raise ValueError(f"--class_weights must be 'balanced' or comma-separated numbers, got {config.class_weights!r}") from None
-
-
-def save_run_config(config, description, model, path):
-    """Writes `config.json`: every argument, the dataset and the model config."""
-    payload = {
-        "train_config": dataclasses.asdict(config),
-        "dataset": description.to_dict(),
-        "model": {"builder": model.builder, "builder_config": model.builder_config},
-    }
-    with atomic_output(path) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2)
-
-
-def load_run_config(directory):
-    """Reads the `config.json` of a run folder.
-
-    Raises:
-        FileNotFoundError: If the folder has no `config.json`.
-        ValueError: If it is not valid.
-    """
-    path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no run configuration (is this a pointnet-tf2 log folder?)")
-    try:
-        with open(path) as f:
-            payload = json.load(f)
-        payload["train_config"]["task"], payload["dataset"]["task"], payload["model"]["builder"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not a valid run configuration ({error})") from None
-    return payload
-
-
-# Settings a resumed run must keep: they shape the model (its inputs, outputs
-# and regulariser), the data it sees (the hold-out rows, the batches, the
-# augmentation) or the optimizer state in last.keras. Others (--max_epoch,
-# --learning_rate and the schedule, --verbose, --visuals_every, --no_test, ...)
-# may change.
-RESUME_SETTINGS = ("num_point", "use_normals", "batch_size", "orthogonal_weight", "bn_init_decay", "optimizer", "seed",
-                   "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch")
-# Dataset properties a resumed run must keep (dataset root, class count, channels).
-RESUME_DATASET = ("num_classes", "input_dims", "root")
-
-
-def resume_mismatch(previous, config, description=None):
-    """The first setting of a resume that differs from the recorded run, or None.
-
-    Args:
-        previous: The run's `config.json` (`load_run_config`).
-        config: The resolved `TrainConfig` of the resume.
-        description: The `DatasetDescription` opened for the resume, or None.
-
-    Returns:
-        `"--SETTING was OLD, now NEW"` (or `"the dataset's PROPERTY ..."`), or None.
-    """
-    recorded = previous["train_config"]
-    for key in RESUME_SETTINGS:
-        if key in recorded and recorded[key] != getattr(config, key):
-            return f"--{key} was {recorded[key]!r}, now {getattr(config, key)!r}"
-    if description is None:
-        return None
-    dataset = previous.get("dataset") or {}
-    for key in RESUME_DATASET:
-        old, new = dataset.get(key), getattr(description, key)
-        if key == "root" and old is not None:
-            old, new = os.path.realpath(old), os.path.realpath(new)
-        if old is not None and old != new:
-            what = {"root": "dataset (--data)", "num_classes": "class count", "input_dims": "channels per point"}[key]
-            return f"the {what} was {old!r}, now {new!r}"
-    return None
-
-
-def open_training_data(config, data):
-    """Opens the dataset of a run, as the trainer reads it.
-
-    - Data without class names (no `shape_names.txt`) needs its class count:
-      `--num_classes` for a new run, the recorded run's count on `--resume`;
-      it is never taken from the largest label alone (a class above it
-      would be silently missing). A warning line says the names are made up.
-    - A single HDF5 file (e.g. one shard `ply_data_train0.h5`) is all
-      training data: validation is the `--val_split` hold-out and there is
-      no test split.
-
-    Args:
-        config: A resolved `TrainConfig`.
-        data: The dataset path (see `resolve_data`).
-
-    Returns:
-        A `DatasetDescription` with a "train" split.
-
-    Raises:
-        ValueError: On a bad dataset, or data without class names and no count.
-        FileNotFoundError: If the data is missing.
-    """
-    import sys
-
-    from pointnet_tf2.data import open_dataset
-
-    num_classes = config.num_classes
-    if num_classes is None and config.resume:
-        try:
-            num_classes = load_run_config(os.path.abspath(config.log_dir))["dataset"]["num_classes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # check_run_folder reports a missing or bad run
-    description = open_dataset(data, task=config.task, test_area=config.test_area, num_classes=num_classes)
-    if description.class_count_from == "labels":
-        raise ValueError(f"{description.root}: the data names no classes (no shape_names.txt) and the class count "
-                         f"cannot be told from the labels alone (the largest is {description.num_classes - 1}): "
-                         "pass --num_classes or write shape_names.txt, one class name per line")  # fmt: skip
-    if description.class_count_from == "num_classes":
-        print(f"warning: {description.root}: the data names no classes (no shape_names.txt); "
-              f"{description.num_classes} classes named class_0 .. class_{description.num_classes - 1}",
-              file=sys.stderr, flush=True)  # fmt: skip
-    if config.num_classes is not None and description.num_classes != config.num_classes:
-        raise ValueError(f"{description.root}: --num_classes {config.num_classes}, but the data names "
-                         f"{description.num_classes} classes")  # fmt: skip
-    if "train" not in description.splits and list(description.splits) == ["all"]:
-        description = dataclasses.replace(description, splits={"train": description.splits["all"]},
-                                          split_ranges={"train": description.split_ranges["all"]})  # fmt: skip
-        _log(config, f"{description.root}: one file: all {description.splits['train']} clouds are training data "
-                     f"(validation: --val_split {config.val_split} of them), no test split")  # fmt: skip
-    if "train" not in description.splits:
-        raise ValueError(f"{description.root}: has no 'train' split (it has {', '.join(description.splits)})")
-    return description
-
-
-def check_run_folder(config, log_dir, description=None):
-    """Checks `--log_dir` before a run starts and returns its saved state.
-
-    A new run needs a folder without a run in it (a good checkpoint is never
-    overwritten); `--resume` needs an intact `last.keras` and the training
-    state of a run of the same task and model, and refuses any change of a
-    setting that shapes the model or the data (see `RESUME_SETTINGS`).
-
-    Args:
-        config: A resolved `TrainConfig`.
-        log_dir: The absolute log folder. It is not created here: the first
-            file the run writes (`config.json`) creates it, so a run refused
-            before training leaves no empty folder.
-        description: The run's `DatasetDescription`; when given, a resume
-            also checks the dataset against the recorded one.
-
-    Returns:
-        The training state dict, or None for a new run.
-
-    Raises:
-        FileNotFoundError: On `--resume` without a run to resume.
-        ValueError: On a run of another task/model, a changed setting or
-            dataset, a damaged `last.keras`, or an occupied folder without
-            `--resume`; one line naming the setting, the old and new value.
-    """
-    from pointnet_tf2.training import callbacks as cb
-    from pointnet_tf2.utils.keras_utils import check_keras_file
-
-    last_path = os.path.join(log_dir, "last.keras")
-    state = cb.read_state(log_dir)
-    if config.resume:
-        if state is None or not os.path.exists(last_path):
-            raise FileNotFoundError(f"{log_dir}: nothing to resume (no last.keras and {cb.STATE_FILE})")
-        previous = load_run_config(log_dir)["train_config"]
-        for key in ("task", "model"):
-            if previous[key] != getattr(config, key):
-                raise ValueError(f"{log_dir}: --resume of a {previous['task']}/{previous['model']} run with "
-                                 f"--{key} {getattr(config, key)}")
-        check_keras_file(last_path, hint=f"resume from the best checkpoint instead (cp {os.path.join(log_dir, 'best.keras')} "
-                                         f"{last_path}) or start anew with another --log_dir")
-        mismatch = resume_mismatch(load_run_config(log_dir), config, description)
-        if mismatch:
-            raise ValueError(f"{log_dir}: cannot resume: {mismatch}; resume with the run's settings or start anew "
-                             "with another --log_dir")
-    elif state is not None or os.path.exists(last_path):
-        raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
-    return state
 
 
 def _one_run_per_log_dir(train_function):
@@ -486,8 +59,6 @@ def _one_run_per_log_dir(train_function):
 
     @functools.wraps(train_function)
     def locked(config):
-        from pointnet_tf2.training.callbacks import locked_run_folder
-
         resolved = config.resolved()
         if resolved.distribute == "multi_worker":
             return train_function(config)
@@ -515,15 +86,8 @@ def train(config):
     """
     import keras
 
-    from pointnet_tf2.data import PointCloudSequence
-    from pointnet_tf2.evaluation import evaluate
-    from pointnet_tf2.training import callbacks as cb
-    from pointnet_tf2.training import distribute as dist
-    from pointnet_tf2.training import families
-
     config = config.resolved()
     if config.distribute == "multi_worker":  # model.fit fails under MultiWorkerMirroredStrategy (keras#20585)
-        from pointnet_tf2.training.multi_worker import train_multi_worker
 
         return train_multi_worker(config)
     config = dataclasses.replace(config, distribute=dist.resolve_mode(config.distribute))
@@ -623,118 +187,3 @@ def train(config):
                 json.dump(results, f, indent=2)
     _log(config, summary_line(result))
     return result
-
-
-def check_batch_norm_batch(model, per_replica, config):
-    """Refuses (or warns about) batches too small for batch norm in training.
-
-    Training batches are always full (the partial last batch of an epoch is
-    dropped), so `per_replica` is the smallest batch any batch-norm layer sees.
-
-    Raises:
-        ValueError: If the model has batch norm and `per_replica` is below
-            `MIN_BATCH_NORM_BATCH`.
-    """
-    from pointnet_tf2.training.callbacks import batch_norm_layers
-
-    if not batch_norm_layers(model):
-        return
-    if per_replica < MIN_BATCH_NORM_BATCH:
-        raise ValueError(f"--batch_size {config.batch_size}: {per_replica} cloud(s) per replica is too few for the "
-                         f"batch norm of {config.model} (at least {MIN_BATCH_NORM_BATCH})")
-    if per_replica < SMALL_BATCH_NORM_BATCH:
-        print(f"warning: --batch_size {config.batch_size}: batch norm over {per_replica} clouds per replica "
-              "is noisy and may destabilise training", flush=True)
-
-
-def divergence_guard(config, checkpoint):
-    """The run's `DivergenceGuard`, naming the checkpoint that stays intact."""
-    from pointnet_tf2.training.callbacks import DivergenceGuard
-
-    return DivergenceGuard(config.divergence_factor,
-                           checkpoint_hint=f"{checkpoint.best_path} and {checkpoint.last_path} keep the last good epochs")
-
-
-def summary_line(result):
-    """The one-line summary printed at the end of training."""
-    best = "n/a" if result["best_value"] is None else f"{result['best_value']:.4f}"
-    line = f"done: best {result['monitor']} {best} at epoch {result['best_epoch']}; checkpoint {result['best_checkpoint']}"
-    test = result.get("test")
-    if test:
-        line += "; test " + ", ".join(f"{k} {test[k]:.4f}" for k in test.get("headline", []))
-    return line
-
-
-def _visuals(log_dir, val_seq, description, config):
-    from pointnet_tf2.training.callbacks import ValidationVisuals
-
-    names = description.part_names if description.task == "part_seg" else description.class_names
-    return ValidationVisuals(log_dir, val_seq, names, every=config.visuals_every,
-                             category_parts=description.category_parts)
-
-
-def load_checkpoint(checkpoint, *, data=None, test_area=None):
-    """Loads a checkpoint with the dataset it was trained on (or `data`).
-
-    A checkpoint in a run folder comes with its `config.json`. A standalone
-    `.keras` file (a `convert-tf1` output, a model saved by hand: no
-    `config.json` beside it) needs `data`; its run configuration is then made
-    from the model: its task, builder and points per cloud (None when the
-    model takes any count). Any other Keras model must take points (B, N, C)
-    and give logits (see `pointnet_tf2.inference.check_point_model`).
-
-    Args:
-        checkpoint: A `.keras` file.
-        data: Dataset to use instead of the recorded one.
-        test_area: S3DIS test area instead of the recorded one.
-
-    Returns:
-        `(model, description, run_config)`.
-
-    Raises:
-        FileNotFoundError: If the checkpoint is missing.
-        ValueError: If the file is damaged or not a point model, a standalone
-            file comes without `data`, or the dataset's task or class count
-            does not fit the model.
-    """
-    from pointnet_tf2.data import open_dataset
-    from pointnet_tf2.inference import check_point_model
-    from pointnet_tf2.inference import model_input_spec
-    from pointnet_tf2.inference import model_task
-    from pointnet_tf2.inference import output_width
-    from pointnet_tf2.utils.keras_utils import check_keras_file
-    from pointnet_tf2.utils.keras_utils import load_keras_model
-
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-    check_keras_file(checkpoint)
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    run_config = None
-    if os.path.exists(os.path.join(folder, CONFIG_FILE)):
-        run_config = load_run_config(folder)
-    elif data is None:
-        raise ValueError(f"{checkpoint}: no {CONFIG_FILE} beside it (not in a training run folder), so its dataset "
-                         "is unknown: pass --data")  # fmt: skip
-    model = load_keras_model(checkpoint)
-    builder_config = getattr(model, "builder_config", None) or {}
-    if getattr(model, "builder", None) is None:
-        check_point_model(model, checkpoint)
-    task = model_task(model)
-    if run_config is None:
-        num_point = builder_config["num_points"] if "num_points" in builder_config else model_input_spec(model)[0]
-        run_config = {"train_config": {"task": task, "model": getattr(model, "builder", None) or model.name,
-                                       "num_point": num_point},
-                      "dataset": None, "standalone": True,
-                      "model": {"builder": getattr(model, "builder", None), "builder_config": builder_config}}  # fmt: skip
-    if task != run_config["train_config"]["task"]:
-        raise ValueError(f"{checkpoint}: a {task} model, but config.json describes a {run_config['train_config']['task']} run")
-    recorded = run_config["dataset"] or {}
-    if test_area is None:
-        test_area = recorded.get("test_area") or 6
-    expected = builder_config.get("num_parts", builder_config.get("num_classes"))
-    if expected is None:
-        expected = int(output_width(model, task))
-    description = open_dataset(data or recorded["root"], task=task, test_area=test_area, num_classes=expected)
-    if expected != description.num_classes:
-        raise ValueError(f"{description.root}: has {description.num_classes} classes, the model {checkpoint} predicts {expected}")
-    return model, description, run_config

@@ -23,6 +23,7 @@ import shutil
 import tempfile
 
 from pointnet_tf2.utils.locking import folder_lock
+from pointnet_tf2.version import __version__
 
 # Marker file in every dataset folder written by pointnet-tf2.
 OUTPUT_MARKER = ".pointnet_tf2_output"
@@ -168,8 +169,6 @@ def write_output_marker(folder, **info):
         folder: The folder being written.
         **info: JSON-able details stored in the marker (e.g. `kind="dataset"`).
     """
-    from pointnet_tf2 import __version__
-
     with open(os.path.join(folder, OUTPUT_MARKER), "w", encoding="utf-8") as f:
         json.dump({"written_by": "pointnet_tf2", "version": __version__, **info}, f)
         f.write("\n")

@@ -4,6 +4,9 @@ import math
 
 import keras
 
+from pointnet_tf2.compat import graph_nodes
+from pointnet_tf2.layers import ApplyTransform
+
 
 def _spatial(shape):
     """Product of the axes between batch and channels (1 for `(B, C)`)."""
@@ -32,9 +35,6 @@ def count_multiply_adds(model, num_points=None):
         ValueError: If a counted layer has an unknown point count and
             `num_points` is not given.
     """
-    from pointnet_tf2.layers import ApplyTransform
-    from pointnet_tf2.utils.keras_utils import graph_nodes
-
     def shape_of(tensor):
         shape = list(tensor.shape)
         if any(d is None for d in shape[1:-1]):

@@ -1,31 +1,17 @@
 """Small helpers around Keras models."""
 
 import os
+import zipfile
 
 import numpy as np
 
+from pointnet_tf2.compat import graph_nodes  # noqa: F401  (re-exported: its former home)
 from pointnet_tf2.utils.errors import first_line
 
 
 def count_trainable_params(model):
     """Returns the number of trainable scalars of a Keras model."""
     return int(sum(np.prod(w.shape) for w in model.trainable_weights))
-
-
-def graph_nodes(model):
-    """The nodes of a Functional model's own graph, outermost inputs first.
-
-    A layer shared with another model (e.g. a folded copy) also has nodes in
-    that model's graph; `layer._inbound_nodes` lists them all, this only the
-    nodes of `model`.
-
-    Args:
-        model: A Keras Functional model.
-
-    Returns:
-        A list of `keras` `Node`s.
-    """
-    return [node for depth in sorted(model._nodes_by_depth, reverse=True) for node in model._nodes_by_depth[depth]]
 
 
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -50,8 +36,6 @@ def check_keras_file(path, hint=None):
         FileNotFoundError: If there is no such file.
         ValueError: One line naming the file and what is wrong with it.
     """
-    import zipfile
-
     path = os.fspath(path)
     if not os.path.lexists(path):
         raise FileNotFoundError(f"{path}: no such file")
@@ -106,7 +90,8 @@ def load_keras_model(path, *, compile=False, hint=None):
     The file is checked first (`check_keras_file`), then loaded with
     `keras.saving.load_model(..., safe_mode=True)`: a `.keras` file cannot run
     code through a `Lambda` layer's pickled bytecode, only rebuild layers of
-    Keras and of registered packages (`import pointnet_tf2` registers the zoo).
+    Keras and of registered packages (the zoo's are registered on importing
+    `pointnet_tf2`, which Python does before importing this module).
 
     Args:
         path: The `.keras` file.
@@ -121,8 +106,6 @@ def load_keras_model(path, *, compile=False, hint=None):
         ValueError: One line naming the file and the problem.
     """
     import keras
-
-    import pointnet_tf2  # noqa: F401  (registers the zoo's Keras objects)
 
     check_keras_file(path, hint=hint)
     try:

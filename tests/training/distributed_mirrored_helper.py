@@ -39,6 +39,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from pointnet_tf2.compat import flatten_layers  # noqa: E402
 from pointnet_tf2.data import PointCloudSequence  # noqa: E402
 from pointnet_tf2.layers import set_fused_kernels  # noqa: E402
 from pointnet_tf2.data import open_dataset  # noqa: E402
@@ -51,7 +52,7 @@ from pointnet_tf2.training.trainer import compile_model  # noqa: E402
 
 
 def no_dropout(model):
-    for layer in model._flatten_layers(include_self=False):
+    for layer in flatten_layers(model):
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
     return model

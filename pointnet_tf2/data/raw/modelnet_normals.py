@@ -35,12 +35,14 @@ import os
 import numpy as np
 
 from pointnet_tf2.data.conversion import ConversionInput
+from pointnet_tf2.data.meshes import farthest_point_sampling
 from pointnet_tf2.data.raw import runner
 from pointnet_tf2.data.raw.tables import DEGENERATE  # noqa: F401  (a skip kind of this converter)
 from pointnet_tf2.data.raw.tables import check_positive_int
 from pointnet_tf2.data.raw.tables import read_table
 from pointnet_tf2.data.raw.tables import resample_indices
 from pointnet_tf2.data.raw.tables import to_unit_sphere
+from pointnet_tf2.data.writers import write_modelnet_layout
 
 SPLITS = ("train", "test")
 SAMPLINGS = ("random", "first", "fps")
@@ -94,7 +96,6 @@ def select_points(count, options, rng, xyz=None):
         return resample_indices(count, wanted, rng)
     if options.sampling == "first":
         return np.arange(wanted, dtype=np.int64)
-    from pointnet_tf2.data.meshes import farthest_point_sampling
 
     return farthest_point_sampling(xyz, wanted, start=int(rng.integers(count)))
 
@@ -257,8 +258,6 @@ def prepare_modelnet_normals(
             `overwrite`, an unfinished run without `resume`/`overwrite`, a
             split without any converted file, or skips with `strict`.
     """
-    from pointnet_tf2.data.writers import write_modelnet_layout
-
     log = log or (lambda *_: None)
     options = CloudOptions(num_points=num_points, sampling=sampling, normalize=normalize)
     shard_size = check_positive_int("shard_size", shard_size)

@@ -30,6 +30,7 @@ from pointnet_tf2.data.conversion import SkipItem
 from pointnet_tf2.data.conversion import check_output_folder
 from pointnet_tf2.data.conversion import claim_work_dir
 from pointnet_tf2.data.conversion import run_conversion
+from pointnet_tf2.data.writers import staged_folder
 
 INFO_FILE = "prepare.json"
 SKIPPED_FILE = "skipped.txt"
@@ -259,8 +260,6 @@ def publish(output_dir, run, write, info, *, overwrite=False):
     Returns:
         The absolute path of `output_dir`.
     """
-    from pointnet_tf2.data.writers import staged_folder
-
     output_dir = os.path.abspath(os.fspath(output_dir))
     with staged_folder(output_dir, overwrite=overwrite) as tmp:
         write(tmp)

@@ -76,6 +76,7 @@ from pointnet_tf2.data.raw.tables import check_positive_int
 from pointnet_tf2.data.raw.tables import read_table
 from pointnet_tf2.data.raw.tables import read_table_dropping_bad_lines
 from pointnet_tf2.data.raw.tables import resample_indices
+from pointnet_tf2.data.writers import write_s3dis_layout
 
 RELEASE_FOLDERS = ("Stanford3dDataset_v1.2_Aligned_Version", "Stanford3dDataset_v1.2")
 CLUTTER = S3DIS_CLASS_NAMES.index("clutter")
@@ -545,8 +546,6 @@ def prepare_s3dis(
             without `resume`/`overwrite`, no room converted, or skips with
             `strict`.
     """
-    from pointnet_tf2.data.writers import write_s3dis_layout
-
     log = log or (lambda *_: None)
     options = BlockOptions(num_points=num_points, block_size=block_size, stride=stride,
                            min_block_points=min_block_points, drop_bad_lines=drop_bad_lines)  # fmt: skip

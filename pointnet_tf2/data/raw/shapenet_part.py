@@ -60,6 +60,9 @@ from pointnet_tf2.data.raw.tables import check_positive_int
 from pointnet_tf2.data.raw.tables import read_table
 from pointnet_tf2.data.raw.tables import resample_indices
 from pointnet_tf2.data.raw.tables import to_unit_sphere
+from pointnet_tf2.data.writers import FULL_RESOLUTION_FORMAT
+from pointnet_tf2.data.writers import write_shapenet_part_full_resolution
+from pointnet_tf2.data.writers import write_shapenet_part_layout
 from pointnet_tf2.utils import atomic_output
 
 # (name, synset, number of parts), in alphabetical order = category label.
@@ -473,8 +476,6 @@ def read_full_resolution(path):
     """
     import h5py
 
-    from pointnet_tf2.data.writers import FULL_RESOLUTION_FORMAT
-
     try:
         f = h5py.File(path, "r")
     except OSError as error:
@@ -564,9 +565,6 @@ def prepare_shapenet_part(
             `overwrite`, an unfinished run without `resume`/`overwrite`, a
             split without any converted shape, or skips with `strict`.
     """
-    from pointnet_tf2.data.writers import write_shapenet_part_full_resolution
-    from pointnet_tf2.data.writers import write_shapenet_part_layout
-
     log = log or (lambda *_: None)
     shard_size = check_positive_int("shard_size", shard_size)
     if variant not in VARIANTS:

@@ -148,18 +148,20 @@ def train(config):
                                              decay_step=config.bn_decay_decay_step,
                                              decay_rate=config.bn_decay_decay_rate, maximum=config.bn_decay_clip)
     checkpoint = cb.AtomicCheckpoint(log_dir, monitor, "max", best_value=best_value, best_epoch=best_epoch)
+    precise = []
+    if config.precise_bn_batches and strategy is None:
+        precise.append(cb.PreciseBatchNorm(train_seq, config.precise_bn_batches))
+    elif config.precise_bn_batches:
+        _log(config, "precise batch norm: off for distributed runs (the moving averages are kept)")
     callbacks = [
         momentum,
         cb.EpochStatistics(momentum),
+        *precise,  # after EpochStatistics: its passes are not counted as training time
         divergence_guard(config, checkpoint),  # before the checkpoint: a diverged epoch is never saved
         checkpoint,
         keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=config.resume),
         keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch"),
     ]
-    if config.precise_bn_batches and strategy is None:  # after EpochStatistics: not counted as training time
-        callbacks.insert(2, cb.PreciseBatchNorm(train_seq, config.precise_bn_batches))
-    elif config.precise_bn_batches:
-        _log(config, "precise batch norm: off for distributed runs (the moving averages are kept)")
     if val_seq is not None and config.visuals_every > 0 and families.wants_visuals(model):
         callbacks.append(_visuals(log_dir, val_seq, description, config))
     if sync is not None and not config.sync_batch_norm:

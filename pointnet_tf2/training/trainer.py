@@ -88,7 +88,6 @@ def train(config):
 
     config = config.resolved()
     if config.distribute == "multi_worker":  # model.fit fails under MultiWorkerMirroredStrategy (keras#20585)
-
         return train_multi_worker(config)
     config = dataclasses.replace(config, distribute=dist.resolve_mode(config.distribute))
     strategy = dist.create_strategy(config.distribute)

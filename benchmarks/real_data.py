@@ -7,13 +7,14 @@ same shapes with the train script's defaults (only `--max_epoch` set),
 validating on the trainer's seeded 10% hold-out of train, and prints per
 epoch the training loss and accuracy, the validation accuracy and mean class
 accuracy and the epoch time, then the best figures, the largest swing of
-validation accuracy between consecutive epochs after the third, and what 12
-votes add. Any change to layers, schedules or data can be checked against
+validation accuracy between consecutive epochs after the third, and (with
+`--num_votes V`) what V votes by rotations about the up axis add. Any change to layers, schedules or data can be checked against
 real shapes with it:
 
-    python benchmarks/real_data.py                        # ~45 min on 2 cores
-    python benchmarks/run.py ...                          # (speed: the other benchmark)
+    python benchmarks/real_data.py                        # ~45 min on 2 quiet cores
     python benchmarks/real_data.py --quick                # 2 + 2 epochs on 600 shapes, minutes
+
+(`benchmarks/run.py` is the speed benchmark.)
 
 Targets (issue "Real data"): voxel_cnn >= 87.9% overall and 86.6% mean class
 accuracy (the tutorial's network); pointnet_cls >= 87.9% overall and above
@@ -129,7 +130,9 @@ def main(argv=None):
     parser.add_argument("--models", default="voxel_cnn,pointnet_cls", help="comma-separated models to train")
     parser.add_argument("--voxel_epochs", type=int, default=30, help="epochs of voxel_cnn")
     parser.add_argument("--point_epochs", type=int, default=20, help="epochs of pointnet_cls")
-    parser.add_argument("--num_votes", type=int, default=12, help="votes to report for the point model (1: none)")
+    parser.add_argument("--num_votes", type=int, default=1,
+                        help="votes (rotations about the up axis) to report for the point model; 1: none. The "
+                        "default classifier trains without rotations, so votes only help a --train_rotation z run")
     parser.add_argument("--quick", action="store_true", help="600 shapes, 2 epochs each, no votes: checks the script")
     parser.add_argument("--workdir", help="folder for the dataset and the runs (default: a temporary folder, kept)")
     parser.add_argument("--json", help="also write the results as JSON to this file")

@@ -218,8 +218,10 @@ class DivergenceGuard(keras.callbacks.Callback):
 
     Args:
         factor: The run stops when an epoch's mean training loss exceeds
-            `factor` times the lowest epoch mean so far (0 disables this
-            check; non-finite losses always stop the run).
+            both `factor` times the lowest epoch mean so far and the first
+            epoch's mean (a loss back above where training started, not the
+            noise of a loss near 0); 0 disables this check. Non-finite
+            losses always stop the run.
         checkpoint_hint: Text naming the checkpoint that stays intact, added
             to the message.
     """
@@ -231,6 +233,7 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.factor = float(factor)
         self.checkpoint_hint = checkpoint_hint
         self.lowest = None  # (loss, 1-based epoch)
+        self.first = None
         self._epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -261,9 +264,11 @@ class DivergenceGuard(keras.callbacks.Callback):
         loss = float(loss)
         if not np.isfinite(loss):
             self._stop(f"the training loss is {loss}")
-        if self.lowest is not None and self.factor > 0 and loss > self.factor * self.lowest[0]:
+        if self.lowest is not None and self.factor > 0 and loss > max(self.factor * self.lowest[0], self.first):
             self._stop(f"the training loss {loss:.4g} is more than {self.factor:g}x the lowest epoch loss "
-                       f"{self.lowest[0]:.4g} (epoch {self.lowest[1]})")
+                       f"{self.lowest[0]:.4g} (epoch {self.lowest[1]}) and above the first epoch's {self.first:.4g}")
+        if self.first is None:
+            self.first = loss
         if self.lowest is None or loss < self.lowest[0]:
             self.lowest = (loss, epoch + 1)
 

@@ -54,7 +54,8 @@ def build_parser(task_name):
         help="the original's exact training: --lr_schedule staircase --precise_bn_batches 0 and, for "
         "classifiers, --train_rotation z (see README, 'Training on real data')")
     add("--divergence_factor", type=float, default=5.0,
-        help="stop when an epoch's training loss exceeds this multiple of the lowest so far (0: only NaN/inf)")
+        help="stop when an epoch's training loss exceeds this multiple of the lowest so far and the first "
+        "epoch's loss (0: only NaN/inf stop the run)")
     if task_name == "sem_seg":
         add("--test_area", type=int, default=6, help="S3DIS area held out for testing (1-6)")
     add("--val_split", type=float, default=0.1,

@@ -107,6 +107,8 @@ def test_non_finite_loss_stops_the_run_and_keeps_the_checkpoints(real_shapes, tm
 @pytest.mark.parametrize("losses, stops_at", [
     ([2.0, 1.0, 4.9, 0.9], None),
     ([2.0, 1.0, 5.1], 3),
+    ([2.0, 0.1, 0.6, 1.9], None),  # noise near 0 stays below the first epoch's loss
+    ([2.0, 0.1, 2.1], 3),
     ([2.0, float("nan")], 2),
     ([2.0, float("inf")], 2),
 ])

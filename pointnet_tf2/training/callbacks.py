@@ -209,6 +209,15 @@ class TrainingDiverged(ValueError):
     """Raised by `DivergenceGuard` when the training loss is non-finite or explodes."""
 
 
+def logged_losses(directory):
+    """The `loss` column of a run folder's `log.csv` (empty without one)."""
+    try:
+        with open(os.path.join(directory, "log.csv"), newline="") as f:
+            return [float(row["loss"]) for row in csv.DictReader(f) if row.get("loss")]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops a run whose training loss becomes non-finite or explodes.
 
@@ -224,9 +233,12 @@ class DivergenceGuard(keras.callbacks.Callback):
             losses always stop the run.
         checkpoint_hint: Text naming the checkpoint that stays intact, added
             to the message.
+        history: Mean training losses of the epochs already done (a resumed
+            run), so the first and the lowest loss are the run's, not those
+            of the resumed part.
     """
 
-    def __init__(self, factor=5.0, checkpoint_hint=""):
+    def __init__(self, factor=5.0, checkpoint_hint="", history=()):
         super().__init__()
         if not factor >= 0:
             raise ValueError(f"--divergence_factor must be >= 0, got {factor!r}")
@@ -235,6 +247,8 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.lowest = None  # (loss, 1-based epoch)
         self.first = None
         self._epoch = 0
+        for epoch, loss in enumerate(history):
+            self._remember(epoch, float(loss))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
@@ -267,9 +281,12 @@ class DivergenceGuard(keras.callbacks.Callback):
         if self.lowest is not None and self.factor > 0 and loss > max(self.factor * self.lowest[0], self.first):
             self._stop(f"the training loss {loss:.4g} is more than {self.factor:g}x the lowest epoch loss "
                        f"{self.lowest[0]:.4g} (epoch {self.lowest[1]}) and above the first epoch's {self.first:.4g}")
+        self._remember(epoch, loss)
+
+    def _remember(self, epoch, loss):
         if self.first is None:
             self.first = loss
-        if self.lowest is None or loss < self.lowest[0]:
+        if np.isfinite(loss) and (self.lowest is None or loss < self.lowest[0]):
             self.lowest = (loss, epoch + 1)
 
 

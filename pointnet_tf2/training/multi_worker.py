@@ -214,7 +214,7 @@ def _train(config, strategy, cluster, progress, held):
             visuals = keras.callbacks.CallbackList([run_setup._visuals(log_dir, full_val_seq, description, config)],
                                                    model=eval_model, epochs=config.max_epoch, steps=steps, verbose=0)
 
-    guard = run_setup.divergence_guard(config, cb.AtomicCheckpoint(log_dir, monitor))
+    guard = run_setup.divergence_guard(config, cb.AtomicCheckpoint(log_dir, monitor), resumed_history=False)
     loop = _Loop(strategy, model, momentum, local, per_replica)
     start = time.perf_counter()
     for group in (callbacks, visuals):

@@ -25,6 +25,7 @@ from pointnet_tf2.models import model_entry
 from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import families
 from pointnet_tf2.training.callbacks import DivergenceGuard
+from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.distribute import check_mode
@@ -477,9 +478,18 @@ def check_batch_norm_batch(model, per_replica, config):
               "is noisy and may destabilise training", flush=True)
 
 
-def divergence_guard(config, checkpoint):
-    """The run's `DivergenceGuard`, naming the checkpoint that stays intact."""
-    return DivergenceGuard(config.divergence_factor,
+def divergence_guard(config, checkpoint, *, resumed_history=True):
+    """The run's `DivergenceGuard`, naming the checkpoint that stays intact.
+
+    Args:
+        config: The resolved `TrainConfig`.
+        checkpoint: The run's `AtomicCheckpoint`.
+        resumed_history: On `--resume`, seed the guard with the losses of
+            `log.csv` (the multi-worker loop passes False: only the chief has
+            the file, and every worker must judge alike).
+    """
+    history = logged_losses(checkpoint.directory) if config.resume and resumed_history else ()
+    return DivergenceGuard(config.divergence_factor, history=history,
                            checkpoint_hint=f"{checkpoint.best_path} and {checkpoint.last_path} keep the last good epochs")
 
 

@@ -199,3 +199,14 @@ def test_classifiers_train_without_rotation_unless_original_settings(real_shapes
     steps = families.train_sequence_options(config, open_dataset(real_shapes))["augment"].augmentations
     assert any(isinstance(step, RotateUp) for step in steps) == rotated
     assert any(isinstance(step, Jitter) for step in steps)
+
+
+def test_divergence_guard_of_a_resumed_run_remembers_its_history(tmp_path):
+    (tmp_path / "log.csv").write_text("epoch,loss\n0,2.8\n1,0.04\n")
+    assert cb.logged_losses(str(tmp_path)) == [2.8, 0.04]
+    # Noise after a resume: 0.23 is 5.75x the run's lowest (0.04) but far below its first epoch (2.8).
+    guard = cb.DivergenceGuard(5.0, history=cb.logged_losses(str(tmp_path)))
+    guard.on_epoch_end(2, {"loss": 0.23})
+    with pytest.raises(cb.TrainingDiverged, match=r"^epoch 4: .*lowest epoch loss 0.04 \(epoch 2\)"):
+        guard.on_epoch_end(3, {"loss": 3.0})
+    assert cb.logged_losses(str(tmp_path / "missing")) == []

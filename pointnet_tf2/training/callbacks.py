@@ -212,7 +212,7 @@ class TrainingDiverged(ValueError):
 def logged_losses(directory):
     """The `loss` column of a run folder's `log.csv` (empty without one)."""
     try:
-        with open(os.path.join(directory, "log.csv"), newline="") as f:
+        with open(os.path.join(directory, LOG_FILE), newline="") as f:
             return [float(row["loss"]) for row in csv.DictReader(f) if row.get("loss")]
     except (OSError, ValueError, KeyError):
         return []

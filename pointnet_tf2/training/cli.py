@@ -5,7 +5,6 @@ Flag names and defaults are the original scripts'; the extra flags
 """
 
 import argparse
-import dataclasses
 import sys
 
 from pointnet_tf2.training.tasks import get_task
@@ -114,8 +113,7 @@ def main(task_name, argv=None):
         The exit status.
     """
     args = build_parser(task_name).parse_args(argv)
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(task=task_name, **{k: v for k, v in vars(args).items() if k in fields})
+    config = TrainConfig.from_values(vars(args), task=task_name)
 
     try:
         train(config)

@@ -25,9 +25,9 @@ from pointnet_tf2.models import model_entry
 from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import families
 from pointnet_tf2.training.callbacks import DivergenceGuard
-from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
+from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.distribute import check_mode
 from pointnet_tf2.training.schedules import StaircaseDecay
 from pointnet_tf2.training.tasks import get_task
@@ -105,6 +105,15 @@ class TrainConfig:
     divergence_factor: float = 5.0
     # The original's exact schedules (see ORIGINAL_SETTINGS) instead of the stable defaults.
     original_settings: bool = False
+
+    @classmethod
+    def from_values(cls, values, **overrides):
+        """A config from a mapping that may hold other keys too (parsed flags, a recorded config.json).
+
+        Keys that are not fields are left out; `overrides` win.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{**{k: v for k, v in values.items() if k in fields}, **overrides})
 
     def resolved(self):
         """Returns a copy with the task's defaults filled in and values checked.
@@ -214,8 +223,7 @@ def run_validation_rows(run_config, description, where):
     """
     if run_config.get("standalone"):
         raise ValueError(f"{where}: a .keras file outside a run folder has no recorded validation; choose a --split")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in run_config["train_config"].items() if k in fields})
+    config = TrainConfig.from_values(run_config["train_config"])
     _, split, indices = validation_rows(description, config)
     if split is None:
         raise ValueError(f"{where}: its run validated on nothing (--validate_on none); choose a --split")

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from pointnet_tf2 import metrics
 from pointnet_tf2.data.augment import rotate_up
 from pointnet_tf2.data.augment import rotation_augmentation
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.retrieval import evaluate_retrieval
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training.families import input_transform
 
 
@@ -133,44 +133,11 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
 
     predictions = predict_split(model, description, split=split, num_points=num_points, num_votes=num_votes,
                                 batch_size=batch_size, rotation=rotation, seed=seed, indices=indices)
-    logits, labels = predictions["logits"], predictions["labels"]
-    result = {"split": split, "num_samples": int(len(labels)), "num_votes": int(num_votes), "task": description.task}
+    result = {"split": split, "num_samples": int(len(predictions["labels"])), "num_votes": int(num_votes),
+              "task": description.task}
     if rotation != "none":
         result["rotation"] = rotation
-    if description.task == "part_seg":
-        summary = metrics.part_seg_summary(logits, labels, predictions["categories"], description.category_parts)
-        per_category = {
-            name: float(value)
-            for name, value in zip(description.category_names, summary["per_category_miou"])
-            if not np.isnan(value)
-        }
-        result.update(
-            miou=float(summary["instance_miou"]),
-            instance_miou=float(summary["instance_miou"]),
-            category_miou=float(summary["category_miou"]),
-            per_category_miou=per_category,
-            overall_accuracy=float(np.mean(np.argmax(logits, -1) == labels)),
-            headline=["instance_miou", "category_miou"],
-        )
-        return result
-    confusion = metrics.confusion_matrix(labels, logits, description.num_classes)
-    names = description.class_names
-    result["overall_accuracy"] = float(np.trace(confusion) / max(confusion.sum(), 1))
-    result["confusion_matrix"] = confusion.tolist()
-    if description.task == "cls":
-        per_class = metrics.per_class_accuracy(confusion)
-        result.update(
-            mean_class_accuracy=float(np.nanmean(per_class)),
-            per_class_accuracy={n: (None if np.isnan(v) else float(v)) for n, v in zip(names, per_class)},
-            headline=["overall_accuracy", "mean_class_accuracy"],
-        )
-    else:
-        ious = metrics.per_class_iou(confusion)
-        result.update(
-            miou=float(np.nanmean(ious)),
-            per_class_iou={n: (None if np.isnan(v) else float(v)) for n, v in zip(names, ious)},
-            headline=["overall_accuracy", "miou"],
-        )
+    result.update(get_task(description.task).evaluate_logits(predictions, description))
     return result
 
 

@@ -2,8 +2,8 @@
 
 from pointnet_tf2.training.schedules import StaircaseDecay
 from pointnet_tf2.training.schedules import bn_momentum
-from pointnet_tf2.training.tasks import TASKS
-from pointnet_tf2.training.tasks import get_task
+from pointnet_tf2.tasks import TASKS
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training.trainer import TrainConfig
 from pointnet_tf2.training.trainer import train
 

@@ -7,7 +7,7 @@ Flag names and defaults are the original scripts'; the extra flags
 import argparse
 import sys
 
-from pointnet_tf2.training.tasks import get_task
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training.trainer import LR_SCHEDULES
 from pointnet_tf2.training.trainer import TrainConfig
 from pointnet_tf2.training.trainer import train

@@ -7,14 +7,11 @@ The registry tells what a model takes and gives (`ModelEntry.input_kind`,
   occupancy grids for voxel models (`inputs="voxels"`: the dataset's stored
   grids when it has them, else the points voxelised on the fly with the
   model's `Voxelize`), and class-balanced P x K batches for embedding models;
-- the compile arguments of embedding models (triplet loss and the
-  `nn_accuracy` metric instead of cross-entropy and accuracy);
-- the validation key that picks the best checkpoint, and whether the
-  point-cloud TensorBoard visuals apply.
-"""
+- whether the point-cloud TensorBoard visuals apply.
 
-import keras
-from keras import ops
+The compile arguments and the checkpoint monitor of a model's output kind are
+its task's (`pointnet_tf2.tasks`).
+"""
 
 from pointnet_tf2.data.augment import check_rotation
 from pointnet_tf2.data.augment import train_augmentation
@@ -22,8 +19,8 @@ from pointnet_tf2.data.samplers import ClassBalancedSampler
 from pointnet_tf2.data.voxels import Voxelize
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.models.registry import model_entry
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training.triplet import TripletLoss
-from pointnet_tf2.training.triplet import pairwise_distances
 
 
 def _entry(config):
@@ -45,8 +42,9 @@ def check_options(config):
     train_rotation = getattr(config, "train_rotation", None)
     if train_rotation is not None:
         check_rotation(train_rotation, "--train_rotation")
-        if config.task != "cls":
-            raise ValueError(f"--train_rotation is for classification, not {config.task!r}")
+        task = get_task(config.task)
+        if not task.train_rotations:
+            raise ValueError(f"--train_rotation is for classification, not {task.title}")
     check_rotation(getattr(config, "test_rotation", "none"), "--test_rotation")
     if _entry(config).output_kind == "embedding":
         TripletLoss(margin=config.triplet_margin, distance=config.triplet_distance, mining=config.triplet_mining)
@@ -92,7 +90,7 @@ def train_sequence_options(config, description):
     options = {}
     train_rotation = getattr(config, "train_rotation", None)
     stored_grids = entry.input_kind == "voxels" and description.voxel_resolution is not None
-    if train_rotation is None and config.task == "cls" and not stored_grids:
+    if train_rotation is None and get_task(config.task).train_rotations and not stored_grids:
         train_rotation = default_train_rotation(config)
     if train_rotation is not None:
         if entry.input_kind == "voxels" and description.voxel_resolution is not None:
@@ -116,54 +114,13 @@ def eval_sequence_options(config):
     return _voxel_inputs(entry) if entry.input_kind == "voxels" else {}
 
 
-@keras.saving.register_keras_serializable(package="pointnet_tf2")
-class NearestNeighbourAccuracy(keras.metrics.Mean):
-    """Leave-one-out 1-nearest-neighbour accuracy of embeddings within each batch.
-
-    For every shape of a batch, whether its nearest other shape (L2) has its
-    label; averaged over shapes. It rises as the embedding separates classes,
-    so it picks the best checkpoint of embedding runs (`val_nn_accuracy`).
-    """
-
-    def __init__(self, name="nn_accuracy", dtype=None):
-        super().__init__(name=name, dtype=dtype)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
-        d = pairwise_distances(y_pred, "l2")
-        d = d + ops.eye(ops.shape(d)[0]) * (ops.max(d) + 1.0)
-        nearest = ops.argmin(d, axis=1)
-        hits = ops.cast(ops.equal(ops.take(labels, nearest), labels), "float32")
-        return super().update_state(hits)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
-
-
-def compile_args(model, config, args):
-    """The compile arguments for a model: the task's, or the triplet loss for embedding models."""
-    if model_kinds(model)[1] != "embedding":
-        return args
-
-    return {
-        "loss": TripletLoss(margin=config.triplet_margin, distance=config.triplet_distance,
-                            mining=config.triplet_mining),
-        "metrics": [NearestNeighbourAccuracy()],
-    }
-
-
-def monitor_key(model, monitor):
-    """The epoch-log key picking the best checkpoint (embedding models: `val_nn_accuracy`)."""
-    return "val_nn_accuracy" if model_kinds(model)[1] == "embedding" else monitor
-
-
 def wants_visuals(model):
     """Whether the point-cloud/confusion TensorBoard visuals apply (point classifiers and segmenters)."""
     return model_kinds(model) == ("points", "logits")
 
 
-__all__ = ["NearestNeighbourAccuracy", "check_options", "classes_per_batch", "compile_args", "eval_sequence_options",
-           "monitor_key", "train_sequence_options", "wants_visuals"]
+__all__ = ["check_options", "classes_per_batch", "eval_sequence_options", "input_transform", "train_sequence_options",
+           "wants_visuals"]
 
 
 def input_transform(model):

@@ -22,16 +22,16 @@ from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.data.synthetic import builtin_dataset
 from pointnet_tf2.models import get_model
 from pointnet_tf2.models import model_entry
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.tasks import get_task
+from pointnet_tf2.tasks import orthogonal_weight_for
 from pointnet_tf2.training import callbacks as cb
-from pointnet_tf2.training import families
 from pointnet_tf2.training.callbacks import DivergenceGuard
 from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.distribute import check_mode
 from pointnet_tf2.training.schedules import StaircaseDecay
-from pointnet_tf2.training.tasks import get_task
-from pointnet_tf2.training.tasks import original_orthogonal_weight
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.keras_utils import check_keras_file
 
@@ -231,23 +231,12 @@ def run_validation_rows(run_config, description, where):
 
 
 def input_channels(config, description):
-    """Returns how many channels of the stored points the model sees.
-
-    Classification and part segmentation data may store normals after XYZ
-    (6 channels): they are used only with `--use_normals`. Semantic
-    segmentation always uses every channel (S3DIS: 9).
+    """Returns how many channels of the stored points the model sees (the task decides).
 
     Raises:
         ValueError: If `--use_normals` is given for data without normals.
     """
-    dims = description.input_dims
-    if config.task == "sem_seg":
-        return dims
-    if config.use_normals:
-        if dims < 6:
-            raise ValueError(f"{description.root}: --use_normals, but the points have {dims} channels (no normals)")
-        return 6
-    return 3
+    return get_task(config.task).input_channels(description, config.use_normals)
 
 
 def build_model(config, description):
@@ -258,7 +247,7 @@ def build_model(config, description):
         raise ValueError(f"--model {config.model} is a {entry.task} model, not a {task.name} model")
     orthogonal_weight = config.orthogonal_weight
     if orthogonal_weight is None and "orthogonal_weight" in entry.defaults():
-        orthogonal_weight = original_orthogonal_weight(config.batch_size)
+        orthogonal_weight = orthogonal_weight_for(config.batch_size)
     kwargs = task.model_config(description, config.num_point, input_channels(config, description), orthogonal_weight)
     if "orthogonal_weight" not in entry.defaults():
         kwargs.pop("orthogonal_weight", None)
@@ -298,9 +287,10 @@ def compile_model(model, config, description, *, steps_per_epoch=None):
         optimizer=optimizer,
         steps_per_execution=config.steps_per_execution,
         jit_compile=config.jit_compile,
-        **families.compile_args(model, config, task.compile_args(
-            description, label_smoothing=config.label_smoothing, class_weights=class_weights,
-            seg_weight=config.seg_weight)),
+        **task.compile_args(description, output_kind=model_kinds(model)[1], label_smoothing=config.label_smoothing,
+                            class_weights=class_weights, seg_weight=config.seg_weight,
+                            triplet={"margin": config.triplet_margin, "distance": config.triplet_distance,
+                                     "mining": config.triplet_mining}),
     )
     return model
 
@@ -512,6 +502,6 @@ def summary_line(result):
 
 
 def _visuals(log_dir, val_seq, description, config):
-    names = description.part_names if description.task == "part_seg" else description.class_names
+    names = get_task(description.task).label_names(description)
     return ValidationVisuals(log_dir, val_seq, names, every=config.visuals_every,
                              category_parts=description.category_parts)

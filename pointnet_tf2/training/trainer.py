@@ -16,6 +16,8 @@ from pointnet_tf2.checkpoints import load_checkpoint  # noqa: F401  (re-exported
 from pointnet_tf2.checkpoints import load_run_config  # noqa: F401  (re-exported)
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.evaluation import evaluate
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import distribute as dist
 from pointnet_tf2.training import families
@@ -44,7 +46,6 @@ from pointnet_tf2.training.run_setup import run_validation_rows  # noqa: F401  (
 from pointnet_tf2.training.run_setup import save_run_config
 from pointnet_tf2.training.run_setup import summary_line
 from pointnet_tf2.training.run_setup import validation_rows
-from pointnet_tf2.training.tasks import get_task
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.errors import first_line
 
@@ -141,7 +142,7 @@ def train(config):
 
     sync = dist.prepare_model(strategy, model, sync_batch_norm=config.sync_batch_norm)
     _log(config, dist.describe(strategy, config.distribute, config.batch_size, sync_batch_norm=config.sync_batch_norm))
-    monitor = families.monitor_key(model, task.monitor)
+    monitor = task.monitor_key(model_kinds(model)[1])
     monitor = monitor if val_seq is not None else monitor.removeprefix("val_")
     momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
                                              decay_step=config.bn_decay_decay_step,

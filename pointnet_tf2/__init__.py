@@ -15,7 +15,7 @@ from pointnet_tf2.inference import predict
 # Importing these modules registers every Keras object a saved `.keras` file
 # may name (`models` above registers the models and layers).
 from pointnet_tf2 import metrics  # noqa: F401, E402
-from pointnet_tf2.training import losses  # noqa: F401, E402
+from pointnet_tf2 import losses  # noqa: F401, E402
 from pointnet_tf2.training import schedules  # noqa: F401, E402
 
 __all__ = ["__version__", "fold_batch_norm", "get_model", "list_models", "predict"]

@@ -45,6 +45,7 @@ LAYERS = {
     # 1: building blocks (Keras layers and metrics).
     "layers": 1,
     "metrics": 1,
+    "losses": 1,
     # `data` is its own column at layer 1 (see DATA): it imports utils only, and
     # only the tasks layer and above import it.
     "data": 1,
@@ -55,8 +56,6 @@ LAYERS = {
     # 3: tasks: what a task is (defaults, builder arguments, compile arguments,
     # monitor, evaluation protocol) and what it compiles with.
     "tasks": 3,
-    "training.losses": 3,
-    "training.triplet": 3,
     "training.schedules": 3,
     # 4: running models: training, evaluation, inference and their protocols.
     "training": 4,

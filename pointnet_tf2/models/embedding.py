@@ -1,7 +1,7 @@
 """PointNet embeddings for shape retrieval (metric learning).
 
 `pointnet_embed` is the PointNet trunk with an embedding head whose output is
-L2-normalised, trained with `pointnet_tf2.training.triplet.TripletLoss` on
+L2-normalised, trained with `pointnet_tf2.losses.TripletLoss` on
 class-balanced batches. It is registered with `output_kind="embedding"`, which
 the trainer reads to use the triplet loss instead of cross-entropy.
 """

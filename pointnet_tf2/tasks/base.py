@@ -10,8 +10,8 @@ and the names its TensorBoard visuals use. No other module compares task names.
 import dataclasses
 
 from pointnet_tf2.layers import OrthogonalRegularizer
-from pointnet_tf2.training.losses import SparseCrossEntropy
-from pointnet_tf2.training.triplet import TripletLoss
+from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
+from pointnet_tf2.losses.triplet import TripletLoss
 
 OUTPUT_KINDS = ("logits", "embedding")
 

@@ -8,7 +8,7 @@ from pointnet_tf2 import metrics
 from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.tasks.base import triplet_loss
 from pointnet_tf2.tasks.names import CLS
-from pointnet_tf2.training.triplet import pairwise_distances
+from pointnet_tf2.losses.triplet import pairwise_distances
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")

@@ -20,7 +20,7 @@ from pointnet_tf2.data.voxels import Voxelize
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.models.registry import model_entry
 from pointnet_tf2.tasks import get_task
-from pointnet_tf2.training.triplet import TripletLoss
+from pointnet_tf2.losses.triplet import TripletLoss
 
 
 def _entry(config):

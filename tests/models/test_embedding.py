@@ -26,7 +26,7 @@ def test_embeddings_are_unit_vectors_and_permutation_invariant():
 
 
 def test_trains_one_step_with_triplet_loss_saves_and_loads(tmp_path):
-    from pointnet_tf2.training.triplet import TripletLoss
+    from pointnet_tf2.losses.triplet import TripletLoss
 
     model = get_model("pointnet_embed", **TINY)
     rng = np.random.default_rng(1)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from pointnet_tf2 import metrics
-from pointnet_tf2.training.losses import SparseCrossEntropy
+from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
 from pointnet_tf2.tasks import TASKS
 from pointnet_tf2.tasks import get_task
 
@@ -80,7 +80,7 @@ def test_input_channels_follow_the_task():
 
 def test_embedding_models_compile_with_the_triplet_loss_and_monitor_nn_accuracy():
     from pointnet_tf2.tasks import NearestNeighbourAccuracy
-    from pointnet_tf2.training.triplet import TripletLoss
+    from pointnet_tf2.losses.triplet import TripletLoss
 
     args = get_task("cls").compile_args(CLASSES, output_kind="embedding",
                                         triplet={"margin": 0.3, "distance": "l2", "mining": "batch_all"})

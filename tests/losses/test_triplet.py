@@ -1,4 +1,4 @@
-"""Tests for pointnet_tf2.training.triplet (triplet loss with batch mining)."""
+"""Tests for pointnet_tf2.losses.triplet (triplet loss with batch mining)."""
 
 import itertools
 
@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from pointnet_tf2.training.triplet import TripletLoss
-from pointnet_tf2.training.triplet import pairwise_distances
-from pointnet_tf2.training.triplet import triplet_loss
+from pointnet_tf2.losses.triplet import TripletLoss
+from pointnet_tf2.losses.triplet import pairwise_distances
+from pointnet_tf2.losses.triplet import triplet_loss
 
 
 def _distance(a, b, kind):

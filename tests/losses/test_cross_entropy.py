@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pointnet_tf2.training.losses import SparseCrossEntropy
+from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
 
 
 def reference_ce(labels, logits):

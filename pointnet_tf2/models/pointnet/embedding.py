@@ -1,4 +1,4 @@
-"""PointNet embeddings for shape retrieval (metric learning).
+"""PointNet embedding head for shape retrieval (metric learning): `pointnet_embed`.
 
 `pointnet_embed` is the PointNet trunk with an embedding head whose output is
 L2-normalised, trained with `pointnet_tf2.training.triplet.TripletLoss` on
@@ -10,13 +10,18 @@ import keras
 
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.models.base import PointCloudModel
-from pointnet_tf2.models.pointnet import global_feature_head
-from pointnet_tf2.models.pointnet import points_input
+from pointnet_tf2.models.pointnet.backbone import SHAPES
+from pointnet_tf2.models.pointnet.backbone import global_feature_head
+from pointnet_tf2.models.pointnet.backbone import points_input
 from pointnet_tf2.models.registry import register_model
 
 
-@register_model("pointnet_embed", task="cls", output_kind="embedding",
-                description="PointNet trunk + L2-normalised embedding head for shape retrieval (triplet loss)")
+@register_model(
+    "pointnet_embed", family="pointnet", task="cls", output_kind="embedding", preprocessing=SHAPES,
+    description="PointNet trunk + L2-normalised embedding head for shape retrieval (triplet loss)",
+    test_config=dict(num_classes=3, num_points=None, embedding_dim=8, mlp1=(8,), mlp2=(16,), head_widths=(16,),
+                     tnet_conv_widths=(8,), tnet_fc_widths=(8,)),
+)
 def pointnet_embed(
     *,
     num_classes=40,

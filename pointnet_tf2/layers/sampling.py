@@ -110,6 +110,12 @@ def _rank3(tensor, what):
     return tensor
 
 
+def _with_shape(tensor, shape):
+    """`tensor` with its static shape refined to `shape` (no op in the graph: LiteRT has no EnsureShape)."""
+    tensor.set_shape(shape)
+    return tensor
+
+
 def _squared_distances(queries, points):
     """`(B, M, 3), (B, N, 3) -> (B, M, N)`: `dx*dx + dy*dy + dz*dz` in the kernels' order."""
     qx, qy, qz = tf.unstack(queries[:, :, None, :], 3, axis=-1)
@@ -118,14 +124,17 @@ def _squared_distances(queries, points):
     return dx * dx + dy * dy + dz * dz
 
 
-def _map_query_chunks(fn, queries, chunk_size, dtypes):
+def _map_query_chunks(fn, queries, chunk_size, specs):
     """Applies `fn` to `(B, c, D)` slices of `queries` (`c <= chunk_size`) and concatenates on axis 1.
 
-    `fn` returns a tensor or a tuple of tensors with the query axis second,
-    of `dtypes` (a dtype or a tuple of them).
-    The chunks run one after the other (`parallel_iterations=1`), so the
-    peak memory is that of one chunk. The last chunk is padded with copies
-    of the first query, and the padded rows are dropped.
+    `fn` returns a tuple of tensors with the query axis second, described by
+    `specs`: `(dtype, width)` pairs, width None for `(B, c)` outputs, else
+    the static size of their last axis `(B, c, width)`. The chunks run one
+    after the other in a `tf.while_loop` with `parallel_iterations=1`, so the
+    peak memory is that of one chunk; each result is selected into its row
+    of a preallocated output (no TensorArray: LiteRT converts the loop with
+    builtin ops). The last chunk is padded with copies of the first query,
+    whose rows are dropped.
     """
     if chunk_size is None:
         return fn(queries)
@@ -133,21 +142,24 @@ def _map_query_chunks(fn, queries, chunk_size, dtypes):
     batch, count = shape[0], shape[1]
     size = tf.minimum(chunk_size, tf.maximum(count, 1))
     chunks = (count + size - 1) // size
-    pad = chunks * size - count
-    padded = tf.concat([queries, tf.repeat(queries[:, :1], pad, axis=1)], axis=1)
-    stacked = tf.reshape(padded, tf.concat([[batch, chunks, size], shape[2:]], 0))
-    stacked = tf.transpose(stacked, tf.concat([[1, 0], tf.range(2, tf.rank(stacked))], 0))
-    spec = tf.nest.map_structure(lambda dtype: tf.TensorSpec(None, dtype), dtypes)
-    outputs = tf.map_fn(fn, stacked, fn_output_signature=spec, parallel_iterations=1)
+    padded = tf.concat([queries, tf.repeat(queries[:, :1], chunks * size - count, axis=1)], axis=1)
+    stacked = tf.reshape(padded, tf.stack([batch, chunks, size, shape[2]]))
+    stacked = tf.transpose(stacked, [1, 0, 2, 3])  # (chunks, B, size, D)
+    widths = [[] if width is None else [width] for _, width in specs]
+    tails = [tf.constant(w, tf.int32, shape=[len(w)]) for w in widths]
+    outputs = tuple(tf.zeros(tf.concat([tf.stack([chunks, batch, size]), tail], 0), dtype)
+                    for (dtype, _), tail in zip(specs, tails))  # fmt: skip
 
-    def unchunk(out):
-        # (chunks, B, size, ...) -> (B, chunks * size, ...) -> drop the padding.
-        rest = tf.shape(out)[3:]
-        out = tf.transpose(out, tf.concat([[1, 0], tf.range(2, tf.rank(out))], 0))
-        out = tf.reshape(out, tf.concat([[batch, chunks * size], rest], 0))
-        return out[:, :count]
+    def step(i, outputs):
+        results = fn(tf.gather(stacked, i))
+        row = tf.equal(tf.range(chunks), i)
+        return i + 1, tuple(tf.where(tf.reshape(row, [-1, 1, 1] + [1] * len(w)), result[None], out)
+                            for result, out, w in zip(results, outputs, widths))  # fmt: skip
 
-    return tf.nest.map_structure(unchunk, outputs)
+    _, outputs = tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0), outputs), parallel_iterations=1)
+    # (chunks, B, size, ...) -> (B, chunks * size, ...) -> without the padding.
+    return tuple(tf.reshape(tf.transpose(out, [1, 0, 2] + [3] * len(w)), tf.concat([[batch, chunks * size], tail], 0))
+                 [:, :count] for out, w, tail in zip(outputs, widths, tails))  # fmt: skip
 
 
 def farthest_point_sample(points, npoint):
@@ -186,16 +198,17 @@ def farthest_point_sample(points, npoint):
         best = tf.reduce_max(running, axis=1, keepdims=True)
         # The first position holding the maximum (argmax's tie order is unspecified on GPU).
         last = tf.reduce_min(tf.where(running == best, positions, count), axis=1)
-        return j + 1, last, running, chosen.write(j, last)
+        # Column j of `chosen` is still 0: add the choice there (no TensorArray, so LiteRT
+        # converts the loop with builtin ops only).
+        return j + 1, last, running, chosen + tf.one_hot(j, npoint, dtype=tf.int32)[None, :] * last[:, None]
 
     first = tf.zeros([batch], tf.int32)  # position 0 of `order` is index 0
-    chosen = tf.TensorArray(tf.int32, size=npoint, element_shape=tf.TensorShape([None])).write(0, first)
+    chosen = tf.zeros([batch, npoint], tf.int32)
     running = tf.fill([batch, count], tf.constant(FPS_INIT_DISTANCE, tf.float32))
-    _, _, _, chosen = tf.while_loop(lambda j, *_: j < npoint, step, (1, first, running, chosen),
-                                    maximum_iterations=npoint - 1)  # fmt: skip
-    positions_chosen = tf.transpose(chosen.stack())  # (B, npoint) positions in `order`
+    _, _, _, positions_chosen = tf.while_loop(lambda j, *_: j < npoint, step, (1, first, running, chosen),
+                                              maximum_iterations=npoint - 1)  # fmt: skip
     indices = tf.gather(order, positions_chosen)
-    return tf.ensure_shape(indices, [points.shape[0], npoint])
+    return _with_shape(indices, [points.shape[0], npoint])
 
 
 def gather_points(points, idx):
@@ -255,9 +268,9 @@ def ball_query(points, centres, radius, nsample, *, chunk_size=None):
         idx = tf.where(idx < count, idx, idx[..., :1])  # empty slots: the first hit
         return tf.where(idx < count, idx, 0), hits  # no hit at all: 0
 
-    idx, hits = _map_query_chunks(query, centres, chunk_size, (tf.int32, tf.int32))
+    idx, hits = _map_query_chunks(query, centres, chunk_size, ((tf.int32, nsample), (tf.int32, None)))
     static = [centres.shape[0], centres.shape[1]]
-    return tf.ensure_shape(idx, static + [nsample]), tf.ensure_shape(hits, static)
+    return _with_shape(idx, static + [nsample]), _with_shape(hits, static)
 
 
 def group_points(features, idx):
@@ -378,9 +391,9 @@ def three_nn(unknown, known, *, chunk_size=None):
         missing = [[0, 0], [0, 0], [0, 3 - tf.minimum(3, count)]]
         return tf.pad(-negative, missing, constant_values=float("inf")), tf.pad(idx, missing)
 
-    dist, idx = _map_query_chunks(nearest, unknown, chunk_size, (tf.float32, tf.int32))
+    dist, idx = _map_query_chunks(nearest, unknown, chunk_size, ((tf.float32, 3), (tf.int32, 3)))
     static = [unknown.shape[0], unknown.shape[1], 3]
-    return tf.ensure_shape(dist, static), tf.ensure_shape(idx, static)
+    return _with_shape(dist, static), _with_shape(idx, static)
 
 
 def interpolation_weights(dist):
@@ -455,9 +468,9 @@ def knn(queries, points, k, *, chunk_size=None, return_distances=False):
         negative, idx = tf.math.top_k(-distances, k=k)
         return idx, -negative
 
-    idx, distances = _map_query_chunks(nearest, queries, chunk_size, (tf.int32, tf.float32))
+    idx, distances = _map_query_chunks(nearest, queries, chunk_size, ((tf.int32, k), (tf.float32, k)))
     static = [queries.shape[0], queries.shape[1], k]
-    idx, distances = tf.ensure_shape(idx, static), tf.ensure_shape(distances, static)
+    idx, distances = _with_shape(idx, static), _with_shape(distances, static)
     return (idx, distances) if return_distances else idx
 
 

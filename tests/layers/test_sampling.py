@@ -414,3 +414,28 @@ def test_bad_arguments_raise_one_clear_line(call, message):
     with pytest.raises(ValueError) as error:
         call(np.zeros((1, 8, 3), F32))
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chunk_size", [None, 5])
+def test_ops_convert_to_litert_with_builtin_ops_only(rng, chunk_size):
+    @tf.function(input_signature=[tf.TensorSpec([2, 40, 3], tf.float32), tf.TensorSpec([2, 40, 4], tf.float32)])
+    def pipeline(xyz, features):
+        new_xyz, grouped, _, _ = sampling.sample_and_group(xyz, features, 12, 0.4, 6, chunk_size=chunk_size)
+        dist, idx = sampling.three_nn(xyz, new_xyz, chunk_size=chunk_size)
+        up = sampling.three_interpolate(tf.reduce_max(grouped, axis=2), idx, sampling.interpolation_weights(dist))
+        edges = sampling.edge_features(up, sampling.knn(up, up, 4, chunk_size=chunk_size))
+        return new_xyz, tf.reduce_max(edges, axis=2)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([pipeline.get_concrete_function()], pipeline)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]  # no TF (flex) ops, no custom ops
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    xyz, features = cube(rng, 2, 40, 3), rng.normal(size=(2, 40, 4)).astype(F32)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], xyz if detail["shape"][-1] == 3 else features)
+    interpreter.invoke()
+    outputs = sorted((interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()), key=np.size)
+    new_xyz, pooled = pipeline(xyz, features)
+    np.testing.assert_array_equal(outputs[0], new_xyz)
+    np.testing.assert_allclose(outputs[1], pooled, rtol=1e-5, atol=1e-5)

@@ -34,14 +34,16 @@ to SavedModel, LiteRT and ONNX). Each follows the kernel it replaces:
 
 None of these index ops has a gradient (the original registers none for
 FarthestPointSample, QueryBallPoint and ThreeNN); gradients flow through the
-gathers. The squared distances are computed coordinate by coordinate in the
-kernels' order, `dx*dx + dy*dy + dz*dz` in float32, so ties and the radius
-test come out as the kernels'.
+gathers. The squared distances of the PointNet++ ops are computed coordinate
+by coordinate in the kernels' order, `dx*dx + dy*dy + dz*dz` in float32, so
+ties come out as the kernels' (on CPU: the CUDA kernels may fuse multiply-adds);
+the radius test `sqrt(d2) < radius` is evaluated exactly as `d2 < t` with a
+float32 threshold computed once (`squared_radius_threshold`).
 
 Pairwise work costs `B x M x N` memory; `ball_query`, `three_nn` and `knn`
-take `chunk_size`: the queries are processed `chunk_size` at a time in a
-`tf.map_fn` loop, which bounds the peak at `B x chunk_size x N` (None: all
-at once).
+take `chunk_size`: the queries are processed `chunk_size` at a time, one
+chunk after the other in a `tf.while_loop`, which bounds the peak at
+`B x chunk_size x N` (None: all at once; the results are the same).
 """
 
 import numbers
@@ -254,7 +256,6 @@ def ball_query(points, centres, radius, nsample, *, chunk_size=None):
     points = _xyz(points, "ball_query: points")
     centres = _xyz(centres, "ball_query: centres")
     count = tf.shape(points)[1]
-
     threshold = squared_radius_threshold(radius)
 
     def query(chunk):

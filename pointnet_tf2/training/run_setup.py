@@ -61,7 +61,7 @@ class TrainConfig:
     """Every setting of a training run (the train scripts' flags).
 
     Fields left at None take the task's original default (see
-    `pointnet_tf2.training.tasks.TASKS`).
+    `pointnet_tf2.tasks.TASKS`).
     """
 
     task: str

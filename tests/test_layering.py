@@ -52,7 +52,7 @@ LAYERS = {
     # 2: models, and what analyses them.
     "models": 2,
     "utils.flops": 2,  # counts the multiply-adds of the zoo's layers (lives in utils for its import path)
-    "tasks.names": 0,  # the task names, checked by the registry and the dataset readers
+    "task_names": 0,  # the task names, checked by the registry and the dataset readers
     # 3: tasks: what a task is (defaults, builder arguments, compile arguments,
     # monitor, evaluation protocol) and what it compiles with.
     "tasks": 3,

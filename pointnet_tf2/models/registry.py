@@ -13,7 +13,9 @@ import inspect
 import re
 from typing import Optional
 
-TASKS = ("cls", "part_seg", "sem_seg")
+from pointnet_tf2.task_names import TASK_NAMES
+
+TASKS = TASK_NAMES  # kept for `from pointnet_tf2.models import TASKS`
 INPUT_KINDS = ("points", "voxels")
 OUTPUT_KINDS = ("logits", "embedding")
 # How the clouds a model sees are prepared: name -> what a serving program must do.

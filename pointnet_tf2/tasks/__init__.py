@@ -9,8 +9,8 @@ from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.tasks.base import orthogonal_weight_for
 from pointnet_tf2.tasks.classification import CLASSIFICATION
 from pointnet_tf2.tasks.classification import NearestNeighbourAccuracy
-from pointnet_tf2.tasks.names import TASK_NAMES
-from pointnet_tf2.tasks.names import check_task_name
+from pointnet_tf2.task_names import TASK_NAMES
+from pointnet_tf2.task_names import check_task_name
 from pointnet_tf2.tasks.part_segmentation import PART_SEGMENTATION
 from pointnet_tf2.tasks.semantic_segmentation import SEMANTIC_SEGMENTATION
 

@@ -7,7 +7,7 @@ from keras import ops
 from pointnet_tf2 import metrics
 from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.tasks.base import triplet_loss
-from pointnet_tf2.tasks.names import CLS
+from pointnet_tf2.task_names import CLS
 from pointnet_tf2.losses.triplet import pairwise_distances
 
 

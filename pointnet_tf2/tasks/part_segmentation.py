@@ -5,7 +5,7 @@ import numpy as np
 
 from pointnet_tf2 import metrics
 from pointnet_tf2.tasks.base import Task
-from pointnet_tf2.tasks.names import PART_SEG
+from pointnet_tf2.task_names import PART_SEG
 from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
 
 

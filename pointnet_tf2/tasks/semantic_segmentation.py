@@ -6,7 +6,7 @@ import numpy as np
 from pointnet_tf2 import metrics
 from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.tasks.classification import _named
-from pointnet_tf2.tasks.names import SEM_SEG
+from pointnet_tf2.task_names import SEM_SEG
 
 
 class SemanticSegmentation(Task):

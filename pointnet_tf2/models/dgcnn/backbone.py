@@ -24,14 +24,15 @@ Two conventions live side by side, one per reference:
 import keras
 from keras import ops
 
+from pointnet_tf2.layers import KNN
 from pointnet_tf2.layers import ApplyTransform
+from pointnet_tf2.layers import EdgeFeatures
 from pointnet_tf2.layers import FlattenedIdentity
 from pointnet_tf2.layers import FusedBatchNormalization
 from pointnet_tf2.layers import PointMaxPooling
 from pointnet_tf2.layers import PointwiseDense
 from pointnet_tf2.layers import dense_bn_relu
-from pointnet_tf2.layers.neighbours import KNN
-from pointnet_tf2.layers.neighbours import EdgeFeatures
+from pointnet_tf2.layers.sampling import check_chunk_size as _check_chunk_size
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
@@ -114,7 +115,7 @@ def check_k(k, num_points, what="k"):
 
 def check_chunk_size(value, what="knn_chunk_size"):
     """Returns a kNN chunk size (None: all queries at once) or raises `ValueError` quoting it."""
-    return None if value is None else check_positive_int(value, what)
+    return _check_chunk_size(value, what)
 
 
 def check_momentum(value, what="bn_momentum"):

@@ -57,8 +57,9 @@ def test_list_models_by_family():
     assert list_models(family="voxel") == ["voxel_cnn", "voxel_resnet"]
     assert list_models(family="pointnet") == [
         "pointnet_cls", "pointnet_cls_basic", "pointnet_embed", "pointnet_part_seg", "pointnet_sem_seg"]
+    assert list_models(family="dgcnn") == ["dgcnn_cls", "dgcnn_cls_tf", "dgcnn_part_seg", "dgcnn_sem_seg"]
     assert list_models("part_seg", family="voxel") == []
-    assert sorted(list_models(family="voxel") + list_models(family="pointnet")) == list_models()
+    assert sorted(list_models(family="voxel") + list_models(family="pointnet") + list_models(family="dgcnn")) == list_models()
     with pytest.raises(ValueError, match="list_models: family must be one of .*, got 'pointnet2'"):
         list_models(family="pointnet2")
 

@@ -3,6 +3,7 @@
 from pointnet_tf2.models import pointnet  # noqa: F401  (registers the PointNets)
 from pointnet_tf2.models import embedding  # noqa: F401  (registers pointnet_embed)
 from pointnet_tf2.models import voxel  # noqa: F401  (registers the voxel CNNs)
+from pointnet_tf2.models import pointnet2  # noqa: F401  (registers the PointNet++ models)
 from pointnet_tf2.models.embedding import pointnet_embed
 from pointnet_tf2.models.folding import fold_batch_norm
 from pointnet_tf2.models.pointnet import pointnet_cls

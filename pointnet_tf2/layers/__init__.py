@@ -8,22 +8,58 @@ from pointnet_tf2.layers.fused import FusedBatchNormalization
 from pointnet_tf2.layers.fused import PointMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.layers.fused import set_fused_kernels
+from pointnet_tf2.layers.neighbours import BallQueryGroup
+from pointnet_tf2.layers.neighbours import EdgeFeatures
+from pointnet_tf2.layers.neighbours import FarthestPointSample
+from pointnet_tf2.layers.neighbours import GroupAll
+from pointnet_tf2.layers.neighbours import KNN
+from pointnet_tf2.layers.neighbours import ThreeNNInterpolate
 from pointnet_tf2.layers.regularizers import OrthogonalRegularizer
+from pointnet_tf2.layers.sampling import ball_query
+from pointnet_tf2.layers.sampling import edge_features
+from pointnet_tf2.layers.sampling import farthest_point_sample
+from pointnet_tf2.layers.sampling import gather_points
+from pointnet_tf2.layers.sampling import group_points
+from pointnet_tf2.layers.sampling import interpolation_weights
+from pointnet_tf2.layers.sampling import knn
+from pointnet_tf2.layers.sampling import relative_coordinates
+from pointnet_tf2.layers.sampling import sample_and_group
+from pointnet_tf2.layers.sampling import sample_and_group_all
+from pointnet_tf2.layers.sampling import three_interpolate
+from pointnet_tf2.layers.sampling import three_nn
 from pointnet_tf2.layers.transform_net import ApplyTransform
 from pointnet_tf2.layers.transform_net import FlattenedIdentity
 from pointnet_tf2.layers.transform_net import transform_net
 
 __all__ = [
+    "KNN",
     "ApplyTransform",
+    "BallQueryGroup",
     "BroadcastToPoints",
     "DenseMaxPooling",
+    "EdgeFeatures",
+    "FarthestPointSample",
     "FlattenedIdentity",
     "FusedBatchNormalization",
+    "GroupAll",
     "OrthogonalRegularizer",
     "PointMaxPooling",
     "PointwiseDense",
+    "ThreeNNInterpolate",
+    "ball_query",
     "dense_bn_relu",
+    "edge_features",
+    "farthest_point_sample",
+    "gather_points",
+    "group_points",
+    "interpolation_weights",
+    "knn",
+    "relative_coordinates",
+    "sample_and_group",
+    "sample_and_group_all",
     "set_fused_kernels",
     "shared_mlp",
+    "three_interpolate",
+    "three_nn",
     "transform_net",
 ]

@@ -35,7 +35,7 @@ def _classify(points, xyz, features, *, level, global_mlp, num_classes, head_wid
 
 
 @register_model("pointnet2_cls_ssg", task="cls",
-                description="PointNet++ classifier, single-scale grouping (paper: 90.7% ModelNet40, 91.9% with normals)")
+                description="PointNet++ classifier, single-scale grouping (paper: 90.7% ModelNet40, XYZ)")
 def pointnet2_cls_ssg(
     *,
     num_classes=40,
@@ -104,7 +104,7 @@ def pointnet2_cls_ssg(
 
 
 @register_model("pointnet2_cls_msg", task="cls",
-                description="PointNet++ classifier, multi-scale grouping (the intended network; paper: 91.9% with normals)")
+                description="PointNet++ classifier, multi-scale grouping (as intended: upstream use_nchw defect fixed)")
 def pointnet2_cls_msg(
     *,
     num_classes=40,

@@ -134,7 +134,7 @@ def pointnet2_part_seg(
 
 
 @register_model("pointnet2_part_seg_msg", task="part_seg",
-                description="PointNet++ part segmentation, multi-scale, one-hot category input (paper: 85.1 mIoU)")
+                description="PointNet++ part segmentation, multi-scale, XYZ + normals + one-hot category (ShapeNet part)")
 def pointnet2_part_seg_msg(
     *,
     num_parts=50,

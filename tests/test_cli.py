@@ -17,6 +17,9 @@ def test_models_command_filters_by_task(capsys):
     assert cli.main(["models", "--task", "sem_seg"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert [row.split()[0] for row in rows] == ["pointnet_sem_seg"]
+    assert cli.main(["models", "--family", "voxel"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert [row.split()[:3] for row in rows] == [["voxel_cnn", "cls", "646,200"], ["voxel_resnet", "cls", "901,960"]]
 
 
 def test_python_dash_m_entry_point():

@@ -95,6 +95,7 @@ def test_the_zoo_is_registered_by_family():
 def test_entry_is_complete_and_matches_the_built_model(name):
     entry = model_entry(name)
     assert entry.family and entry.description and entry.test_config, f"{name}: register a family, a description and a tiny test_config"
+    assert entry.builder.__module__.startswith(f"pointnet_tf2.models.{entry.family}."), "a family is one folder"
     model = tiny(name)
     assert (model.builder, model.task) == (name, entry.task)
     assert CLASS_COUNT[entry.task] in model.builder_config

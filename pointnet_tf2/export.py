@@ -23,9 +23,11 @@ each batch norm is first folded into the dense layer before it
 that feed a max over points are fused with it: same outputs within float32
 rounding, faster on CPU (README, Performance). Inputs are
 the clouds as the model was trained on them (for ModelNet-style models: y
-up, centred and scaled into the unit sphere); outputs are logits. A sidecar
-`<output>.json` records the task, input names and shapes, class names and
-up axis, so a serving program knows what the numbers mean.
+up, centred and scaled into the unit sphere); outputs are logits (embeddings
+for embedding models). A sidecar `<output>.json` records the task, input
+names and shapes, what the outputs are, the preprocessing (from the model's
+registry entry), class names and up axis, so a serving program knows what
+the numbers mean.
 
 An existing output is only replaced with `overwrite`, a SavedModel folder
 only if it is one (it has `saved_model.pb`, or the marker file that every
@@ -43,6 +45,10 @@ import numpy as np
 
 from pointnet_tf2.inference import model_task
 from pointnet_tf2.models.folding import fold_batch_norm as fold
+from pointnet_tf2.models.kinds import model_family
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.models.kinds import model_preprocessing
+from pointnet_tf2.models.registry import NORMALIZATIONS
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import has_output_marker
 from pointnet_tf2.utils.files import remove_stale_temporaries
@@ -71,6 +77,13 @@ def missing_packages(format):
 def model_metadata(model, *, class_names=None, category_names=None, up_axis=None, checkpoint=None, format=None):
     """What a serving program needs to know besides the graph.
 
+    For a model of the zoo, what it takes and gives and how its clouds are
+    prepared come from its registry entry (`pointnet_tf2.models.kinds`):
+    `outputs` is "logits" or "embedding", `preprocessing` the entry's
+    `Preprocessing` with the model's own points per cloud, channels and grid
+    size (and `up_axis`, when given). Other Keras models are described as
+    point models of logits on unit-sphere clouds.
+
     Args:
         model: The Keras model.
         class_names: Names of the outputs (classes or parts).
@@ -82,16 +95,25 @@ def model_metadata(model, *, class_names=None, category_names=None, up_axis=None
     Returns:
         A JSON-serialisable dict.
     """
+    input_kind, output_kind = model_kinds(model)
+    preprocessing = model_preprocessing(model)
+    if preprocessing is not None:
+        preprocessing = preprocessing.to_dict()
+        if up_axis is not None:
+            preprocessing["up_axis"] = up_axis
     return {
         "format": format,
         "task": model_task(model),
         "model": getattr(model, "builder", None) or model.name,
+        "family": model_family(model),
         "inputs": {tensor.name: [d if d is not None else -1 for d in tensor.shape] for tensor in model.inputs},
-        "outputs": "logits",
+        "input_kind": input_kind,
+        "outputs": output_kind,
         "class_names": list(class_names) if class_names is not None else None,
         "category_names": list(category_names) if category_names is not None else None,
         "up_axis": up_axis,
-        "normalization": "centre on the centroid, scale the farthest point to 1 (unit sphere)",
+        "normalization": (preprocessing or {}).get("normalization_description", NORMALIZATIONS["unit_sphere"]),
+        "preprocessing": preprocessing,
         "checkpoint": os.path.abspath(checkpoint) if checkpoint else None,
     }
 

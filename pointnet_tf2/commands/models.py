@@ -8,11 +8,12 @@ HELP = "list the models of the zoo with their task and trainable parameter count
 
 def add_arguments(parser):
     parser.add_argument("--task", choices=("cls", "part_seg", "sem_seg"), help="only the models of this task")
+    parser.add_argument("--family", choices=registry.families(), help="only the models of this family")
 
 
 def run(args):
     rows = []
-    for name in registry.list_models(args.task):
+    for name in registry.list_models(args.task, family=args.family):
         entry = registry.model_entry(name)
         model = entry.builder()
         rows.append((name, entry.task, f"{count_trainable_params(model):,}", entry.description))

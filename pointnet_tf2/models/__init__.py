@@ -1,17 +1,23 @@
-"""The model zoo: `get_model(name, **config)` builds any registered model."""
+"""The model zoo: `get_model(name, **config)` builds any registered model.
+
+A folder per model family (`pointnet/`, `voxel/`), each registering its
+models with `register_model`; the pieces they share stay here: the registry,
+`PointCloudModel` (base.py), argument checks (validation.py), batch-norm
+folding (folding.py) and what a built model takes and gives (kinds.py).
+"""
 
 from pointnet_tf2.models import pointnet  # noqa: F401  (registers the PointNets)
-from pointnet_tf2.models import embedding  # noqa: F401  (registers pointnet_embed)
 from pointnet_tf2.models import voxel  # noqa: F401  (registers the voxel CNNs)
 from pointnet_tf2.models import pointnet2  # noqa: F401  (registers the PointNet++ models)
-from pointnet_tf2.models.embedding import pointnet_embed
 from pointnet_tf2.models.folding import fold_batch_norm
 from pointnet_tf2.models.pointnet import pointnet_cls
 from pointnet_tf2.models.pointnet import pointnet_cls_basic
+from pointnet_tf2.models.pointnet import pointnet_embed
 from pointnet_tf2.models.pointnet import pointnet_part_seg
 from pointnet_tf2.models.pointnet import pointnet_sem_seg
 from pointnet_tf2.models.pointnet import pointnet_trunk
 from pointnet_tf2.models.registry import TASKS
+from pointnet_tf2.models.registry import Preprocessing
 from pointnet_tf2.models.registry import get_model
 from pointnet_tf2.models.registry import list_models
 from pointnet_tf2.models.registry import model_entry
@@ -21,6 +27,7 @@ from pointnet_tf2.models.voxel import voxel_resnet
 
 __all__ = [
     "TASKS",
+    "Preprocessing",
     "fold_batch_norm",
     "get_model",
     "list_models",

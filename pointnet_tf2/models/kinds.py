@@ -1,9 +1,21 @@
-"""What a built model takes and gives: points or voxels in, logits or embeddings out.
+"""What a built model takes and gives: points or voxels in, logits or embeddings out, and how its clouds are prepared.
 
-Training, evaluation and retrieval read these instead of guessing from shapes.
+Training, evaluation, retrieval and export read these (from the model's
+registry entry) instead of guessing from shapes.
 """
 
 from pointnet_tf2.models.registry import model_entry
+
+
+def _entry(model):
+    """The `ModelEntry` of a model of the zoo, or None for other models."""
+    builder = getattr(model, "builder", None)
+    if builder is None:
+        return None
+    try:
+        return model_entry(builder)
+    except ValueError:
+        return None
 
 
 def model_kinds(model):
@@ -16,11 +28,31 @@ def model_kinds(model):
     Returns:
         A pair of strings, e.g. `("voxels", "logits")`.
     """
-    builder = getattr(model, "builder", None)
-    if builder is None:
-        return "points", "logits"
-    try:
-        entry = model_entry(builder)
-    except ValueError:
+    entry = _entry(model)
+    if entry is None:
         return "points", "logits"
     return entry.input_kind, entry.output_kind
+
+
+def model_family(model):
+    """Returns the family of a model of the zoo (e.g. "pointnet", "voxel"), or None for other models."""
+    entry = _entry(model)
+    return None if entry is None else entry.family
+
+
+def model_preprocessing(model):
+    """Returns how the clouds a model of the zoo sees are prepared.
+
+    Args:
+        model: A model built by a registered builder (or loaded from a
+            `.keras` file of one).
+
+    Returns:
+        The entry's `Preprocessing` with the values of the model's own
+        builder arguments (points per cloud, channels, grid size), or None
+        for a model that is not of the zoo.
+    """
+    entry = _entry(model)
+    if entry is None:
+        return None
+    return entry.preprocessing_for(getattr(model, "builder_config", None) or {})

@@ -5,6 +5,7 @@ Flag names and defaults are the original scripts'; the extra flags
 """
 
 import argparse
+import json
 import sys
 
 from pointnet_tf2.tasks import get_task
@@ -13,6 +14,40 @@ from pointnet_tf2.training.trainer import TrainConfig
 from pointnet_tf2.training.trainer import train
 
 _SCRIPTS = {"cls": "train_cls.py", "part_seg": "train_part_seg.py", "sem_seg": "train_sem_seg.py"}
+
+
+def parse_model_arg(text):
+    """Parses one `--model_arg KEY=VALUE` into `(key, value)`.
+
+    The value is read as a JSON literal when it is one (`24`, `0.5`, `true`,
+    `[64, 128]`, `"same"`), else kept as the string (`same`).
+
+    Raises:
+        argparse.ArgumentTypeError: If `text` is not `KEY=VALUE` with a
+            Python identifier as the key.
+    """
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. resolution=24), got {text!r}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def model_args(pairs):
+    """The dict of repeated `--model_arg`s (`(key, value)` pairs from `parse_model_arg`).
+
+    Raises:
+        ValueError: If a key is given twice.
+    """
+    args = {}
+    for key, value in pairs or ():
+        if key in args:
+            raise ValueError(f"--model_arg {key} given twice ({args[key]!r} and {value!r})")
+        args[key] = value
+    return args
 
 
 def build_parser(task_name):
@@ -29,6 +64,10 @@ def build_parser(task_name):
     add("--num_classes", type=int, default=None,
         help="class count of data that names no classes (no shape_names.txt); never guessed from the labels")
     add("--model", default=task.default_model, help="registry name of a model for this task (pointnet-tf2 models)")
+    add("--model_arg", action="append", type=parse_model_arg, default=None, metavar="KEY=VALUE",
+        help="an argument of the model's builder, repeatable, e.g. --model_arg resolution=24 --model_arg "
+        "dropout_rate=0.5; VALUE is read as JSON when it parses (numbers, true/false, lists), else as a string. "
+        "Arguments the run sets (num_classes, num_points, input_dims, ...) come from the data and their flags")
     add("--log_dir", default=task.log_dir, help="checkpoints, config.json, log.csv and TensorBoard events")
     add("--num_point", type=int, default=task.num_point, help="points per cloud")
     add("--max_epoch", type=int, default=task.max_epoch, help="epochs to run")
@@ -113,9 +152,12 @@ def main(task_name, argv=None):
         The exit status.
     """
     args = build_parser(task_name).parse_args(argv)
-    config = TrainConfig.from_values(vars(args), task=task_name)
+    values = vars(args)
+    pairs = values.pop("model_arg")
+    config = TrainConfig.from_values(values, task=task_name)
 
     try:
+        config.model_args = model_args(pairs)
         train(config)
     except (ValueError, OSError) as error:
         print(f"{_SCRIPTS[task_name]}: error: {error}", file=sys.stderr)

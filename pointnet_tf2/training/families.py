@@ -27,14 +27,16 @@ def _entry(config):
     return model_entry(config.model)
 
 
-def _voxel_inputs(entry):
-    """Sequence options feeding a voxel model: grids of the builder's default size.
+def _voxel_inputs(config):
+    """Sequence options feeding a voxel model: grids of the size the run builds it with.
 
-    The Sequence reads the dataset's stored grids when it has them (and
-    raises if their size is not the model's), else voxelises the points.
+    The grid size is the builder's `resolution` and `inner` as the run sets
+    them (`--model_arg resolution=24`), else the builder's defaults. The
+    Sequence reads the dataset's stored grids when it has them (and raises
+    if their size is not the model's), else voxelises the points.
     """
-    defaults = entry.defaults()
-    return {"inputs": "voxels", "voxelize": Voxelize(defaults["resolution"], defaults["inner"])}
+    preprocessing = _entry(config).preprocessing_for(getattr(config, "model_args", None) or {})
+    return {"inputs": "voxels", "voxelize": Voxelize(preprocessing.resolution, preprocessing.inner)}
 
 
 def check_options(config):
@@ -100,7 +102,7 @@ def train_sequence_options(config, description):
         options["augment"] = train_augmentation(train_rotation, task=config.task, up_axis=description.up_axis,
                                                 seed=config.seed)
     if entry.input_kind == "voxels":
-        options.update(_voxel_inputs(entry))
+        options.update(_voxel_inputs(config))
     if entry.output_kind == "embedding":
         p = classes_per_batch(config, description)
         options["sampler"] = ClassBalancedSampler(p, config.batch_size // p, seed=config.seed)
@@ -111,7 +113,7 @@ def train_sequence_options(config, description):
 def eval_sequence_options(config):
     """Extra `PointCloudSequence` arguments of the validation data of a run."""
     entry = _entry(config)
-    return _voxel_inputs(entry) if entry.input_kind == "voxels" else {}
+    return _voxel_inputs(config) if entry.input_kind == "voxels" else {}
 
 
 def wants_visuals(model):

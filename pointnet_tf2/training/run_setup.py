@@ -44,6 +44,16 @@ MIN_BATCH_NORM_BATCH = 2
 # ... and below this a warning is printed.
 SMALL_BATCH_NORM_BATCH = 8
 MIN_LEARNING_RATE = 1e-5  # the original's floor
+# Builder arguments a run sets itself, and what sets each: never a --model_arg.
+RUN_MODEL_ARGUMENTS = {
+    "num_classes": "the dataset's class count (--num_classes for data that names no classes)",
+    "num_parts": "the dataset's part count",
+    "num_categories": "the dataset's category count",
+    "num_points": "--num_point",
+    "input_dims": "the dataset's channels per point (--use_normals)",
+    "orthogonal_weight": "--orthogonal_weight",
+    "bn_momentum": "--bn_init_decay",
+}
 
 
 @dataclasses.dataclass
@@ -105,6 +115,8 @@ class TrainConfig:
     divergence_factor: float = 5.0
     # The original's exact schedules (see ORIGINAL_SETTINGS) instead of the stable defaults.
     original_settings: bool = False
+    # Further builder arguments of the model (--model_arg KEY=VALUE), e.g. {"resolution": 24}.
+    model_args: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_values(cls, values, **overrides):
@@ -128,6 +140,7 @@ class TrainConfig:
                 setattr(config, field, getattr(task, field))
         if config.model is None:
             config.model = task.default_model
+        config.model_args = dict(config.model_args or {})
         if config.bn_decay_decay_step is None:
             config.bn_decay_decay_step = task.bn_decay_step
         for field in ("num_point", "max_epoch", "batch_size", "decay_step", "bn_decay_decay_step", "steps_per_execution"):
@@ -156,7 +169,11 @@ class TrainConfig:
             raise ValueError(f"--validate_on must be auto, val, test or none, got {config.validate_on!r}")
 
         check_mode(config.distribute)
+        check_model_arguments(config)
         return config
+
+
+_FIELD_DEFAULTS = {field.name: field.default for field in dataclasses.fields(TrainConfig)}
 
 
 def _log(config, message):
@@ -239,21 +256,74 @@ def input_channels(config, description):
     return get_task(config.task).input_channels(description, config.use_normals)
 
 
+def check_model_arguments(config):
+    """Checks `--model_arg` and the run flags that feed the model's builder.
+
+    A `--model_arg` must be an argument of the builder that the run does not
+    set itself (`RUN_MODEL_ARGUMENTS`); a run flag feeding the builder
+    (`--orthogonal_weight`, `--bn_init_decay`, `--use_normals`) must apply to
+    the model unless it is at its default. Values are checked by the builder.
+
+    Args:
+        config: A `TrainConfig` with its model resolved.
+
+    Raises:
+        ValueError: One line naming the argument or flag, the model and what
+            it accepts.
+    """
+    entry = model_entry(config.model)
+    accepted = entry.defaults()
+    if not isinstance(config.model_args, dict):
+        raise ValueError(f"--model_arg: expected KEY=VALUE arguments, got {config.model_args!r}")
+    for key in config.model_args:
+        if key in RUN_MODEL_ARGUMENTS:
+            raise ValueError(f"--model_arg {key}: the run sets it from {RUN_MODEL_ARGUMENTS[key]}, not --model_arg")
+        if key not in accepted:
+            settable = sorted(set(accepted) - set(RUN_MODEL_ARGUMENTS))
+            raise ValueError(f"--model_arg {key}: {config.model} has no argument {key!r}; it accepts "
+                             f"{', '.join(settable)}")
+    for argument, flag, value in (("orthogonal_weight", "orthogonal_weight", config.orthogonal_weight),
+                                  ("bn_momentum", "bn_init_decay", config.bn_init_decay),
+                                  ("input_dims", "use_normals", config.use_normals)):
+        if argument not in accepted and value != _FIELD_DEFAULTS[flag]:
+            raise ValueError(f"--{flag} does not apply to {config.model} (its builder takes no {argument}); "
+                             "leave it at its default")
+
+
 def build_model(config, description):
-    """Builds the (un-compiled) model of a run from the registry."""
+    """Builds the (un-compiled) model of a run from the registry.
+
+    The builder gets what the run sets from the dataset and its flags (see
+    `RUN_MODEL_ARGUMENTS`) and the run's `--model_arg`s, exactly: a flag at
+    its default is left out for a builder without that argument (voxel
+    models: no points, no regulariser; the data pipeline still samples
+    `--num_point` points per cloud before voxelising), anything else that
+    does not fit is an error, never dropped.
+
+    Raises:
+        ValueError: On a model of another task, an argument or flag that does
+            not fit the model (see `check_model_arguments`), or a value the
+            builder rejects.
+    """
     task = get_task(config.task)
     entry = model_entry(config.model)
     if entry.task != task.name:
         raise ValueError(f"--model {config.model} is a {entry.task} model, not a {task.name} model")
+    check_model_arguments(config)
+    accepted = entry.defaults()
     orthogonal_weight = config.orthogonal_weight
-    if orthogonal_weight is None and "orthogonal_weight" in entry.defaults():
+    if orthogonal_weight is None and "orthogonal_weight" in accepted:
         orthogonal_weight = orthogonal_weight_for(config.batch_size)
     kwargs = task.model_config(description, config.num_point, input_channels(config, description), orthogonal_weight)
-    if "orthogonal_weight" not in entry.defaults():
-        kwargs.pop("orthogonal_weight", None)
     kwargs["bn_momentum"] = config.bn_init_decay
-    # Builders take what they need (voxel CNNs: no points, no batch norm).
-    return get_model(config.model, **{k: v for k, v in kwargs.items() if k in entry.defaults()})
+    dataset_arguments = {"num_classes", "num_parts", "num_categories"}
+    missing = sorted(dataset_arguments & (set(kwargs) - set(accepted)))
+    if missing:
+        raise ValueError(f"--model {config.model}: its builder takes no {', '.join(missing)}, which a "
+                         f"{task.name} run sets from the dataset")
+    # Flags at their default that the builder has no argument for (checked above).
+    kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    return get_model(config.model, **kwargs, **config.model_args)
 
 
 def compile_model(model, config, description, *, steps_per_epoch=None):
@@ -327,7 +397,7 @@ def save_run_config(config, description, model, path):
 # --learning_rate and the schedule, --verbose, --visuals_every, --no_test, ...)
 # may change.
 RESUME_SETTINGS = ("num_point", "use_normals", "batch_size", "orthogonal_weight", "bn_init_decay", "optimizer", "seed",
-                   "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch")
+                   "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch", "model_args")
 # Dataset properties a resumed run must keep (dataset root, class count, channels).
 RESUME_DATASET = ("num_classes", "input_dims", "root")
 
@@ -343,10 +413,12 @@ def resume_mismatch(previous, config, description=None):
     Returns:
         `"--SETTING was OLD, now NEW"` (or `"the dataset's PROPERTY ..."`), or None.
     """
-    recorded = previous["train_config"]
+    recorded = dict(previous["train_config"])
+    recorded.setdefault("model_args", {})  # runs recorded before --model_arg had none
     for key in RESUME_SETTINGS:
         if key in recorded and recorded[key] != getattr(config, key):
-            return f"--{key} was {recorded[key]!r}, now {getattr(config, key)!r}"
+            flag = "model_arg" if key == "model_args" else key
+            return f"--{flag} was {recorded[key]!r}, now {getattr(config, key)!r}"
     if description is None:
         return None
     dataset = previous.get("dataset") or {}

@@ -27,7 +27,8 @@ def test_voxel_cnn_trains_through_train_cls(tiny_data, tmp_path, capsys):
 def embed_run(tiny_data, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("embed") / "log"
     status = main("cls", ["--data", tiny_data("cls"), "--log_dir", str(log_dir), "--model", "pointnet_embed",
-                          "--classes_per_batch", "4", "--triplet_mining", "batch_all", *FAST])
+                          "--classes_per_batch", "4", "--triplet_mining", "batch_all", "--model_arg", "embedding_dim=16",
+                          *FAST])
     assert status == 0
     return log_dir
 
@@ -41,6 +42,8 @@ def test_pointnet_embed_trains_with_triplet_loss(embed_run):
     assert np.isfinite(float(rows[0]["loss"]))
     state = json.loads((embed_run / "training_state.json").read_text())
     assert state["monitor"] == "val_nn_accuracy"
+    config = json.loads((embed_run / "config.json").read_text())
+    assert config["model"]["builder_config"]["embedding_dim"] == 16
     results = json.loads((embed_run / "test_results.json").read_text())
     assert results["task"] == "retrieval" and 0.0 <= results["map"] <= 1.0
 

@@ -19,6 +19,9 @@ from pointnet_tf2.models.pointnet2.backbone import set_abstraction_msg
 from pointnet_tf2.models.pointnet2.backbone import split_points
 from pointnet_tf2.models.pointnet2.common import fc_head
 from pointnet_tf2.models.pointnet2.common import logits_layer
+from pointnet_tf2.models.pointnet2.common import SHAPES
+from pointnet_tf2.models.pointnet2.common import TINY_MSG
+from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
@@ -34,8 +37,11 @@ def _classify(points, xyz, features, *, level, global_mlp, num_classes, head_wid
     return PointCloudModel(points, logits, name=name)
 
 
-@register_model("pointnet2_cls_ssg", task="cls",
-                description="PointNet++ classifier, single-scale grouping (paper: 90.7% ModelNet40, XYZ)")
+@register_model(
+    "pointnet2_cls_ssg", family="pointnet2", task="cls", preprocessing=SHAPES,
+    description="PointNet++ classifier, single-scale grouping (paper: 90.7% ModelNet40, XYZ)",
+    test_config=dict(num_classes=4, num_points=None, **TINY_SSG, global_mlp=(16,), head_widths=(8,)),
+)
 def pointnet2_cls_ssg(
     *,
     num_classes=40,
@@ -103,8 +109,11 @@ def pointnet2_cls_ssg(
                      name=name)
 
 
-@register_model("pointnet2_cls_msg", task="cls",
-                description="PointNet++ classifier, multi-scale grouping (as intended: upstream use_nchw defect fixed)")
+@register_model(
+    "pointnet2_cls_msg", family="pointnet2", task="cls", preprocessing=SHAPES,
+    description="PointNet++ classifier, multi-scale grouping (as intended: upstream use_nchw defect fixed)",
+    test_config=dict(num_classes=4, num_points=None, **TINY_MSG, global_mlp=(16,), head_widths=(8,)),
+)
 def pointnet2_cls_msg(
     *,
     num_classes=40,

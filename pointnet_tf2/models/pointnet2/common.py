@@ -7,6 +7,16 @@ from pointnet_tf2.layers import dense_bn_relu
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
+from pointnet_tf2.models.registry import Preprocessing
+
+# How the clouds are prepared: shapes in the unit sphere with y up (ModelNet40, ShapeNet part), and the
+# zoo's semantic segmentation blocks (S3DIS layout, z up; XYZ first, in metres like the original's radii).
+SHAPES = Preprocessing(normalization="unit_sphere", up_axis="y")
+BLOCKS = Preprocessing(normalization="s3dis_blocks", up_axis="z")
+
+# Tiny set abstraction settings for the shared model test suite (`test_config`).
+TINY_SSG = dict(npoints=(16, 8), radii=(0.4, 0.8), nsamples=(8, 8), mlps=((8, 8), (8, 16)))
+TINY_MSG = dict(npoints=(16, 8), radii=((0.3, 0.6), (0.8,)), nsamples=((4, 8), (8,)), mlps=(((8,), (8, 8)), ((16,),)))
 
 
 def points_input(num_points, input_dims, model):

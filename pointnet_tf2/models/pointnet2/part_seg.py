@@ -35,6 +35,9 @@ from pointnet_tf2.models.pointnet2.backbone import set_abstraction_msg
 from pointnet_tf2.models.pointnet2.backbone import split_points
 from pointnet_tf2.models.pointnet2.common import fc_head
 from pointnet_tf2.models.pointnet2.common import logits_layer
+from pointnet_tf2.models.pointnet2.common import SHAPES
+from pointnet_tf2.models.pointnet2.common import TINY_MSG
+from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
@@ -51,8 +54,12 @@ def _segment(points, category, pyramid, *, skip0, fp_mlps, fp_names, num_parts, 
     return PointCloudModel({"points": points, "category": category}, outputs, name=name)
 
 
-@register_model("pointnet2_part_seg", task="part_seg",
-                description="PointNet++ part segmentation, single-scale, XYZ + normals (ShapeNet part: 50 parts)")
+@register_model(
+    "pointnet2_part_seg", family="pointnet2", task="part_seg", preprocessing=SHAPES,
+    description="PointNet++ part segmentation, single-scale, XYZ + normals (ShapeNet part: 50 parts)",
+    test_config=dict(num_parts=6, num_categories=3, num_points=None, **TINY_SSG, global_mlp=(16,),
+                     fp_mlps=((8,), (8,), (8,)), head_widths=(8,)),
+)
 def pointnet2_part_seg(
     *,
     num_parts=50,
@@ -133,8 +140,12 @@ def pointnet2_part_seg(
                     chunk_size=chunk_size, model=model, name=name)  # fmt: skip
 
 
-@register_model("pointnet2_part_seg_msg", task="part_seg",
-                description="PointNet++ part segmentation, multi-scale, XYZ + normals + one-hot category (ShapeNet part)")
+@register_model(
+    "pointnet2_part_seg_msg", family="pointnet2", task="part_seg", preprocessing=SHAPES,
+    description="PointNet++ part segmentation, multi-scale, XYZ + normals + one-hot category (ShapeNet part)",
+    test_config=dict(num_parts=6, num_categories=3, num_points=None, **TINY_MSG, global_mlp=(16,),
+                     fp_mlps=((8,), (8,), (8,)), head_widths=(8,)),
+)
 def pointnet2_part_seg_msg(
     *,
     num_parts=50,

@@ -1,4 +1,4 @@
-"""Tests for pointnet_tf2.models.embedding (pointnet_embed)."""
+"""Tests for pointnet_tf2.models.pointnet.embedding (pointnet_embed): invariance, triplet training, its argument."""
 
 import keras
 import numpy as np
@@ -8,7 +8,7 @@ from pointnet_tf2.models import get_model
 from pointnet_tf2.models import model_entry
 
 TINY = dict(num_classes=3, num_points=32, embedding_dim=8, mlp1=(8,), mlp2=(16,), head_widths=(16,),
-            tnet_conv_widths=(8,), tnet_fc_widths=(8,))
+            tnet_conv_widths=(8,), tnet_fc_widths=(8,))  # a fixed point count, unlike the registry's test_config
 
 
 def test_embeddings_are_unit_vectors_and_permutation_invariant():
@@ -25,7 +25,7 @@ def test_embeddings_are_unit_vectors_and_permutation_invariant():
     assert model.get_layer("max_pool").output.shape == (None, 16)
 
 
-def test_trains_one_step_with_triplet_loss_saves_and_loads(tmp_path):
+def test_trains_one_step_with_triplet_loss():
     from pointnet_tf2.training.triplet import TripletLoss
 
     model = get_model("pointnet_embed", **TINY)
@@ -33,13 +33,10 @@ def test_trains_one_step_with_triplet_loss_saves_and_loads(tmp_path):
     points = rng.normal(size=(6, 32, 3)).astype(np.float32)
     labels = np.array([0, 0, 1, 1, 2, 2], np.int32)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss=TripletLoss(margin=0.5))
+    before = [w.copy() for w in model.get_weights()]
     history = model.fit(points, labels, batch_size=6, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
-    path = tmp_path / "embed.keras"
-    model.save(path)
-    restored = keras.saving.load_model(path, compile=False)
-    assert restored.builder == "pointnet_embed" and restored.builder_config["embedding_dim"] == 8
-    np.testing.assert_allclose(restored.predict(points, verbose=0), model.predict(points, verbose=0), atol=1e-5)
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
 
 
 def test_bad_configuration():

@@ -1,23 +1,23 @@
+"""PointNet-family specifics: the original's parameter counts and layer names, invariances, the trunk.
+
+What every model must do (build, call, save, config, bad arguments and
+inputs, export) is in `tests/models/test_model_suite.py`.
+"""
+
 import keras
 import numpy as np
 import pytest
 
 import pointnet_tf2
 from pointnet_tf2.models import get_model
+from pointnet_tf2.models import model_entry
 from pointnet_tf2.models import pointnet_trunk
+from pointnet_tf2.models.pointnet import pointnet_cls
 from pointnet_tf2.utils.keras_utils import count_trainable_params
 
-# Small configurations of every model, fast to build, call and save.
-SMALL = {
-    "pointnet_cls": dict(num_classes=4, num_points=None, mlp1=(8, 8), mlp2=(8, 16), head_widths=(16, 8),
-                         tnet_conv_widths=(8, 16), tnet_fc_widths=(16, 8)),
-    "pointnet_cls_basic": dict(num_classes=4, num_points=None, mlp=(8, 8, 16), head_widths=(8,)),
-    "pointnet_sem_seg": dict(num_classes=5, num_points=None, mlp=(8, 8, 16), global_widths=(8,), seg_widths=(16, 8)),
-    "pointnet_part_seg": dict(num_parts=6, num_categories=3, num_points=None, mlp1=(8, 8, 8), mlp2=(16, 32),
-                              input_tnet_conv_widths=(8, 16), input_tnet_fc_widths=(8,),
-                              feature_tnet_conv_widths=(8, 16), feature_tnet_fc_widths=(8,),
-                              cls_widths=(8, 8), seg_widths=(16, 8, 8)),
-}
+# The small configurations of the registry entries (point count free), fast to build and call.
+SMALL = {name: model_entry(name).test_config
+         for name in ("pointnet_cls", "pointnet_cls_basic", "pointnet_sem_seg", "pointnet_part_seg")}
 
 
 def make_inputs(model, num_points, rng, batch=2):
@@ -95,24 +95,6 @@ def test_segmentation_is_permutation_equivariant(rng):
     np.testing.assert_allclose(np.asarray(model(points[:, order], training=False)), out[:, order], atol=1e-5)
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_keras_file_round_trip(name, tmp_path, rng):
-    model = get_model(name, **SMALL[name])
-    inputs = make_inputs(model, 64, rng)
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    restored = keras.saving.load_model(path)
-    assert type(restored) is type(model) and restored.task == model.task
-    assert restored.builder_config == model.builder_config
-    expected, got = model.predict(inputs, verbose=0), restored.predict(inputs, verbose=0)
-    if isinstance(expected, dict):
-        assert expected.keys() == got.keys()
-        for key in expected:
-            np.testing.assert_array_equal(expected[key], got[key])
-    else:
-        np.testing.assert_array_equal(expected, got)
-
-
 def test_keras_file_loads_with_only_the_package_import(tmp_path):
     import subprocess
     import sys
@@ -127,17 +109,6 @@ def test_keras_file_loads_with_only_the_package_import(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("PointCloudModel pointnet_cls (1, 4)")
-
-
-@pytest.mark.parametrize("name", sorted(SMALL))
-def test_get_config_round_trip(name):
-    model = get_model(name, **SMALL[name])
-    config = model.get_config()
-    assert config["builder"] == name
-    clone = model.__class__.from_config(config)
-    assert clone.get_config() == config
-    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
-    assert [w.path for w in clone.weights] == [w.path for w in model.weights]
 
 
 def test_logits_are_float32_under_mixed_precision(mixed_precision, rng):
@@ -228,15 +199,6 @@ def test_bad_configuration(name, kwargs, match):
         get_model(name, **kwargs)
 
 
-def test_wrong_input_rank_at_call_time():
-    model = get_model("pointnet_cls", **SMALL["pointnet_cls"])
-    for shape in [(100, 3), (2, 100, 3, 1)]:
-        with pytest.raises(ValueError, match=rf"input 'points' must have shape \(B, N, 3\), got shape \({shape[0]}, "):
-            model(np.zeros(shape, "float32"))
-    with pytest.raises(ValueError, match=r"got shape \(2, 100, 2\)"):
-        model(np.zeros((2, 100, 2), "float32"))
-
-
 def test_fixed_point_count_is_checked():
     model = get_model("pointnet_cls_basic", num_classes=3, num_points=64, mlp=(8, 16), head_widths=(8,))
     with pytest.raises(ValueError, match=r"must have shape \(B, 64, 3\), got shape \(1, 32, 3\)"):
@@ -255,3 +217,8 @@ def test_part_seg_without_category_input(rng):
 def test_package_level_names():
     assert pointnet_tf2.get_model is get_model
     assert "pointnet_cls" in pointnet_tf2.list_models()
+    # the family folder is a package exporting its builders, also where they were before
+    assert pointnet_tf2.models.pointnet_cls is pointnet_cls
+    from pointnet_tf2.models.embedding import pointnet_embed
+
+    assert pointnet_embed is pointnet_tf2.models.pointnet_embed

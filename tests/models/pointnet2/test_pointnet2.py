@@ -8,6 +8,7 @@ import pytest
 
 from pointnet_tf2.models import get_model
 from pointnet_tf2.models import list_models
+from pointnet_tf2.models import model_entry
 from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.pointnet2.defaults import training_defaults
 from pointnet_tf2.tasks import get_task
@@ -16,19 +17,8 @@ from pointnet_tf2.utils.keras_utils import count_trainable_params
 
 NAMES = ["pointnet2_cls_msg", "pointnet2_cls_ssg", "pointnet2_part_seg", "pointnet2_part_seg_msg", "pointnet2_sem_seg"]
 
-# Tiny configurations: few centres, small balls and MLPs (fast to build, call and fit).
-_SSG = dict(npoints=(16, 8), radii=(0.4, 0.8), nsamples=(8, 8), mlps=((8, 8), (8, 16)))
-_MSG = dict(npoints=(16, 8), radii=((0.3, 0.6), (0.8,)), nsamples=((4, 8), (8,)), mlps=(((8,), (8, 8)), ((16,),)))
-SMALL = {
-    "pointnet2_cls_ssg": dict(num_classes=4, num_points=None, **_SSG, global_mlp=(16,), head_widths=(8,)),
-    "pointnet2_cls_msg": dict(num_classes=4, num_points=None, **_MSG, global_mlp=(16,), head_widths=(8,)),
-    "pointnet2_part_seg": dict(num_parts=6, num_categories=3, num_points=None, **_SSG, global_mlp=(16,),
-                               fp_mlps=((8,), (8,), (8,)), head_widths=(8,)),
-    "pointnet2_part_seg_msg": dict(num_parts=6, num_categories=3, num_points=None, **_MSG, global_mlp=(16,),
-                                   fp_mlps=((8,), (8,), (8,)), head_widths=(8,)),
-    "pointnet2_sem_seg": dict(num_classes=5, num_points=None, input_dims=9, **_SSG, fp_mlps=((8,), (8,)),
-                              head_widths=(8,)),
-}
+# The registered tiny configurations: few centres, small balls and MLPs (fast to build, call and fit).
+SMALL = {name: model_entry(name).test_config for name in NAMES}
 
 
 @functools.lru_cache(maxsize=None)
@@ -229,10 +219,15 @@ def test_bad_arguments_raise_one_clear_value_error(name, config, message):
     assert "\n" not in str(error.value)
 
 
-def test_registered_with_their_tasks():
+def test_registered_with_their_family_tasks_and_preprocessing():
+    assert list_models(family="pointnet2") == NAMES
     assert {"pointnet2_cls_ssg", "pointnet2_cls_msg"} <= set(list_models("cls"))
     assert {"pointnet2_part_seg", "pointnet2_part_seg_msg"} <= set(list_models("part_seg"))
     assert "pointnet2_sem_seg" in list_models("sem_seg")
+    shapes = model_entry("pointnet2_part_seg").preprocessing
+    assert (shapes.normalization, shapes.up_axis, shapes.channels, shapes.num_points) == ("unit_sphere", "y", 6, 2048)
+    blocks = model_entry("pointnet2_sem_seg").preprocessing
+    assert (blocks.normalization, blocks.up_axis, blocks.channels, blocks.num_points) == ("s3dis_blocks", "z", 3, 8192)
 
 
 def test_training_defaults_cover_every_model_and_name_train_config_fields():

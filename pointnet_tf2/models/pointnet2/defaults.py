@@ -18,11 +18,12 @@ original PointNet's settings (the zoo's task defaults).
 """
 
 import dataclasses
+import math
 from typing import Optional
 
 # Augmentations, as `(provider.py function, arguments)`:
-ROTATE_UP_Y = ("rotate_point_cloud", {"axis": "y", "max_angle": "2 pi"})  # one uniform angle per cloud
-ROTATE_UP_Z = ("rotate_point_cloud_z", {"axis": "z", "max_angle": "2 pi"})
+ROTATE_UP_Y = ("rotate_point_cloud", {"axis": "y", "max_angle": 2 * math.pi})  # one uniform angle per cloud
+ROTATE_UP_Z = ("rotate_point_cloud_z", {"axis": "z", "max_angle": 2 * math.pi})
 # Small rotation about x, y and z: angles N(0, 0.06) clipped to +-0.18 rad, R = Rz Ry Rx.
 ROTATE_PERTURBATION = ("rotate_perturbation_point_cloud", {"sigma": 0.06, "clip": 0.18})
 SCALE = ("random_scale_point_cloud", {"low": 0.8, "high": 1.25, "anisotropic": False})  # one factor per cloud

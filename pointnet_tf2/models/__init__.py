@@ -8,6 +8,7 @@ folding (folding.py) and what a built model takes and gives (kinds.py).
 
 from pointnet_tf2.models import pointnet  # noqa: F401  (registers the PointNets)
 from pointnet_tf2.models import dgcnn  # noqa: F401  (registers the DGCNNs)
+from pointnet_tf2.models import pointnet2  # noqa: F401  (registers the PointNet++ models)
 from pointnet_tf2.models import voxel  # noqa: F401  (registers the voxel CNNs)
 from pointnet_tf2.models.folding import fold_batch_norm
 from pointnet_tf2.models.pointnet import pointnet_cls

@@ -44,7 +44,7 @@ _EXPORTS = {
     "write_modelnet_layout": "pointnet_tf2.data.datasets.modelnet40",
     "write_shapenet_part_layout": "pointnet_tf2.data.datasets.shapenet_part",
     "write_s3dis_layout": "pointnet_tf2.data.datasets.s3dis",
-    "build_vds": "pointnet_tf2.data.io.vds",
+    "build_vds": "pointnet_tf2.data.vds",
     "open_vds": "pointnet_tf2.data.io.vds_reader",
     "resample_indices": "pointnet_tf2.data.geometry",
     "PointCloudSequence": "pointnet_tf2.data.sequence",

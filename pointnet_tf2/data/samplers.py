@@ -11,10 +11,6 @@ from pointnet_tf2.data.checks import check_non_negative_int
 from pointnet_tf2.data.checks import check_positive_int
 
 
-def _positive_int(value, what):
-    return check_positive_int(f"ClassBalancedSampler: {what}", value)
-
-
 class ClassBalancedSampler:
     """Batches of `classes_per_batch` classes x `shapes_per_class` clouds.
 
@@ -42,10 +38,12 @@ class ClassBalancedSampler:
     """
 
     def __init__(self, classes_per_batch=8, shapes_per_class=4, *, seed=0, batches_per_epoch=None, labels=None):
-        self.classes_per_batch = _positive_int(classes_per_batch, "classes_per_batch")
-        self.shapes_per_class = _positive_int(shapes_per_class, "shapes_per_class")
+        self.classes_per_batch = check_positive_int("ClassBalancedSampler: classes_per_batch", classes_per_batch)
+        self.shapes_per_class = check_positive_int("ClassBalancedSampler: shapes_per_class", shapes_per_class)
         self.seed = check_non_negative_int("ClassBalancedSampler: seed", seed)
-        self.batches_per_epoch = None if batches_per_epoch is None else _positive_int(batches_per_epoch, "batches_per_epoch")
+        self.batches_per_epoch = None
+        if batches_per_epoch is not None:
+            self.batches_per_epoch = check_positive_int("ClassBalancedSampler: batches_per_epoch", batches_per_epoch)
         self.labels = None
         if labels is not None:
             labels = np.asarray(labels)

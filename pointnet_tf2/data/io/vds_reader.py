@@ -1,4 +1,4 @@
-"""Reading a virtual dataset written by `build_vds` (see `pointnet_tf2.data.io.vds`), and checking its sources.
+"""Reading a virtual dataset written by `build_vds` (see `pointnet_tf2.data.vds`), and checking its sources.
 
 HDF5 returns fill values, silently, for the rows of a source file that is
 missing, so `build_vds` records each source's path, row count, size and a

@@ -191,3 +191,11 @@ def test_checks_return_plain_numbers():
     assert check_non_negative_int("seed", 0) == 0
     assert check_int("k", 5, 2) == 5
     assert check_positive_float("stride", np.float32(0.5)) == 0.5 and type(check_positive_float("s", 2)) is float
+
+
+def test_the_task_table_names_the_tasks_of_the_tasks_package():
+    # data cannot import the tasks package (it sits below it): the two tables are kept equal here.
+    from pointnet_tf2.data.description import TASKS
+    from pointnet_tf2.tasks.names import TASK_NAMES
+
+    assert TASKS == TASK_NAMES

@@ -24,8 +24,8 @@ from pointnet_tf2.data.checks import check_int
 from pointnet_tf2.data.checks import check_non_negative_int
 from pointnet_tf2.data.checks import check_positive_float
 from pointnet_tf2.data.checks import check_positive_int
-from pointnet_tf2.data.datasets import LAYOUT_TASKS
 from pointnet_tf2.data.datasets import LAYOUTS
+from pointnet_tf2.data.datasets import LAYOUT_TASKS
 from pointnet_tf2.data.datasets import modelnet40
 from pointnet_tf2.data.datasets import s3dis
 from pointnet_tf2.data.datasets import shapenet_part
@@ -45,7 +45,8 @@ MOVED = {
     "writers": {"write_modelnet_layout": "datasets.modelnet40", "write_shapenet_part_layout": "datasets.shapenet_part",
                 "write_shapenet_part_full_resolution": "datasets.shapenet_part",
                 "write_s3dis_layout": "datasets.s3dis", "staged_folder": "io.shards"},
-    "raw.s3dis": {"prepare_s3dis": "datasets.s3dis", "block_features": "datasets.s3dis", "room_blocks": "datasets.s3dis"},
+    "raw.s3dis": {"prepare_s3dis": "datasets.s3dis", "block_features": "datasets.s3dis",
+                  "room_blocks": "datasets.s3dis"},
     "raw.shapenet_part": {"prepare_shapenet_part": "datasets.shapenet_part",
                           "read_full_resolution": "datasets.shapenet_part"},
     "raw.modelnet_normals": {"prepare_modelnet_normals": "datasets.modelnet40"},
@@ -64,6 +65,10 @@ MOVED = {
     "voxels": {"read_binvox": "io.binvox", "load_voxel_npz": "io.binvox"},
 }
 SHIMS = ("formats", "writers", "raw", "prepare", "prepare_common", "prepare_voxels", "shapes", "vds_reader", "h5read")
+# A task name as a string literal; compared with something; a key of a dict.
+TASK_NAME = r"""["'](?:cls|part_seg|sem_seg)["']"""
+COMPARED = re.compile(rf"(==|!=|\bin)\s*[(\[{{]?\s*{TASK_NAME}|{TASK_NAME}\s*(==|!=|\bin\b)")
+KEYED = re.compile(rf"{TASK_NAME}\s*:")
 GENERIC = ("io", "geometry", "checks", "description", "conversion", "runner")
 ABOVE_GENERIC = ("datasets", "vds", "synthetic", "sequence", "meshes", "voxels", "samplers", "augment") + SHIMS
 
@@ -88,7 +93,9 @@ def _part(module):
     return module[len(prefix):].split(".")[0] if module.startswith(prefix) else None
 
 
-def test_each_dataset_declares_its_labels_and_the_description_carries_them(modelnet_dir, shapenet_part_dir, s3dis_dir):
+def test_each_dataset_declares_its_labels_and_the_description_carries_them(
+    modelnet_dir, shapenet_part_dir, s3dis_dir
+):
     expected = {
         modelnet_dir: (modelnet40, CLOUD_LABELS, "label", False, False),
         shapenet_part_dir: (shapenet_part, PART_LABELS, "pid", True, True),
@@ -113,34 +120,32 @@ def test_labels_of_a_task():
 
 
 def test_task_names_are_compared_nowhere_in_data_and_tabled_once():
-    name = r"""["'](?:cls|part_seg|sem_seg)["']"""
-    compared = re.compile(rf"(==|!=|\bin)\s*[(\[{{]?\s*{name}|{name}\s*(==|!=|\bin\b)")
-    keyed = re.compile(rf"{name}\s*:")
     comparisons, tables = [], []
     for path in sorted(DATA.rglob("*.py")):
         for line in path.read_text().splitlines():
             code = line.split("#", 1)[0]
-            if compared.search(code):
+            if COMPARED.search(code):
                 comparisons.append(f"{path.relative_to(DATA)}: {code.strip()}")
-            if keyed.search(code) and not code.lstrip().startswith("task:"):  # `task: "cls", ...` in docstrings
+            if KEYED.search(code) and not code.lstrip().startswith("task:"):  # `task: "cls", ...` in docstrings
                 tables.append(f"{path.relative_to(DATA)}: {code.strip()}")
     assert comparisons == []
-    assert tables == ['description.py: TASK_LABELS = {"cls": CLOUD_LABELS, "part_seg": PART_LABELS, "sem_seg": POINT_LABELS}']
+    assert tables == [
+        'description.py: TASK_LABELS = {"cls": CLOUD_LABELS, "part_seg": PART_LABELS, "sem_seg": POINT_LABELS}'
+    ]
 
 
 def test_the_task_name_check_can_fail():
-    name = r"""["'](?:cls|part_seg|sem_seg)["']"""
-    compared = re.compile(rf"(==|!=|\bin)\s*[(\[{{]?\s*{name}|{name}\s*(==|!=|\bin\b)")
-    assert compared.search('if task == "cls":') and compared.search("if task in ('part_seg', 'sem_seg'):")
-    assert compared.search('if "sem_seg" != task:') and not compared.search('raise ValueError(f"not {task!r}")')
+    assert COMPARED.search('if task == "cls":') and COMPARED.search("if task in ('part_seg', 'sem_seg'):")
+    assert COMPARED.search('if "sem_seg" != task:') and not COMPARED.search('raise ValueError(f"not {task!r}")')
+    assert KEYED.search('GENERATORS = {"cls": objects}') and not KEYED.search('f"task {task!r}: cls"')
 
 
 def test_generic_modules_do_not_import_datasets_generators_or_the_sequence(data_imports):
     upward = sorted((a, b) for a, b in data_imports
                     if _part(a) in GENERIC and _part(b) in ABOVE_GENERIC)  # fmt: skip
     assert upward == []
-    datasets_up = sorted((a, b) for a, b in data_imports
-                         if _part(a) == "datasets" and _part(b) in ("vds", "synthetic", "sequence") + SHIMS)  # fmt: skip
+    above = ("vds", "synthetic", "sequence") + SHIMS
+    datasets_up = sorted((a, b) for a, b in data_imports if _part(a) == "datasets" and _part(b) in above)
     assert datasets_up == []
 
 
@@ -163,8 +168,10 @@ def test_one_resample_indices_and_one_positive_int_check():
     assert inference.resample_indices is geometry.resample_indices
     padded = geometry.resample_indices(4, 9, np.random.default_rng(0))
     assert len(padded) == 9 and set(padded.tolist()) == {0, 1, 2, 3}
-    pattern = re.compile(r"^def (resample_indices|_check_int|_positive_int|_check_positive_int|check_positive_int)\(", re.M)
-    definitions = sorted(str(p.relative_to(DATA.parent)) for p in DATA.parent.rglob("*.py") if pattern.search(p.read_text()))
+    names = "resample_indices|_check_int|_positive_int|_check_positive_int|check_positive_int"
+    pattern = re.compile(rf"^def ({names})\(", re.M)
+    package = DATA.parent
+    definitions = sorted(str(p.relative_to(package)) for p in package.rglob("*.py") if pattern.search(p.read_text()))
     # layers/ sits beside data (neither imports the other) and keeps the builders' own check.
     assert definitions == ["data/checks.py", "data/geometry.py", "layers/validation.py"]
 

@@ -6,6 +6,10 @@ file. Models, trainers and evaluators read class counts, point counts and input
 dims from it, so nothing hard-codes 40, 16, 50 or 13. It is a plain dataclass
 that round-trips through JSON (`to_dict` / `from_dict`), so it can be stored
 next to a checkpoint or inside a virtual dataset file.
+
+What a dataset's rows hold besides the points is a `Labels` (cloud labels,
+point labels, or part labels with object categories); `TASK_LABELS` is the
+one table relating those to the task names the rest of the package uses.
 """
 
 import dataclasses
@@ -69,6 +73,7 @@ def labels_of(task):
     if task not in TASK_LABELS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     return TASK_LABELS[task]
+
 
 # Version of the dictionary written by `to_dict`; bump on incompatible changes.
 FORMAT_VERSION = 1
@@ -366,6 +371,10 @@ def holdout_indices(num_samples, fraction, seed=0):
     held = np.sort(order[:count]).astype(np.int64)
     kept = np.sort(order[count:]).astype(np.int64)
     return kept, held
+
+
+# The S3DIS split by area lives here rather than in `datasets/s3dis.py`: the
+# virtual-dataset reader (`io/vds_reader.py`, below the datasets) re-splits too.
 
 
 def area_of_room(room):

@@ -1,7 +1,7 @@
 """ModelNet40: the classification layout's reader and writer, and the converter of the release with normals.
 
-Classification: one class per cloud. The class names come with the data
-(`shape_names.txt`; ModelNet40's 40 names in alphabetical order = label).
+Classification: one class per cloud; the class names come with the data
+(`shape_names.txt`, line = label), so no names table lives here.
 
 Layout `modelnet40_ply_hdf5_2048/` (`open_folder`, `write_modelnet_layout`):
 `train_files.txt`, `test_files.txt` (one h5 path per line),

@@ -1,4 +1,4 @@
-"""S3DIS (Stanford indoor scenes): class names, the block layout's reader and writer, the raw converter.
+"""S3DIS (Stanford Large-Scale 3D Indoor Spaces): class names, the block layout's reader and writer, the raw converter.
 
 Semantic segmentation of rooms: 13 classes per point (`S3DIS_CLASS_NAMES`),
 rooms cut into 1 m x 1 m blocks of 9 features per point.

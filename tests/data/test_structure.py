@@ -206,3 +206,10 @@ def test_the_task_table_names_the_tasks_of_the_tasks_package():
     from pointnet_tf2.tasks.names import TASK_NAMES
 
     assert TASKS == TASK_NAMES
+
+
+def test_every_folder_of_data_is_a_package():
+    # setup.cfg's `packages = find:` ships only folders with an __init__.py.
+    folders = sorted({path.parent for path in DATA.rglob("*.py")} - {DATA})
+    assert [f.name for f in folders if not (f / "__init__.py").is_file()] == []
+    assert {f.name for f in folders} >= {"datasets", "io", "raw", "synthetic"}

@@ -32,6 +32,7 @@ import numbers
 import numpy as np
 
 from pointnet_tf2.data.description import TASK_LABELS
+from pointnet_tf2.task_names import CLS
 
 
 class Augmentation:
@@ -472,7 +473,7 @@ def apply_augmentation(augmentation, points, labels, rng=None):
     return result
 
 
-def default_train_augmentation(seed=None, *, task="cls", up_axis=1):
+def default_train_augmentation(seed=None, *, task=CLS, up_axis=1):
     """The original's training augmentation for a task.
 
     Classification (one label per cloud): a random rotation about the up
@@ -527,7 +528,7 @@ def rotation_augmentation(kind, *, up_axis=1, seed=None):
     return None
 
 
-def train_augmentation(kind, *, task="cls", up_axis=1, seed=None):
+def train_augmentation(kind, *, task=CLS, up_axis=1, seed=None):
     """The training augmentation for `--train_rotation kind`.
 
     'z' is the original's augmentation (rotation about the up axis + jitter);

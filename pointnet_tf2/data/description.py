@@ -19,6 +19,10 @@ from typing import Optional
 
 import numpy as np
 
+from pointnet_tf2.task_names import CLS
+from pointnet_tf2.task_names import PART_SEG
+from pointnet_tf2.task_names import SEM_SEG
+
 
 @dataclasses.dataclass(frozen=True)
 class Labels:
@@ -52,8 +56,9 @@ PART_LABELS = Labels("pid", per_point=True, categories=True)  # a part per point
 POINT_LABELS = Labels("label", per_point=True)  # one class per point (S3DIS)
 
 # The one table relating what a dataset stores to the task names the rest of
-# the package uses (`DatasetDescription.task`, `open_dataset(task=...)`).
-TASK_LABELS = {"cls": CLOUD_LABELS, "part_seg": PART_LABELS, "sem_seg": POINT_LABELS}
+# the package uses (`DatasetDescription.task`, `open_dataset(task=...)`; the
+# names come from `pointnet_tf2.task_names`, below the tasks package).
+TASK_LABELS = {CLS: CLOUD_LABELS, PART_SEG: PART_LABELS, SEM_SEG: POINT_LABELS}
 TASKS = tuple(TASK_LABELS)
 LABEL_TASKS = {labels: task for task, labels in TASK_LABELS.items()}
 

@@ -1,8 +1,8 @@
 """The shape of `pointnet_tf2.data`: datasets own their layouts, io and geometry sit below them, old paths stay.
 
 - every dataset module declares what its rows hold (`LABELS`) and the
-  description it opens carries it; task names appear in data/ only in the one
-  table `description.TASK_LABELS`;
+  description it opens carries it; no task name is compared in data/, and the
+  one table `description.TASK_LABELS` is keyed by `pointnet_tf2.task_names`;
 - inside data/, the generic modules (io, geometry, checks, description,
   conversion) do not import the dataset modules, the generators or the
   PyDataset, and dataset modules do not import the generators;
@@ -119,7 +119,7 @@ def test_labels_of_a_task():
         labels_of("det")
 
 
-def test_task_names_are_compared_nowhere_in_data_and_tabled_once():
+def test_task_names_are_compared_nowhere_in_data_and_tabled_nowhere():
     comparisons, tables = [], []
     for path in sorted(DATA.rglob("*.py")):
         for line in path.read_text().splitlines():
@@ -129,9 +129,7 @@ def test_task_names_are_compared_nowhere_in_data_and_tabled_once():
             if KEYED.search(code) and not code.lstrip().startswith("task:"):  # `task: "cls", ...` in docstrings
                 tables.append(f"{path.relative_to(DATA)}: {code.strip()}")
     assert comparisons == []
-    assert tables == [
-        'description.py: TASK_LABELS = {"cls": CLOUD_LABELS, "part_seg": PART_LABELS, "sem_seg": POINT_LABELS}'
-    ]
+    assert tables == []  # the one table, description.TASK_LABELS, is keyed by `pointnet_tf2.task_names`
 
 
 def test_the_task_name_check_can_fail():
@@ -200,10 +198,9 @@ def test_checks_return_plain_numbers():
     assert check_positive_float("stride", np.float32(0.5)) == 0.5 and type(check_positive_float("s", 2)) is float
 
 
-def test_the_task_table_names_the_tasks_of_the_tasks_package():
-    # data cannot import the tasks package (it sits below it): the two tables are kept equal here.
+def test_the_task_table_covers_the_task_names():
     from pointnet_tf2.data.description import TASKS
-    from pointnet_tf2.tasks.names import TASK_NAMES
+    from pointnet_tf2.task_names import TASK_NAMES
 
     assert TASKS == TASK_NAMES
 

@@ -9,7 +9,7 @@ trainer.
 import json
 import os
 
-from pointnet_tf2.data.formats import open_dataset
+from pointnet_tf2.data.datasets import open_dataset
 from pointnet_tf2.inference import check_point_model
 from pointnet_tf2.inference import model_input_spec
 from pointnet_tf2.inference import model_task

@@ -32,13 +32,15 @@ from typing import Optional
 
 import numpy as np
 
-from pointnet_tf2.data import h5read
 from pointnet_tf2.data import meshes
 from pointnet_tf2.data.augment import rotate_up
+from pointnet_tf2.data.checks import check_int
+from pointnet_tf2.data.datasets import open_dataset
+from pointnet_tf2.data.datasets.s3dis import block_features
+from pointnet_tf2.data.datasets.s3dis import block_members
 from pointnet_tf2.data.description import DatasetDescription
-from pointnet_tf2.data.formats import open_dataset
-from pointnet_tf2.data.raw.s3dis import block_features
-from pointnet_tf2.data.raw.s3dis import block_members
+from pointnet_tf2.data.geometry import resample_indices
+from pointnet_tf2.data.io import h5read
 from pointnet_tf2.utils.errors import first_line
 from pointnet_tf2.utils.keras_utils import load_keras_model
 
@@ -149,22 +151,6 @@ def _call(model, points, category=None, batch_size=32):
 # --- resampling -------------------------------------------------------------------------
 
 
-def resample_indices(n, count, rng):
-    """Indices of `count` of `n` points: a random subset, or all plus random repeats.
-
-    Args:
-        n: Points in the cloud (>= 1).
-        count: Points wanted.
-        rng: A `numpy.random.Generator`.
-
-    Returns:
-        int64 (count,) indices.
-    """
-    if n >= count:
-        return rng.choice(n, count, replace=False)
-    return rng.permutation(np.concatenate([np.arange(n), rng.choice(n, count - n, replace=True)]))
-
-
 def chunk_indices(n, count, rng):
     """Cuts a random permutation of `n` points into chunks of `count` (the last padded).
 
@@ -194,12 +180,12 @@ def sem_seg_blocks(points, num_points, rng, *, block_size=BLOCK_SIZE, stride=BLO
 
     The room is shifted so that its minimum corner is the origin and cut into
     `block_size` x `block_size` columns over x-y swept with `stride`, exactly
-    as the converter cuts rooms (`pointnet_tf2.data.raw.s3dis.block_members`;
+    as the converter cuts rooms (`pointnet_tf2.data.datasets.s3dis.block_members`;
     blocks overlap, and blocks with few points are kept so that every point is
     in at least one block). Each block's points are cut into random chunks of
     `num_points` (the last padded with random repeats of the block's points):
     each chunk is one sample of the block, as the converter draws one, and
-    gets its 9 features from `pointnet_tf2.data.raw.s3dis.block_features`,
+    gets its 9 features from `pointnet_tf2.data.datasets.s3dis.block_features`,
     the converter's own function (x, y centred on the chunk's minimum + half
     a block, z, RGB in [0, 1], xyz / the room's maximum).
 
@@ -240,12 +226,6 @@ def sem_seg_blocks(points, num_points, rng, *, block_size=BLOCK_SIZE, stride=BLO
 
 
 # --- predict --------------------------------------------------------------------------------
-
-
-def _check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _as_clouds(points):
@@ -344,9 +324,9 @@ def predict(
     Raises:
         ValueError: On bad arguments or clouds the model cannot take.
     """
-    num_votes = _check_int("num_votes", num_votes)
-    top_k = _check_int("top_k", top_k)
-    batch_size = _check_int("batch_size", batch_size)
+    num_votes = check_int("num_votes", num_votes, 1)
+    top_k = check_int("top_k", top_k, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     task = model_task(model)
     num_points, input_dims = model_input_spec(model)
     single, clouds = _as_clouds(points)

@@ -1,6 +1,6 @@
 """`pointnet-tf2 build-vds`: one virtual-dataset file over a dataset's shards."""
 
-from pointnet_tf2.data.formats import open_dataset
+from pointnet_tf2.data.datasets import open_dataset
 from pointnet_tf2.data.vds import build_vds
 
 HELP = "build one HDF5 virtual dataset (with splits and description) over a dataset directory's shards"

@@ -1,7 +1,7 @@
 """`pointnet-tf2 prepare`: meshes, point files or voxel grids (`.binvox`, `.npz`) -> the ModelNet40 HDF5 layout."""
 
-from pointnet_tf2.data.prepare import prepare_dataset
-from pointnet_tf2.data.raw.runner import run_kwargs
+from pointnet_tf2.data.datasets.mesh_folder import prepare_dataset
+from pointnet_tf2.data.runner import run_kwargs
 
 HELP = ("convert a folder of meshes (OFF/OBJ/PLY/STL), point files or .binvox grids, or a .npz voxel archive, "
         "into the ModelNet40 HDF5 layout")

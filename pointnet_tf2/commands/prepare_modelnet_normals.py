@@ -1,8 +1,8 @@
 """`pointnet-tf2 prepare-modelnet-normals`: modelnet40_normal_resampled -> the ModelNet40 layout, 6 channels."""
 
-from pointnet_tf2.data.raw.modelnet_normals import prepare_modelnet_normals
-from pointnet_tf2.data.raw.runner import add_run_arguments
-from pointnet_tf2.data.raw.runner import run_kwargs
+from pointnet_tf2.data.datasets.modelnet40 import prepare_modelnet_normals
+from pointnet_tf2.data.runner import add_run_arguments
+from pointnet_tf2.data.runner import run_kwargs
 
 HELP = ("convert modelnet40_normal_resampled (x,y,z,nx,ny,nz text files) into the ModelNet40 HDF5 layout with "
         "data (n, P, 6)")  # fmt: skip

@@ -1,8 +1,8 @@
 """`pointnet-tf2 prepare-s3dis`: raw S3DIS rooms -> blocks in the indoor3d_sem_seg_hdf5_data layout."""
 
-from pointnet_tf2.data.raw.runner import add_run_arguments
-from pointnet_tf2.data.raw.runner import run_kwargs
-from pointnet_tf2.data.raw.s3dis import prepare_s3dis
+from pointnet_tf2.data.datasets.s3dis import prepare_s3dis
+from pointnet_tf2.data.runner import add_run_arguments
+from pointnet_tf2.data.runner import run_kwargs
 
 HELP = "convert the raw S3DIS release (Area_N/<room>/Annotations/*.txt) into the indoor3d_sem_seg_hdf5_data layout"
 

@@ -1,8 +1,8 @@
 """`pointnet-tf2 prepare-shapenet-part`: the raw ShapeNet part release -> the hdf5_data layout."""
 
-from pointnet_tf2.data.raw.runner import add_run_arguments
-from pointnet_tf2.data.raw.runner import run_kwargs
-from pointnet_tf2.data.raw.shapenet_part import prepare_shapenet_part
+from pointnet_tf2.data.datasets.shapenet_part import prepare_shapenet_part
+from pointnet_tf2.data.runner import add_run_arguments
+from pointnet_tf2.data.runner import run_kwargs
 
 HELP = ("convert the raw ShapeNet part release (classic .pts/.seg or the _normal variant) into the hdf5_data "
         "layout, with full-resolution files")  # fmt: skip

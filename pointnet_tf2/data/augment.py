@@ -31,6 +31,9 @@ import numbers
 
 import numpy as np
 
+from pointnet_tf2.data.description import TASK_LABELS
+from pointnet_tf2.task_names import CLS
+
 
 class Augmentation:
     """Base class: a seeded callable `(points, labels=None, *, rng=None) -> (points, labels)`.
@@ -470,12 +473,13 @@ def apply_augmentation(augmentation, points, labels, rng=None):
     return result
 
 
-def default_train_augmentation(seed=None, *, task="cls", up_axis=1):
+def default_train_augmentation(seed=None, *, task=CLS, up_axis=1):
     """The original's training augmentation for a task.
 
-    Classification: a random rotation about the up axis, then jitter with
-    sigma 0.01 clipped to 0.05. Part and semantic segmentation: none (the
-    original trained them without augmentation), an empty `Compose`.
+    Classification (one label per cloud): a random rotation about the up
+    axis, then jitter with sigma 0.01 clipped to 0.05. Part and semantic
+    segmentation (labels per point): none (the original trained them
+    without augmentation), an empty `Compose`.
 
     Args:
         seed: Seed of the augmentations' own Generators.
@@ -485,11 +489,11 @@ def default_train_augmentation(seed=None, *, task="cls", up_axis=1):
     Returns:
         A `Compose`.
     """
-    if task == "cls":
-        return Compose([RotateUp(axis=up_axis, seed=seed), Jitter(0.01, 0.05, seed=None if seed is None else seed + 1)])
-    if task in ("part_seg", "sem_seg"):
+    if task not in TASK_LABELS:
+        raise ValueError(f"task must be 'cls', 'part_seg' or 'sem_seg', got {task!r}")
+    if TASK_LABELS[task].per_point:
         return Compose([])
-    raise ValueError(f"task must be 'cls', 'part_seg' or 'sem_seg', got {task!r}")
+    return Compose([RotateUp(axis=up_axis, seed=seed), Jitter(0.01, 0.05, seed=None if seed is None else seed + 1)])
 
 
 # -- rotation protocols' samplers (see `pointnet_tf2.rotations`) -------------------------------
@@ -524,7 +528,7 @@ def rotation_augmentation(kind, *, up_axis=1, seed=None):
     return None
 
 
-def train_augmentation(kind, *, task="cls", up_axis=1, seed=None):
+def train_augmentation(kind, *, task=CLS, up_axis=1, seed=None):
     """The training augmentation for `--train_rotation kind`.
 
     'z' is the original's augmentation (rotation about the up axis + jitter);
@@ -535,7 +539,7 @@ def train_augmentation(kind, *, task="cls", up_axis=1, seed=None):
         A `Compose`.
     """
     check_rotation(kind, "--train_rotation")
-    if task != "cls":
+    if task not in TASK_LABELS or TASK_LABELS[task].per_point:
         raise ValueError(f"--train_rotation is for classification, not {task!r}")
     if kind == "z":
         return default_train_augmentation(seed, task=task, up_axis=up_axis)

@@ -47,14 +47,14 @@ ModelNet40 layout) and is meant to be reused by every converter of raw data
   the skips (`run.skipped`: key, kind, reason), `run.summary_lines()`,
   `run.write_skipped(path)` (`skipped.txt`: one `key<TAB>kind<TAB>reason` line
   per skipped input) and `run.arrays(group)`: lazy row concatenations
-  (`ShardedArray`) of the group's shards, which the layout writers of
-  `pointnet_tf2.data.writers` read shard by shard, so a dataset larger than
+  (`ShardedArray`) of the group's shards, which the layout writers
+  (`pointnet_tf2.data.datasets`) read shard by shard, so a dataset larger than
   memory can be written;
 - with `strict=True`, raises `ValueError` after the run if anything was
   skipped (the finished shards stay, so fixing the files and resuming only
   converts the shards that hold them again).
 
-Typical use (see `pointnet_tf2.data.prepare` for the full one):
+Typical use (see `pointnet_tf2.data.datasets.mesh_folder` for the full one):
 
 ```python
 inputs = [ConversionInput(key=rel, path=os.path.join(root, rel), group=split, info={"label": label})
@@ -471,8 +471,8 @@ class ShardedArray:
 
     Behaves as a numpy array for `shape`, `dtype`, `len()` and slicing
     `a[start:stop]` (reads only the shards it needs), integer and index-array
-    access, and `numpy.asarray(a)` (reads everything). The writers of
-    `pointnet_tf2.data.writers` accept it wherever they take an array.
+    access, and `numpy.asarray(a)` (reads everything). The layout writers
+    (`pointnet_tf2.data.datasets`) accept it wherever they take an array.
 
     Args:
         files: Paths of the shard files, in row order (files with 0 rows omitted).

@@ -6,6 +6,10 @@ file. Models, trainers and evaluators read class counts, point counts and input
 dims from it, so nothing hard-codes 40, 16, 50 or 13. It is a plain dataclass
 that round-trips through JSON (`to_dict` / `from_dict`), so it can be stored
 next to a checkpoint or inside a virtual dataset file.
+
+What a dataset's rows hold besides the points is a `Labels` (cloud labels,
+point labels, or part labels with object categories); `TASK_LABELS` is the
+one table relating those to the task names the rest of the package uses.
 """
 
 import dataclasses
@@ -15,7 +19,66 @@ from typing import Optional
 
 import numpy as np
 
-TASKS = ("cls", "part_seg", "sem_seg")
+from pointnet_tf2.task_names import CLS
+from pointnet_tf2.task_names import PART_SEG
+from pointnet_tf2.task_names import SEM_SEG
+
+
+@dataclasses.dataclass(frozen=True)
+class Labels:
+    """What a dataset stores as targets besides the points: its half of a task.
+
+    Each dataset module declares one (`LABELS`); a `DatasetDescription`
+    carries it (`description.labels`, `label_key`, `per_point_labels`,
+    `has_categories`), so code of the data layer asks what the data holds,
+    never which task it is for.
+
+    Attributes:
+        key: The HDF5 key of the model's target: "label", or "pid" (overall
+            part ids) when `label` holds object categories.
+        per_point: One target per point (segmentation) rather than per cloud.
+        categories: `label` holds an object category per cloud, with part
+            metadata (`category_names`, `category_parts`).
+    """
+
+    key: str
+    per_point: bool
+    categories: bool = False
+
+    @property
+    def keys(self):
+        """The keys read from every shard: `data`, `label` and, with categories, `pid`."""
+        return ["data", "label"] + (["pid"] if self.categories else [])
+
+
+CLOUD_LABELS = Labels("label", per_point=False)  # one class per cloud (ModelNet40)
+PART_LABELS = Labels("pid", per_point=True, categories=True)  # a part per point, a category per cloud (ShapeNet part)
+POINT_LABELS = Labels("label", per_point=True)  # one class per point (S3DIS)
+
+# The one table relating what a dataset stores to the task names the rest of
+# the package uses (`DatasetDescription.task`, `open_dataset(task=...)`; the
+# names come from `pointnet_tf2.task_names`, below the tasks package).
+TASK_LABELS = {CLS: CLOUD_LABELS, PART_SEG: PART_LABELS, SEM_SEG: POINT_LABELS}
+TASKS = tuple(TASK_LABELS)
+LABEL_TASKS = {labels: task for task, labels in TASK_LABELS.items()}
+
+
+def labels_of(task):
+    """The `Labels` of a task name.
+
+    Args:
+        task: One of `TASKS`.
+
+    Returns:
+        A `Labels`.
+
+    Raises:
+        ValueError: For another task.
+    """
+    if task not in TASK_LABELS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    return TASK_LABELS[task]
+
 
 # Version of the dictionary written by `to_dict`; bump on incompatible changes.
 FORMAT_VERSION = 1
@@ -138,7 +201,7 @@ class DatasetDescription:
                 )
         if self.source_layout is None:
             self.source_layout = self.layout
-        if self.task == "part_seg":
+        if self.has_categories:
             if self.category_names is None or self.category_parts is None:
                 raise ValueError("DatasetDescription: part_seg needs category_names and category_parts")
             self.category_names = [str(name) for name in self.category_names]
@@ -147,6 +210,28 @@ class DatasetDescription:
             self.num_parts = self.num_classes
             if self.part_names is None:
                 self.part_names = list(self.class_names)
+
+    # -- what the rows hold ------------------------------------------------
+
+    @property
+    def labels(self):
+        """The dataset's `Labels` (what `task` means for the data)."""
+        return TASK_LABELS[self.task]
+
+    @property
+    def label_key(self):
+        """The key of the model's target: 'label', or 'pid' for part labels."""
+        return self.labels.key
+
+    @property
+    def per_point_labels(self):
+        """True when the target is one label per point (segmentation)."""
+        return self.labels.per_point
+
+    @property
+    def has_categories(self):
+        """True when `label` holds object categories with part metadata (part segmentation)."""
+        return self.labels.categories
 
     # -- rows and splits ------------------------------------------------
 
@@ -228,9 +313,9 @@ class DatasetDescription:
         """A one-line human readable summary, e.g. for CLI output."""
         splits = ", ".join(f"{name} {size}" for name, size in self.splits.items())
         extra = ""
-        if self.task == "part_seg":
+        if self.has_categories:
             extra = f", {self.num_categories} categories"
-        if self.task == "sem_seg" and self.test_area is not None:
+        if self.test_area is not None:
             extra = f", test area {self.test_area}"
         if self.voxel_resolution is not None:
             extra += f", with {self.voxel_resolution}^3 voxel grids"
@@ -291,6 +376,10 @@ def holdout_indices(num_samples, fraction, seed=0):
     held = np.sort(order[:count]).astype(np.int64)
     kept = np.sort(order[count:]).astype(np.int64)
     return kept, held
+
+
+# The S3DIS split by area lives here rather than in `datasets/s3dis.py`: the
+# virtual-dataset reader (`io/vds_reader.py`, below the datasets) re-splits too.
 
 
 def area_of_room(room):

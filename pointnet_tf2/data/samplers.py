@@ -5,15 +5,10 @@ batches metric-learning losses (triplet loss with batch-hard or batch-all
 mining) need: every anchor has positives and negatives in its batch.
 """
 
-import numbers
-
 import numpy as np
 
-
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"ClassBalancedSampler: {what} must be a positive integer, got {value!r}")
-    return int(value)
+from pointnet_tf2.data.checks import check_non_negative_int
+from pointnet_tf2.data.checks import check_positive_int
 
 
 class ClassBalancedSampler:
@@ -43,12 +38,12 @@ class ClassBalancedSampler:
     """
 
     def __init__(self, classes_per_batch=8, shapes_per_class=4, *, seed=0, batches_per_epoch=None, labels=None):
-        self.classes_per_batch = _positive_int(classes_per_batch, "classes_per_batch")
-        self.shapes_per_class = _positive_int(shapes_per_class, "shapes_per_class")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"ClassBalancedSampler: seed must be a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
-        self.batches_per_epoch = None if batches_per_epoch is None else _positive_int(batches_per_epoch, "batches_per_epoch")
+        self.classes_per_batch = check_positive_int("ClassBalancedSampler: classes_per_batch", classes_per_batch)
+        self.shapes_per_class = check_positive_int("ClassBalancedSampler: shapes_per_class", shapes_per_class)
+        self.seed = check_non_negative_int("ClassBalancedSampler: seed", seed)
+        self.batches_per_epoch = None
+        if batches_per_epoch is not None:
+            self.batches_per_epoch = check_positive_int("ClassBalancedSampler: batches_per_epoch", batches_per_epoch)
         self.labels = None
         if labels is not None:
             labels = np.asarray(labels)

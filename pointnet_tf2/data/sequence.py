@@ -33,12 +33,14 @@ from collections import OrderedDict
 import keras
 import numpy as np
 
-from pointnet_tf2.data import h5read
 from pointnet_tf2.data.augment import Compose
 from pointnet_tf2.data.augment import apply_augmentation
 from pointnet_tf2.data.augment import default_train_augmentation
+from pointnet_tf2.data.checks import check_non_negative_int
+from pointnet_tf2.data.checks import check_positive_int
+from pointnet_tf2.data.datasets import open_dataset
 from pointnet_tf2.data.description import DatasetDescription
-from pointnet_tf2.data.formats import open_dataset
+from pointnet_tf2.data.io import h5read
 from pointnet_tf2.data.voxels import Voxelize
 from pointnet_tf2.data.voxels import default_grid_augmentation
 
@@ -198,15 +200,15 @@ class PointCloudSequence(keras.utils.PyDataset):
         description = _as_description(source, task, test_area)
         where = description.root
         self.description = description
-        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.batch_size = check_positive_int("batch_size", batch_size)
         stored = description.num_points
-        self.num_points = stored if num_points is None else _positive_int(num_points, "num_points")
+        self.num_points = stored if num_points is None else check_positive_int("num_points", num_points)
         if self.num_points > stored:
             raise ValueError(
                 f"{where}: num_points={self.num_points} is larger than the {stored} points stored per cloud"
             )
         if channels is not None:
-            channels = _positive_int(channels, "channels")
+            channels = check_positive_int("channels", channels)
             if channels > description.input_dims:
                 raise ValueError(f"{where}: channels={channels} but the points have {description.input_dims} channels")
         self.channels = channels
@@ -219,9 +221,7 @@ class PointCloudSequence(keras.utils.PyDataset):
         self.rows = split_rows[self.indices]
         if len(self.rows) == 0:
             raise ValueError(f"{where}: split {split!r} selects no clouds")
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-        self.seed = int(seed)
+        self.seed = check_non_negative_int("seed", seed)
         self.shuffle = (split == "train") if shuffle is None else bool(shuffle)
         self.drop_remainder = bool(drop_remainder)
         if self.drop_remainder and len(self.rows) < self.batch_size:
@@ -238,8 +238,11 @@ class PointCloudSequence(keras.utils.PyDataset):
         self.augment = None if self.stored_grids else _resolve_augment(augment, split, description, self.seed)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.memory_limit = default_memory_limit() if memory_limit is None else _positive_int(memory_limit, "memory_limit")
-        self.stream_buffer_bytes = _positive_int(stream_buffer_bytes, "stream_buffer_bytes")
+        if memory_limit is None:
+            self.memory_limit = default_memory_limit()
+        else:
+            self.memory_limit = check_positive_int("memory_limit", memory_limit)
+        self.stream_buffer_bytes = check_positive_int("stream_buffer_bytes", stream_buffer_bytes)
         if self.stored_grids:
             self._keys = ["voxels", "label"]
             label_bytes = np.dtype(description.dtypes.get("label", "int64")).itemsize
@@ -266,7 +269,7 @@ class PointCloudSequence(keras.utils.PyDataset):
         if sampler is not None:
             if self.mode != "memory":
                 raise ValueError(f"{where}: a sampler needs mode='memory', got mode={self.mode!r}")
-            if description.task != "cls":
+            if description.per_point_labels:
                 raise ValueError(f"{where}: a sampler needs per-cloud labels (task 'cls'), got task {description.task!r}")
             self.sampler = sampler.bind(self.read_labels())
             self.batch_size = int(self.sampler.batch_size)
@@ -284,7 +287,7 @@ class PointCloudSequence(keras.utils.PyDataset):
                 raise ValueError("voxelize= and grid_augment= need inputs='voxels'")
             return
 
-        if description.task != "cls":
+        if description.per_point_labels:
             raise ValueError(f"{where}: inputs='voxels' is for classification datasets, not task {description.task!r}")
         if voxelize is not None and not isinstance(voxelize, Voxelize):
             raise ValueError(f"voxelize must be None or a pointnet_tf2.data.voxels.Voxelize, got {voxelize!r}")
@@ -346,10 +349,9 @@ class PointCloudSequence(keras.utils.PyDataset):
 
     def set_epoch(self, epoch):
         """Sets the epoch (e.g. when resuming training); batches depend on (seed, epoch)."""
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
-            raise ValueError(f"epoch must be a non-negative integer, got {epoch!r}")
+        epoch = check_non_negative_int("epoch", epoch)
         with self._lock:
-            self.epoch = int(epoch)
+            self.epoch = epoch
             self._plan = None
 
     # -- public helpers -----------------------------------------------------
@@ -387,11 +389,11 @@ class PointCloudSequence(keras.utils.PyDataset):
             int32 labels: (n,) for cls, (n, P) for sem_seg, and the part ids
             (n, P) for part_seg, over all stored points.
         """
-        key = "pid" if self.description.task == "part_seg" else "label"
+        description = self.description
         self._check_process()
         with self._lock:
-            labels = self._reader.read(key, self.rows)
-        shape = (len(self.rows),) if self.description.task == "cls" else (len(self.rows), self.description.num_points)
+            labels = self._reader.read(description.label_key, self.rows)
+        shape = (len(self.rows), description.num_points) if description.per_point_labels else (len(self.rows),)
         return labels.reshape(shape).astype(np.int32)
 
     def __repr__(self):
@@ -539,12 +541,11 @@ class PointCloudSequence(keras.utils.PyDataset):
 
     def _make_batch(self, arrays, positions, index):
         description = self.description
-        task = description.task
         points = arrays["data"]
         if self.channels is not None:
             points = points[..., : self.channels]
         count, stored = points.shape[:2]
-        per_point = arrays["pid"] if task == "part_seg" else (arrays["label"] if task == "sem_seg" else None)
+        per_point = arrays[description.label_key] if description.per_point_labels else None
         chosen = self._sample_points(count, stored, positions, index)
         if chosen is not None:
             points = np.take_along_axis(points, chosen[..., None], axis=1)
@@ -560,9 +561,9 @@ class PointCloudSequence(keras.utils.PyDataset):
                     f"augmentation {self.augment!r} changed the batch shape to {points.shape}; "
                     f"expected ({count}, {self.num_points}, C)"
                 )
-        if task == "cls":
+        if not description.per_point_labels:
             return points, arrays["label"].reshape(count).astype(np.int32)
-        if task == "sem_seg":
+        if not description.has_categories:
             return points, per_point.reshape(count, self.num_points).astype(np.int32)
         category = arrays["label"].reshape(count).astype(np.int32)
         one_hot = np.zeros((count, description.num_categories), np.float32)
@@ -701,9 +702,9 @@ def _read_split_arrays(description, reader, rows):
     arrays = {key: reader.read(key, sorted_rows)[inverse] for key in description.keys}
     count = len(rows)
     out = {"points": arrays["data"].astype(np.float32, copy=False), "rows": np.asarray(rows, np.int64)}
-    if description.task == "cls":
+    if not description.per_point_labels:
         out["labels"] = arrays["label"].reshape(count).astype(np.int32)
-    elif description.task == "sem_seg":
+    elif not description.has_categories:
         out["labels"] = arrays["label"].reshape(count, description.num_points).astype(np.int32)
     else:
         out["category"] = arrays["label"].reshape(count).astype(np.int32)
@@ -728,12 +729,6 @@ def _as_description(source, task, test_area):
     )
 
 
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def _check_indices(indices, size, split, where):
     array = np.asarray(indices)
     if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
@@ -754,7 +749,7 @@ def _row_bytes(description):
         if key == "data":
             continue
         itemsize = np.dtype(description.dtypes.get(key, "int64")).itemsize
-        per_point = key == "pid" or (key == "label" and description.task == "sem_seg")
+        per_point = description.per_point_labels and key == description.label_key
         total += itemsize * (points if per_point else 1)
     return total
 

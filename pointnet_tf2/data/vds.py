@@ -1,4 +1,4 @@
-"""Virtual datasets: one HDF5 file over the shards of a dataset.
+"""Virtual datasets: `build_vds` writes one HDF5 file over the shards of a dataset.
 
 `build_vds` writes a file with one HDF5 virtual dataset per key (`data`,
 `label`, `pid`, and `voxels` when the shards store occupancy grids)
@@ -14,6 +14,10 @@ checksum of a few sampled blocks; `open_vds` (and so `open_dataset` and
 truncated or rewritten. Source paths are stored relative to the VDS file's
 folder when possible (HDF5 resolves them against that folder), so a folder
 holding the shards and the VDS can be moved as a whole.
+
+Reading a virtual dataset lives in `pointnet_tf2.data.io.vds_reader` (below
+the datasets, which `open_dataset` dispatches to); building one opens the
+source dataset with `open_dataset` first, so `build_vds` sits above both.
 """
 
 import json
@@ -21,15 +25,16 @@ import os
 
 import numpy as np
 
-from pointnet_tf2.data import h5read
-from pointnet_tf2.data.formats import open_dataset
-from pointnet_tf2.data.vds_reader import BUILD_ATTRIBUTE
-from pointnet_tf2.data.vds_reader import SOURCES_ATTRIBUTE
-from pointnet_tf2.data.vds_reader import VDS_ATTRIBUTE
-from pointnet_tf2.data.vds_reader import _with_holdout
-from pointnet_tf2.data.vds_reader import check_sources  # noqa: F401  (re-exported)
-from pointnet_tf2.data.vds_reader import file_signature
-from pointnet_tf2.data.vds_reader import open_vds  # noqa: F401  (re-exported)
+from pointnet_tf2.data.checks import check_non_negative_int
+from pointnet_tf2.data.datasets import open_dataset
+from pointnet_tf2.data.io import h5read
+from pointnet_tf2.data.io.vds_reader import BUILD_ATTRIBUTE
+from pointnet_tf2.data.io.vds_reader import SOURCES_ATTRIBUTE
+from pointnet_tf2.data.io.vds_reader import VDS_ATTRIBUTE
+from pointnet_tf2.data.io.vds_reader import check_sources  # noqa: F401  (re-exported)
+from pointnet_tf2.data.io.vds_reader import file_signature
+from pointnet_tf2.data.io.vds_reader import open_vds  # noqa: F401  (re-exported)
+from pointnet_tf2.data.io.vds_reader import with_holdout
 from pointnet_tf2.utils import atomic_output
 
 
@@ -63,8 +68,7 @@ def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, 
 
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_non_negative_int("seed", seed)
     output = os.path.abspath(os.fspath(output))
     if os.path.isdir(output):
         raise ValueError(f"{output}: is a directory; --output must be an .h5 file path")
@@ -79,7 +83,7 @@ def build_vds(dataset_dir, output, *, task=None, test_area=6, val_fraction=0.0, 
             raise ValueError(f"{output}: is a source shard of the dataset {dataset_dir}; choose another --output")
     splits = {name: description.split_rows(name) for name in description.split_ranges}
     if val_fraction > 0:
-        splits = _with_holdout(description, splits, val_fraction, seed)
+        splits = with_holdout(description, splits, val_fraction, seed)
 
     folder = os.path.dirname(output)
     sources = []

@@ -16,8 +16,8 @@ import numpy as np
 
 from pointnet_tf2.checkpoints import CONFIG_FILE  # noqa: F401  (the run folder's file; re-exported)
 from pointnet_tf2.checkpoints import load_run_config
+from pointnet_tf2.data.datasets import open_dataset
 from pointnet_tf2.data.description import holdout_indices
-from pointnet_tf2.data.formats import open_dataset
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.data.synthetic import builtin_dataset
 from pointnet_tf2.models import get_model

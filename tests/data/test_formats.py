@@ -282,14 +282,14 @@ def test_wrong_task_and_unknown_layout(modelnet_dir, tmp_path):
 
 
 def test_value_scan_is_cached_and_can_be_skipped(modelnet_dir, monkeypatch):
-    from pointnet_tf2.data import formats
+    from pointnet_tf2.data.io import hdf5
 
     open_dataset(modelnet_dir)
     calls = []
-    original = formats._blocks
-    monkeypatch.setattr(formats, "_blocks", lambda ds: calls.append(1) or original(ds))
+    original = hdf5.row_blocks
+    monkeypatch.setattr(hdf5, "row_blocks", lambda ds: calls.append(1) or original(ds))
     open_dataset(modelnet_dir)
     assert not calls  # unchanged files are not scanned twice
-    formats._CHECKED.clear()
+    hdf5._CHECKED.clear()
     open_dataset(modelnet_dir, check_values=False)
     assert not calls

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 
 from pointnet_tf2 import inference
-from pointnet_tf2.data import synthetic
-from pointnet_tf2.data.raw.s3dis import BlockOptions
-from pointnet_tf2.data.raw.s3dis import room_blocks
-from pointnet_tf2.data.raw.s3dis import room_to_blocks
+from pointnet_tf2.data.datasets.s3dis import BlockOptions
+from pointnet_tf2.data.datasets.s3dis import room_blocks
+from pointnet_tf2.data.datasets.s3dis import room_to_blocks
+from pointnet_tf2.data.synthetic import rooms
 
 NUM_POINTS = 512
 
@@ -132,11 +132,11 @@ def test_predict_averages_the_logits_of_overlapping_blocks():
 
 def test_generator_blocks_follow_the_original_formula():
     rng = np.random.default_rng(4)
-    room = synthetic._Room(rng, 3.0, 2.6, 2.8)
-    synthetic._room_shell(room)
-    synthetic._furnish(room, "office")
-    xyz, rgb, labels = synthetic._room_points(room, 150.0)
-    blocks, block_labels = synthetic._room_blocks(rng, xyz, rgb, labels, 128)
+    room = rooms._Room(rng, 3.0, 2.6, 2.8)
+    rooms._room_shell(room)
+    rooms._furnish(room, "office")
+    xyz, rgb, labels = rooms._room_points(room, 150.0)
+    blocks, block_labels = rooms._room_blocks(rng, xyz, rgb, labels, 128)
     expected = reference_members(xyz)
     assert len(blocks) == len(expected) >= 20
     room_max = xyz.max(axis=0)

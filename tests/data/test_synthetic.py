@@ -14,6 +14,8 @@ from pointnet_tf2 import cli
 from pointnet_tf2.commands import synthetic as synthetic_command
 from pointnet_tf2.data import shapes
 from pointnet_tf2.data import synthetic
+from pointnet_tf2.data.synthetic import objects
+from pointnet_tf2.data.synthetic import parts
 
 
 def _read(folder, name, key):
@@ -133,7 +135,7 @@ def test_cls_is_deterministic_for_a_seed(tmp_path):
 def test_cls_shapes_differ_in_a_simple_statistic():
     # Sphere points lie at (almost) one distance from the centre; a torus has a hole.
     rng = np.random.default_rng(0)
-    points, labels = synthetic._cls_split(rng, 24, 512)
+    points, labels = objects._cls_split(rng, 24, 512)
     norms = np.linalg.norm(points, axis=2)
     sphere = labels == synthetic.CLS_CLASS_NAMES.index("sphere")
     assert norms[sphere].std(axis=1).max() < 0.06  # centring on a sample centroid adds a little spread
@@ -179,7 +181,7 @@ def _category_parts(points, pids, labels, name):
 
 
 def test_part_labels_are_geometrically_plausible():
-    points, labels, pids = synthetic._part_split(np.random.default_rng(1), 48, 1024)
+    points, labels, pids = parts._part_split(np.random.default_rng(1), 48, 1024)
     for cloud, part in _category_parts(points, pids, labels, "Table"):  # top 0, leg 1
         top, legs = cloud[part == 0, 1], cloud[part == 1, 1]
         assert top.mean() > np.percentile(legs, 90) and np.percentile(top, 1) > legs.mean()

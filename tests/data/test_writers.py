@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pointnet_tf2.data import writers
+from pointnet_tf2.data.io.shards import chunk_shape
 
 
 def _clouds(rng, n, points=16, channels=3):
@@ -64,11 +65,11 @@ def test_modelnet_round_trip(tmp_path, rng):
 
 def test_chunks_hold_whole_clouds():
     # About 32 KiB per chunk, at least one cloud: one ModelNet or S3DIS cloud per chunk.
-    assert writers._chunks((2048, 2048, 3), 4) == (1, 2048, 3)
-    assert writers._chunks((1000, 4096, 9), 4) == (1, 4096, 9)
-    assert writers._chunks((2048, 2048), 1) == (16, 2048)
-    assert writers._chunks((2048, 1), 1) == (2048, 1)
-    assert writers._chunks((3, 1), 1) == (3, 1)
+    assert chunk_shape((2048, 2048, 3), 4) == (1, 2048, 3)
+    assert chunk_shape((1000, 4096, 9), 4) == (1, 4096, 9)
+    assert chunk_shape((2048, 2048), 1) == (16, 2048)
+    assert chunk_shape((2048, 1), 1) == (2048, 1)
+    assert chunk_shape((3, 1), 1) == (3, 1)
 
 
 def test_modelnet_normals_and_float64_and_prefix(tmp_path, rng):

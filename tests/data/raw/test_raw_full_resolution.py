@@ -20,9 +20,9 @@ def _clouds(rng, sizes, channels=3, samples=8):
 
 
 def test_round_trip(tmp_path, rng, monkeypatch):
-    from pointnet_tf2.data import writers
+    from pointnet_tf2.data.datasets import shapenet_part
 
-    monkeypatch.setattr(writers, "_FULL_RESOLUTION_FLUSH_POINTS", 50)  # several flushes
+    monkeypatch.setattr(shapenet_part, "_FULL_RESOLUTION_FLUSH_POINTS", 50)  # several flushes
     clouds = _clouds(rng, [30, 7, 64, 1, 45], channels=6)
     path = write_shapenet_part_full_resolution(str(tmp_path / "test_full_resolution.h5"), iter(clouds))
     full = read_full_resolution(path)

@@ -23,9 +23,12 @@ each batch norm is first folded into the dense layer before it
 that feed a max over points are fused with it: same outputs within float32
 rounding, faster on CPU (README, Performance). Inputs are
 the clouds as the model was trained on them (for ModelNet-style models: y
-up, centred and scaled into the unit sphere); outputs are logits. A sidecar
-`<output>.json` records the task, input names and shapes, class names and
-up axis, so a serving program knows what the numbers mean.
+up, centred and scaled into the unit sphere; S3DIS models: the 9 block
+features; voxel models: occupancy grids of their own size); outputs are
+logits (embeddings for embedding models). A sidecar `<output>.json` records
+the task, input names and shapes, what the outputs are, the preprocessing
+(points per cloud, channels, normalisation, up axis, grid size), the class
+names and the up axis, so a serving program knows what the numbers mean.
 
 An existing output is only replaced with `overwrite`, a SavedModel folder
 only if it is one (it has `saved_model.pb`, or the marker file that every
@@ -41,8 +44,11 @@ import tempfile
 
 import numpy as np
 
-from pointnet_tf2.inference import model_task
+from pointnet_tf2.checkpoints import input_spec
+from pointnet_tf2.checkpoints import model_task
 from pointnet_tf2.models.folding import fold_batch_norm as fold
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import has_output_marker
 from pointnet_tf2.utils.files import remove_stale_temporaries
@@ -52,6 +58,13 @@ from pointnet_tf2.utils.locking import folder_lock
 FORMATS = {"saved_model": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
 SUFFIXES = {"litert": ".tflite", "onnx": ".onnx"}
 ONNX_PACKAGES = ("tf2onnx", "onnx")
+# How the inputs a model sees are prepared: name -> what a serving program must do.
+NORMALIZATIONS = {
+    "unit_sphere": "centre on the centroid, scale the farthest point to 1 (unit sphere)",
+    "s3dis_blocks": "S3DIS blocks of 9 features per point: x, y minus (the block's smallest x, y + half a block), "
+                    "z; RGB / 255; x, y, z over the room's largest x, y, z",
+    "occupancy_grid": "the cloud scaled so its longest side spans `inner` cells, centred in an R^3 occupancy grid",
+}
 
 
 def missing_packages(format):
@@ -68,8 +81,15 @@ def missing_packages(format):
     return [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
 
 
-def model_metadata(model, *, class_names=None, category_names=None, up_axis=None, checkpoint=None, format=None):
+def model_metadata(model, *, class_names=None, category_names=None, up_axis=None, checkpoint=None, format=None,
+                   num_points=None):  # fmt: skip
     """What a serving program needs to know besides the graph.
+
+    `outputs` is "logits" or "embedding" (the model's output kind);
+    `preprocessing` says how its inputs are made: points per cloud, channels,
+    the normalisation (`NORMALIZATIONS`: unit-sphere shapes, S3DIS block
+    features, or occupancy grids with `resolution` and `inner` for voxel
+    models), the up axis.
 
     Args:
         model: The Keras model.
@@ -78,20 +98,31 @@ def model_metadata(model, *, class_names=None, category_names=None, up_axis=None
         up_axis: "x", "y" or "z": up axis of the training clouds.
         checkpoint: Where the model came from.
         format: The export format.
+        num_points: Points per cloud the model was fed (default: the model's;
+            voxel models: the points voxelised into a grid, e.g. the run's `--num_point`).
 
     Returns:
         A JSON-serialisable dict.
     """
+    spec = input_spec(model)
+    input_kind, output_kind = model_kinds(model)
+    normalization = "occupancy_grid" if spec.kind == "voxels" else get_task(model_task(model)).normalization
+    preprocessing = {"num_points": spec.num_points if num_points is None else int(num_points),
+                     "channels": spec.input_dims, "normalization": normalization, "up_axis": up_axis,
+                     "resolution": spec.resolution, "inner": spec.inner,
+                     "normalization_description": NORMALIZATIONS[normalization]}  # fmt: skip
     return {
         "format": format,
         "task": model_task(model),
         "model": getattr(model, "builder", None) or model.name,
         "inputs": {tensor.name: [d if d is not None else -1 for d in tensor.shape] for tensor in model.inputs},
-        "outputs": "logits",
+        "input_kind": input_kind,
+        "outputs": output_kind,
         "class_names": list(class_names) if class_names is not None else None,
         "category_names": list(category_names) if category_names is not None else None,
         "up_axis": up_axis,
-        "normalization": "centre on the centroid, scale the farthest point to 1 (unit sphere)",
+        "normalization": NORMALIZATIONS[normalization],
+        "preprocessing": preprocessing,
         "checkpoint": os.path.abspath(checkpoint) if checkpoint else None,
     }
 
@@ -103,7 +134,7 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
     renamed when complete; with `metadata`, `<output>.json` is written too.
 
     Args:
-        model: A Keras model (e.g. `load_predictor(checkpoint).model`).
+        model: A Keras model (e.g. `open_checkpoint(checkpoint).model`).
         output: A folder for "saved_model", a `.tflite` file for "litert", a
             `.onnx` file for "onnx".
         format: "saved_model", "litert" or "onnx".

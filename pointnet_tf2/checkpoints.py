@@ -326,7 +326,7 @@ def open_checkpoint(checkpoint, *, data=None, test_area=None, need_data=False, n
         if classes != description.num_classes:
             raise ValueError(f"{description.root}: has {description.num_classes} classes, the model {path} predicts {classes}")
     elif description is not None:
-        if description.task != task.name:
+        if get_task(description.task) is not task:
             raise ValueError(f"{config_path}: describes a {description.task} dataset, but {path} is a {task.name} model")
         if len(task.label_names(description)) != classes:
             raise ValueError(f"{path}: the model predicts {classes} classes, its saved dataset has "

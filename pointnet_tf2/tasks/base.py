@@ -28,8 +28,10 @@ OUTPUT_KINDS = ("logits", "embedding")
 class Task:
     """A task's defaults (the original's) and the pieces that depend on it.
 
-    Subclasses implement `builder_args`, `logits_compile_args` and
-    `evaluate_logits`; the rest has a default here.
+    Subclasses implement `builder_args`, `logits_compile_args`,
+    `evaluate_logits` and `predict_clouds`; the rest has a default here (what
+    `pointnet-tf2 predict` prints and writes: that of per-point labels,
+    which classification overrides).
 
     Attributes:
         name: "cls", "part_seg" or "sem_seg".

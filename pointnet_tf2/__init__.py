@@ -10,12 +10,15 @@ from pointnet_tf2.version import __version__
 from pointnet_tf2.models import fold_batch_norm
 from pointnet_tf2.models import get_model
 from pointnet_tf2.models import list_models
-from pointnet_tf2.inference import predict
 
 # Importing these modules registers every Keras object a saved `.keras` file
 # may name (`models` above registers the models and layers).
 from pointnet_tf2 import metrics  # noqa: F401, E402
 from pointnet_tf2 import losses  # noqa: F401, E402
 from pointnet_tf2.training import schedules  # noqa: F401, E402
+
+# After `training`: its `__init__` imports the tasks, whose compile arguments import
+# `training.losses`, so the tasks must not be the first of the two to load.
+from pointnet_tf2.inference import predict  # noqa: E402
 
 __all__ = ["__version__", "fold_batch_norm", "get_model", "list_models", "predict"]

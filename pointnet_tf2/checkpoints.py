@@ -1,24 +1,47 @@
-"""Loading a training run's checkpoint with its run configuration and dataset.
+"""The one checkpoint loader: a run folder, its `best.keras` / `last.keras`, or a standalone `.keras` file.
 
-A run folder (written by `pointnet_tf2.training.trainer.train`) holds the
-checkpoints and `config.json`; evaluation, retrieval and the rotation
-protocols load checkpoints through `load_checkpoint`, without depending on the
-trainer.
+`open_checkpoint(path)` loads the model and returns it with everything that
+is known about it (`Checkpoint`): its task, what it takes and gives, the
+names of its classes, parts and categories, the up axis of its training
+data, and the run configuration (`config.json`) of the run folder it lies
+in. Evaluation, retrieval, the rotation protocols, predict and export all
+load checkpoints through it, and so can a resume (`open_checkpoint(log_dir,
+names=("last.keras",))`).
+
+- A run folder (written by `pointnet_tf2.training.train`) gives its
+  `best.keras` (else `last.keras`) with its `config.json`: the class names
+  and the dataset description come with it, and the data itself need not be
+  present.
+- A standalone `.keras` file (a `convert-tf1` output, a model saved by hand:
+  no `config.json` beside it) gives the model alone: its classes are called
+  `class_0`, `class_1`, ..., unless a dataset is opened with it (`data=`).
+- Any other Keras model must take points (B, N, C) and give logits
+  (`check_point_model`).
+
+With `data` (or `need_data=True`, the run's recorded dataset) the dataset is
+opened and checked against the model: its task and class count.
 """
 
+import dataclasses
 import json
 import os
+from typing import Optional
 
+from pointnet_tf2.data.description import DatasetDescription
 from pointnet_tf2.data.datasets import open_dataset
-from pointnet_tf2.inference import check_point_model
-from pointnet_tf2.inference import model_input_spec
-from pointnet_tf2.inference import model_task
-from pointnet_tf2.inference import output_width
+from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.models.registry import model_entry
+from pointnet_tf2.tasks import get_task
+from pointnet_tf2.task_names import CLS
+from pointnet_tf2.task_names import PART_SEG
+from pointnet_tf2.task_names import SEM_SEG
 from pointnet_tf2.utils.keras_utils import check_keras_file
 from pointnet_tf2.utils.keras_utils import load_keras_model
 
 # The run configuration file of a run folder.
 CONFIG_FILE = "config.json"
+# The checkpoints of a run folder, in the order a folder is resolved to one.
+CHECKPOINT_NAMES = ("best.keras", "last.keras")
 
 
 def load_run_config(directory):
@@ -40,19 +63,292 @@ def load_run_config(directory):
     return payload
 
 
-def load_checkpoint(checkpoint, *, data=None, test_area=None):
-    """Loads a checkpoint with the dataset it was trained on (or `data`).
+# --- what a model takes and gives ------------------------------------------------------------
 
-    A checkpoint in a run folder comes with its `config.json`. A standalone
-    `.keras` file (a `convert-tf1` output, a model saved by hand: no
-    `config.json` beside it) needs `data`; its run configuration is then made
-    from the model: its task, builder and points per cloud (None when the
-    model takes any count). Any other Keras model must take points (B, N, C)
-    and give logits (see `pointnet_tf2.inference.check_point_model`).
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """What a model takes.
+
+    Attributes:
+        kind: "points" ((B, N, C) clouds) or "voxels" ((B, R, R, R, 1)
+            occupancy grids, voxelised from clouds by the prediction loop).
+        num_points: Points per cloud (None: any count; voxel models: any,
+            the clouds are voxelised).
+        input_dims: Channels per point (voxel models: 3, the xyz they are voxelised from).
+        resolution: Voxel models: grid cells per side R.
+        inner: Voxel models: cells per side of the cube a shape is scaled into.
+        names: The model's input names.
+    """
+
+    kind: str
+    num_points: Optional[int]
+    input_dims: int
+    resolution: Optional[int] = None
+    inner: Optional[int] = None
+    names: tuple = ()
+
+
+def input_spec(model):
+    """What a model takes (`InputSpec`): points, or occupancy grids voxelised from xyz points."""
+    names = tuple(tensor.name for tensor in model.inputs)
+    if model_kinds(model)[0] == "voxels":
+        config = model.builder_config
+        return InputSpec("voxels", None, 3, int(config["resolution"]), int(config["inner"]), names)
+    shapes = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}
+    shape = shapes.get("points", tuple(model.inputs[0].shape))
+    return InputSpec("points", shape[1], shape[2], names=names)
+
+
+def model_input_spec(model):
+    """Points per cloud (None = any) and channels per point a model takes.
+
+    Voxel models take clouds of any size, voxelised from their xyz: `(None, 3)`.
+
+    Returns:
+        `(num_points, input_dims)`.
+    """
+    spec = input_spec(model)
+    return spec.num_points, spec.input_dims
+
+
+def _registered(model):
+    """Whether a model was built by a registered builder of the zoo."""
+    try:
+        model_entry(getattr(model, "builder", None))
+    except ValueError:
+        return False
+    return True
+
+
+def _known_task(name):
+    try:
+        return get_task(name).name
+    except ValueError:
+        return None
+
+
+def check_point_model(model, path):
+    """Checks that a model takes point clouds (or voxelised ones) and gives logits or embeddings.
+
+    Models of the zoo say what they are; any other Keras model is accepted
+    when it has one input of points (B, N, C) (N may be None) and one output
+    of logits: (B, classes) for classification, (B, N, classes) for per-point
+    labels (treated as semantic segmentation).
 
     Args:
-        checkpoint: A `.keras` file.
-        data: Dataset to use instead of the recorded one.
+        model: A loaded Keras model.
+        path: Its file, for the message.
+
+    Raises:
+        ValueError: One line naming the file and the shapes it has.
+    """
+    if _registered(model) and _known_task(getattr(model, "task", None)):
+        return
+    shapes = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}
+    points = shapes.get("points", tuple(model.inputs[0].shape) if model.inputs else ())
+    if len(points) != 3 or points[2] is None:
+        raise ValueError(f"{path}: not a point-cloud model: its input has shape {_shape_text(points)}, "
+                         "not (B, N, C) points")  # fmt: skip
+    if _known_task(getattr(model, "task", None)):
+        return
+    outputs = [tuple(tensor.shape) for tensor in model.outputs]
+    if len(model.inputs) != 1 or len(outputs) != 1 or len(outputs[0]) not in (2, 3) or outputs[0][-1] is None:
+        raise ValueError(f"{path}: not a point-cloud model of logits: a plain Keras model must take (B, N, C) points "
+                         f"and give (B, classes) or (B, N, classes); this one gives "
+                         f"{', '.join(_shape_text(s) for s in outputs) or 'nothing'}")  # fmt: skip
+
+
+def _shape_text(shape):
+    return "(" + ", ".join("B" if i == 0 and d is None else ("None" if d is None else str(d))
+                           for i, d in enumerate(shape)) + ")"  # fmt: skip
+
+
+def model_task(model):
+    """The task name of a model: its own for models of the zoo, else told by its inputs and outputs.
+
+    A plain model with a `category` input is a part segmentation model, one
+    giving (B, classes) a classifier, one giving (B, N, classes) a semantic
+    segmentation model.
+
+    Raises:
+        ValueError: If the model does not say and its outputs do not tell.
+    """
+    task = _known_task(getattr(model, "task", None))
+    if task is not None:
+        return task
+    names = [tensor.name for tensor in model.inputs]
+    if "category" in names:
+        return PART_SEG
+    output = model.outputs[0]
+    if len(output.shape) == 2:
+        return CLS
+    if len(output.shape) == 3:
+        return SEM_SEG
+    raise ValueError(f"{model.name}: cannot tell the task of this model (output shape {tuple(output.shape)})")
+
+
+def output_width(model, task):
+    """Classes a model predicts (parts for part segmentation; see `Task.model_classes`)."""
+    return get_task(task).model_classes(model)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def resolve_checkpoint(checkpoint, names=CHECKPOINT_NAMES):
+    """A `.keras` file, or the first of `names` (`best.keras`, else `last.keras`) in a run folder.
+
+    Raises:
+        FileNotFoundError: If there is no such file.
+    """
+    checkpoint = os.fspath(checkpoint)
+    if os.path.isdir(checkpoint):
+        for name in names:
+            path = os.path.join(checkpoint, name)
+            if os.path.isfile(path):
+                return path
+        raise FileNotFoundError(f"{checkpoint}: a folder without {' or '.join(names)}")
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
+    return checkpoint
+
+
+@dataclasses.dataclass
+class Checkpoint:
+    """A loaded checkpoint and what is known about it.
+
+    Attributes:
+        model: The Keras model.
+        task: The task name ("cls", "part_seg" or "sem_seg"; `task_object` is the `Task`).
+        checkpoint: Path of the `.keras` file.
+        class_names: Names of the model's outputs (classes, or parts for
+            part segmentation); `class_<i>` when no dataset is known.
+        category_names: Part segmentation: object category names.
+        category_parts: Part segmentation: part ids of each category.
+        up_axis: Up axis of the training data (1 = y, 2 = z).
+        num_points: Points per cloud the model is fed (None = any): the
+            model's own count; for voxel models, the points of a cloud the run
+            voxelised (its `--num_point`).
+        input_dims: Channels per point.
+        description: The dataset: the one opened (`data=`, `need_data=True`),
+            else the description saved in `config.json`, else None.
+        run_config: The run's `config.json`; for a standalone file, one made
+            from the model (`standalone` True, `dataset` None).
+        input_kind: "points" or "voxels".
+        output_kind: "logits" or "embedding".
+    """
+
+    model: object
+    task: str
+    checkpoint: str
+    class_names: list
+    category_names: Optional[list] = None
+    category_parts: Optional[list] = None
+    up_axis: int = 1
+    num_points: Optional[int] = None
+    input_dims: int = 3
+    description: object = None
+    run_config: Optional[dict] = None
+    input_kind: str = "points"
+    output_kind: str = "logits"
+
+    @property
+    def up_axis_name(self):
+        """The up axis as "x", "y" or "z"."""
+        return "xyz"[self.up_axis]
+
+    @property
+    def task_object(self):
+        """The `pointnet_tf2.tasks.Task` of the model."""
+        return get_task(self.task)
+
+    @property
+    def standalone(self):
+        """Whether the checkpoint came without a run folder's `config.json`."""
+        return bool(self.run_config.get("standalone")) if self.run_config else True
+
+
+def open_checkpoint(checkpoint, *, data=None, test_area=None, need_data=False, names=CHECKPOINT_NAMES):
+    """Loads a checkpoint with what is known about it.
+
+    Args:
+        checkpoint: A `.keras` file, or a run folder (its `best.keras`, else
+            `last.keras`; see `names`).
+        data: A dataset to open and check against the model, instead of the
+            run's recorded one.
+        test_area: S3DIS test area of the opened dataset (default: the run's, else 6).
+        need_data: Open the run's recorded dataset (a standalone file then needs `data`).
+        names: The checkpoints a run folder is resolved to, in order.
+
+    Returns:
+        A `Checkpoint`.
+
+    Raises:
+        FileNotFoundError: If the checkpoint (or the recorded dataset) is missing.
+        ValueError: One line: a damaged or foreign file, a standalone file
+            without `data` when data is needed, or a model that does not fit
+            its run configuration or dataset (task, class count).
+    """
+    path = resolve_checkpoint(checkpoint, names)
+    check_keras_file(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    config_path = os.path.join(folder, CONFIG_FILE)
+    run_config = load_run_config(folder) if os.path.exists(config_path) else None
+    if run_config is None and need_data and data is None:
+        raise ValueError(f"{path}: no {CONFIG_FILE} beside it (not in a training run folder), so its dataset "
+                         "is unknown: pass --data")  # fmt: skip
+    model = load_keras_model(path)
+    check_point_model(model, path)
+    task = get_task(model_task(model))
+    spec = input_spec(model)
+    input_kind, output_kind = model_kinds(model)
+    classes = task.model_classes(model)
+    if run_config is None:
+        config = getattr(model, "builder_config", None) or {}
+        run_config = {"train_config": {"task": task.name, "model": getattr(model, "builder", None) or model.name,
+                                       "num_point": config.get("num_points", spec.num_points)},
+                      "dataset": None, "standalone": True,
+                      "model": {"builder": getattr(model, "builder", None), "builder_config": config}}  # fmt: skip
+    elif task.name != run_config["train_config"]["task"]:
+        raise ValueError(f"{path}: a {task.name} model, but config.json describes a {run_config['train_config']['task']} run")
+    description = None
+    if run_config["dataset"] is not None:
+        try:
+            description = DatasetDescription.from_dict(run_config["dataset"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{config_path}: no valid dataset description ({error})") from None
+    if data is not None or need_data:
+        recorded = run_config["dataset"] or {}
+        if test_area is None:
+            test_area = recorded.get("test_area") or 6
+        description = open_dataset(data or recorded["root"], task=task.name, test_area=test_area, num_classes=classes)
+        if classes != description.num_classes:
+            raise ValueError(f"{description.root}: has {description.num_classes} classes, the model {path} predicts {classes}")
+    elif description is not None:
+        if get_task(description.task) is not task:
+            raise ValueError(f"{config_path}: describes a {description.task} dataset, but {path} is a {task.name} model")
+        if len(task.label_names(description)) != classes:
+            raise ValueError(f"{path}: the model predicts {classes} classes, its saved dataset has "
+                             f"{len(task.label_names(description))}")  # fmt: skip
+    if description is None:
+        names_, categories, parts, up_axis = [f"class_{i}" for i in range(classes)], None, None, task.predict_up_axis
+    else:
+        names_ = list(task.label_names(description))
+        categories, parts, up_axis = description.category_names, description.category_parts, int(description.up_axis)
+    num_points = spec.num_points if spec.kind == "points" else run_config["train_config"].get("num_point")
+    return Checkpoint(model, task.name, path, names_, category_names=categories, category_parts=parts,
+                      up_axis=up_axis, num_points=num_points, input_dims=spec.input_dims, description=description,
+                      run_config=run_config, input_kind=input_kind, output_kind=output_kind)  # fmt: skip
+
+
+def load_checkpoint(checkpoint, *, data=None, test_area=None):
+    """Loads a checkpoint with the dataset it was trained on (or `data`): `open_checkpoint(..., need_data=True)`.
+
+    Args:
+        checkpoint: A `.keras` file or a run folder.
+        data: Dataset to use instead of the recorded one (needed for a
+            standalone `.keras` file).
         test_area: S3DIS test area instead of the recorded one.
 
     Returns:
@@ -60,40 +356,7 @@ def load_checkpoint(checkpoint, *, data=None, test_area=None):
 
     Raises:
         FileNotFoundError: If the checkpoint is missing.
-        ValueError: If the file is damaged or not a point model, a standalone
-            file comes without `data`, or the dataset's task or class count
-            does not fit the model.
+        ValueError: See `open_checkpoint`.
     """
-    if not os.path.isfile(checkpoint):
-        raise FileNotFoundError(f"{checkpoint}: no such checkpoint")
-    check_keras_file(checkpoint)
-    folder = os.path.dirname(os.path.abspath(checkpoint))
-    run_config = None
-    if os.path.exists(os.path.join(folder, CONFIG_FILE)):
-        run_config = load_run_config(folder)
-    elif data is None:
-        raise ValueError(f"{checkpoint}: no {CONFIG_FILE} beside it (not in a training run folder), so its dataset "
-                         "is unknown: pass --data")  # fmt: skip
-    model = load_keras_model(checkpoint)
-    builder_config = getattr(model, "builder_config", None) or {}
-    if getattr(model, "builder", None) is None:
-        check_point_model(model, checkpoint)
-    task = model_task(model)
-    if run_config is None:
-        num_point = builder_config["num_points"] if "num_points" in builder_config else model_input_spec(model)[0]
-        run_config = {"train_config": {"task": task, "model": getattr(model, "builder", None) or model.name,
-                                       "num_point": num_point},
-                      "dataset": None, "standalone": True,
-                      "model": {"builder": getattr(model, "builder", None), "builder_config": builder_config}}  # fmt: skip
-    if task != run_config["train_config"]["task"]:
-        raise ValueError(f"{checkpoint}: a {task} model, but config.json describes a {run_config['train_config']['task']} run")
-    recorded = run_config["dataset"] or {}
-    if test_area is None:
-        test_area = recorded.get("test_area") or 6
-    expected = builder_config.get("num_parts", builder_config.get("num_classes"))
-    if expected is None:
-        expected = int(output_width(model, task))
-    description = open_dataset(data or recorded["root"], task=task, test_area=test_area, num_classes=expected)
-    if expected != description.num_classes:
-        raise ValueError(f"{description.root}: has {description.num_classes} classes, the model {checkpoint} predicts {expected}")
-    return model, description, run_config
+    loaded = open_checkpoint(checkpoint, data=data, test_area=test_area, need_data=True)
+    return loaded.model, loaded.description, loaded.run_config

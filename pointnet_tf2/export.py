@@ -23,11 +23,12 @@ each batch norm is first folded into the dense layer before it
 that feed a max over points are fused with it: same outputs within float32
 rounding, faster on CPU (README, Performance). Inputs are
 the clouds as the model was trained on them (for ModelNet-style models: y
-up, centred and scaled into the unit sphere); outputs are logits (embeddings
-for embedding models). A sidecar `<output>.json` records the task, input
-names and shapes, what the outputs are, the preprocessing (from the model's
-registry entry), class names and up axis, so a serving program knows what
-the numbers mean.
+up, centred and scaled into the unit sphere; S3DIS models: the 9 block
+features; voxel models: occupancy grids of their own size); outputs are
+logits (embeddings for embedding models). A sidecar `<output>.json` records
+the task, input names and shapes, what the outputs are, the preprocessing
+(points per cloud, channels, normalisation, up axis, grid size), the class
+names and the up axis, so a serving program knows what the numbers mean.
 
 An existing output is only replaced with `overwrite`, a SavedModel folder
 only if it is one (it has `saved_model.pb`, or the marker file that every
@@ -43,12 +44,14 @@ import tempfile
 
 import numpy as np
 
-from pointnet_tf2.inference import model_task
+from pointnet_tf2.checkpoints import input_spec
+from pointnet_tf2.checkpoints import model_task
 from pointnet_tf2.models.folding import fold_batch_norm as fold
 from pointnet_tf2.models.kinds import model_family
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.models.kinds import model_preprocessing
 from pointnet_tf2.models.registry import NORMALIZATIONS
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.files import has_output_marker
 from pointnet_tf2.utils.files import remove_stale_temporaries
@@ -74,15 +77,15 @@ def missing_packages(format):
     return [name for name in ONNX_PACKAGES if importlib.util.find_spec(name) is None]
 
 
-def model_metadata(model, *, class_names=None, category_names=None, up_axis=None, checkpoint=None, format=None):
+def model_metadata(model, *, class_names=None, category_names=None, up_axis=None, checkpoint=None, format=None,
+                   num_points=None):  # fmt: skip
     """What a serving program needs to know besides the graph.
 
-    For a model of the zoo, what it takes and gives and how its clouds are
-    prepared come from its registry entry (`pointnet_tf2.models.kinds`):
-    `outputs` is "logits" or "embedding", `preprocessing` the entry's
-    `Preprocessing` with the model's own points per cloud, channels and grid
-    size (and `up_axis`, when given). Other Keras models are described as
-    point models of logits on unit-sphere clouds.
+    `outputs` is "logits" or "embedding" (the model's output kind);
+    `preprocessing` says how its inputs are made: points per cloud, channels,
+    the normalisation (`NORMALIZATIONS`: unit-sphere shapes, S3DIS block
+    features, or occupancy grids with `resolution` and `inner` for voxel
+    models), the up axis.
 
     Args:
         model: The Keras model.
@@ -91,16 +94,27 @@ def model_metadata(model, *, class_names=None, category_names=None, up_axis=None
         up_axis: "x", "y" or "z": up axis of the training clouds.
         checkpoint: Where the model came from.
         format: The export format.
+        num_points: Points per cloud the model was fed (default: the model's;
+            voxel models: the points voxelised into a grid, e.g. the run's `--num_point`).
 
     Returns:
         A JSON-serialisable dict.
     """
+    spec = input_spec(model)
     input_kind, output_kind = model_kinds(model)
-    preprocessing = model_preprocessing(model)
-    if preprocessing is not None:
-        preprocessing = preprocessing.to_dict()
-        if up_axis is not None:
-            preprocessing["up_axis"] = up_axis
+    registered = model_preprocessing(model)
+    if registered is not None:  # a model of the zoo: its registry entry says
+        preprocessing = registered.to_dict()
+    else:
+        normalization = "occupancy_grid" if spec.kind == "voxels" else get_task(model_task(model)).normalization
+        preprocessing = {"num_points": spec.num_points, "channels": spec.input_dims, "normalization": normalization,
+                         "up_axis": up_axis, "resolution": spec.resolution, "inner": spec.inner,
+                         "normalization_description": NORMALIZATIONS[normalization]}  # fmt: skip
+    if num_points is not None:
+        preprocessing["num_points"] = int(num_points)
+    if up_axis is not None:
+        preprocessing["up_axis"] = up_axis
+    normalization = preprocessing["normalization"]
     return {
         "format": format,
         "task": model_task(model),
@@ -112,7 +126,7 @@ def model_metadata(model, *, class_names=None, category_names=None, up_axis=None
         "class_names": list(class_names) if class_names is not None else None,
         "category_names": list(category_names) if category_names is not None else None,
         "up_axis": up_axis,
-        "normalization": (preprocessing or {}).get("normalization_description", NORMALIZATIONS["unit_sphere"]),
+        "normalization": NORMALIZATIONS[normalization],
         "preprocessing": preprocessing,
         "checkpoint": os.path.abspath(checkpoint) if checkpoint else None,
     }
@@ -125,7 +139,7 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
     renamed when complete; with `metadata`, `<output>.json` is written too.
 
     Args:
-        model: A Keras model (e.g. `load_predictor(checkpoint).model`).
+        model: A Keras model (e.g. `open_checkpoint(checkpoint).model`).
         output: A folder for "saved_model", a `.tflite` file for "litert", a
             `.onnx` file for "onnx".
         format: "saved_model", "litert" or "onnx".

@@ -3,7 +3,13 @@
 A shape is relevant to a query when it has the query's class. Rankings sort
 the other shapes by distance between their features: the output of an
 embedding model (`pointnet_embed`), or a named layer of any model, by default
-a classifier's global feature (the `max_pool` layer of the PointNets).
+a classifier's global feature: the output of its last layer that reduces
+over all points or grid cells (`global_feature_layer`: a global pooling, or
+the flattened last feature map of a CNN) -- `max_pool` in the PointNets,
+`avg_pool` in `voxel_resnet`, `flatten` in `voxel_cnn`. Features are computed
+by the one prediction loop (`pointnet_tf2.evaluation.loop`), as evaluation
+sees the shapes (the first `num_points` stored points; voxel models: the
+points voxelised, or a dataset's stored grids).
 
 - average precision of a query: the mean, over the relevant shapes, of the
   precision at the rank of each (the query itself is excluded);
@@ -11,15 +17,22 @@ a classifier's global feature (the `max_pool` layer of the PointNets).
 - precision@k: the fraction of relevant shapes among the k nearest.
 """
 
+import keras
 import numpy as np
 
-from pointnet_tf2.data.augment import rotation_augmentation
-from pointnet_tf2.data.sequence import PointCloudSequence
+from pointnet_tf2.checkpoints import model_task
+from pointnet_tf2.evaluation.loop import PredictionLoop
+from pointnet_tf2.layers import DenseMaxPooling
 from pointnet_tf2.models.kinds import model_kinds
-from pointnet_tf2.training.families import input_transform
+from pointnet_tf2.tasks import get_task
 from pointnet_tf2.utils import atomic_output
 
-DEFAULT_LAYER = "max_pool"
+# Layers whose output is a feature of the whole shape: a reduction over every point or grid cell
+# (DenseMaxPooling: the fused Dense + max pool of a batch-norm-folded model), or the flattened last map of a CNN.
+GLOBAL_FEATURE_LAYERS = (keras.layers.GlobalMaxPooling1D, keras.layers.GlobalMaxPooling2D,
+                         keras.layers.GlobalMaxPooling3D, keras.layers.GlobalAveragePooling1D,
+                         keras.layers.GlobalAveragePooling2D, keras.layers.GlobalAveragePooling3D, DenseMaxPooling,
+                         keras.layers.Flatten)  # fmt: skip
 
 
 def average_precisions(relevance):
@@ -98,33 +111,63 @@ def retrieval_metrics(features, labels, *, ks=(1, 5, 10), distance="l2"):
     return result
 
 
+def global_feature_layer(model):
+    """The name of a model's global feature layer: its last layer reducing over all points or grid cells.
+
+    That is the last global pooling (`max_pool` of the PointNets,
+    `avg_pool` of `voxel_resnet`) or, for a CNN without one, the flattened
+    last feature map (`flatten` of `voxel_cnn`); the T-Nets' own pools come
+    earlier.
+
+    Raises:
+        ValueError: If the model has no such layer (name one with `layer=` / `--layer`).
+    """
+    found = [layer.name for layer in model.layers if isinstance(layer, GLOBAL_FEATURE_LAYERS)]
+    if not found:
+        raise ValueError(f"model {model.name} has no global feature layer (a global pooling or a Flatten); "
+                         "name the layer whose output is the feature with --layer")  # fmt: skip
+    return found[-1]
+
+
+def feature_name(model, layer=None):
+    """What the retrieval features of `model` are: "embedding" (an embedding model's output) or a layer name."""
+    if layer is None and model_kinds(model)[1] == "embedding":
+        return "embedding"
+    return layer or global_feature_layer(model)
+
+
+def check_retrieval_model(model):
+    """Raises a one-line ValueError for a model whose outputs are not per shape (segmentation models)."""
+    task = get_task(model_task(model))
+    if task.per_point:
+        raise ValueError(f"{model.name}: a {task.title} model labels points; retrieval ranks whole shapes by a "
+                         "classifier's or an embedding model's features")  # fmt: skip
+
+
 def feature_model(model, layer=None):
     """The model whose outputs are the retrieval features.
 
     Args:
         model: A model of the zoo.
         layer: A layer name; None: the model's output for embedding models,
-            else `max_pool` (the PointNets' global feature).
+            else its global feature (`global_feature_layer`).
 
     Returns:
         A `keras.Model` (the model itself for its own output).
 
     Raises:
-        ValueError: If the layer does not exist.
+        ValueError: If the layer does not exist, or the model has no global feature.
     """
-    import keras
-
-    if layer is None:
-        if model_kinds(model)[1] == "embedding":
-            return model
-        layer = DEFAULT_LAYER
+    name = feature_name(model, layer)
+    if name == "embedding" and layer is None:
+        return model
     try:
-        output = model.get_layer(layer).output
+        output = model.get_layer(name).output
     except ValueError:
         names = ", ".join(x.name for x in model.layers if not isinstance(x, keras.layers.InputLayer))
-        raise ValueError(f"model {model.name} has no layer {layer!r} (layers: {names})") from None
+        raise ValueError(f"model {model.name} has no layer {name!r} (layers: {names})") from None
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    return keras.Model(inputs, output, name=f"{model.name}_{layer}")
+    return keras.Model(inputs, output, name=f"{model.name}_{name}")
 
 
 def compute_features(model, description, *, split="test", num_points=None, batch_size=32, layer=None,
@@ -133,7 +176,7 @@ def compute_features(model, description, *, split="test", num_points=None, batch
 
     Args:
         model: A model of the zoo (points or voxels in).
-        description: The `DatasetDescription` (task 'cls').
+        description: The `DatasetDescription` (per-shape labels: classification).
         split: The split.
         num_points: Points per cloud (default: the model's, else all stored).
         batch_size: Clouds per batch.
@@ -144,25 +187,23 @@ def compute_features(model, description, *, split="test", num_points=None, batch
 
     Returns:
         `(features float32 (n, D), labels int32 (n,), points float32 (n, N, C))`.
+
+    Raises:
+        ValueError: On a dataset without per-shape labels, a segmentation
+            model, or a model without the feature layer.
     """
-    if description.task != "cls":
+    check_retrieval_model(model)
+    task = get_task(description.task)
+    if task.per_point:
         raise ValueError(f"{description.root}: retrieval needs a classification dataset, got task {description.task!r}")
     config = getattr(model, "builder_config", {})
     num_points = num_points or config.get("num_points") or description.num_points
-    augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
-    sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                  augment=augment, shuffle=False, channels=config.get("input_dims"), seed=seed)
-    transform = input_transform(model)
-    features_of = feature_model(model, layer)
-    features, labels, clouds = [], [], []
-    for index in range(len(sequence)):
-        points, targets = sequence[index]
-        inputs = points if transform is None else transform(points, targets)[0]
-        out = np.asarray(features_of(inputs, training=False), np.float32)
-        features.append(out.reshape(len(out), -1))
-        labels.append(np.asarray(targets))
-        clouds.append(points)
-    return np.concatenate(features), np.concatenate(labels).astype(np.int32), np.concatenate(clouds)
+    loop = PredictionLoop(model, up_axis=description.up_axis, batch_size=batch_size,
+                          outputs=feature_model(model, layer))  # fmt: skip
+    result = loop.predict_split(description, task, keep_points=True, split=split, num_points=num_points,
+                                rotation=rotation, seed=seed, channels=config.get("input_dims"))  # fmt: skip
+    features = result["outputs"].reshape(len(result["outputs"]), -1)
+    return features, result["labels"].astype(np.int32), result["points"]
 
 
 def neighbours_png(path, points, labels, queries, order, *, top=5, class_names=None, up_axis=1):
@@ -224,8 +265,7 @@ def evaluate_retrieval(model, description, *, split="test", num_points=None, bat
                                            batch_size=batch_size, layer=layer, rotation=rotation, seed=seed)
     metrics = retrieval_metrics(features, labels, ks=ks, distance=distance)
     result = {"split": split, "num_samples": int(len(labels)), "num_votes": 1, "task": "retrieval",
-              "feature": layer or ("embedding" if feature_model(model, layer) is model else DEFAULT_LAYER),
-              "distance": distance, "map": metrics["map"]}
+              "feature": feature_name(model, layer), "distance": distance, "map": metrics["map"]}
     for k in ks:
         result[f"precision_at_{k}"] = metrics[f"precision_at_{k}"]
     result["headline"] = ["map"] + [f"precision_at_{k}" for k in ks]

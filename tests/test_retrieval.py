@@ -71,3 +71,26 @@ def test_compute_features_and_png(tiny_cls_data, tmp_path):
     path = retrieval.neighbours_png(tmp_path / "nn.png", points, labels, [0, 3], order,
                                     class_names=description.class_names)
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_global_feature_is_found_by_the_kind_of_layer():
+    import keras
+
+    from pointnet_tf2 import fold_batch_norm
+
+    cls = get_model("pointnet_cls", num_classes=3, num_points=16, mlp1=(8,), mlp2=(8, 12), head_widths=(8,),
+                    tnet_conv_widths=(8,), tnet_fc_widths=(8,))
+    # The T-Nets' own max pools come first; the trunk's is the last, also once fused into a DenseMaxPooling.
+    assert retrieval.global_feature_layer(cls) == "max_pool"
+    folded = fold_batch_norm(cls)
+    assert type(folded.get_layer("max_pool")).__name__ == "DenseMaxPooling"
+    assert retrieval.global_feature_layer(folded) == "max_pool" and retrieval.feature_model(folded).output_shape == (None, 12)
+    voxels = get_model("voxel_resnet", num_classes=3, resolution=8, inner=6, width=4, blocks_per_stage=(1,))
+    assert retrieval.feature_name(voxels) == "avg_pool" and retrieval.feature_model(voxels).output_shape == (None, 4)
+    inputs = keras.Input((None, 3))
+    plain = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    with pytest.raises(ValueError, match="has no global feature layer .* with --layer$"):
+        retrieval.feature_model(plain)
+    segmenter = get_model("pointnet_sem_seg", num_classes=3, num_points=16, mlp=(8,), global_widths=(8,), seg_widths=(8,))
+    with pytest.raises(ValueError, match="a semantic segmentation model labels points; retrieval ranks whole shapes"):
+        retrieval.check_retrieval_model(segmenter)

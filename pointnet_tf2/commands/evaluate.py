@@ -3,7 +3,7 @@
 import json
 import os
 
-from pointnet_tf2.checkpoints import load_checkpoint
+from pointnet_tf2.checkpoints import open_checkpoint
 from pointnet_tf2.evaluation import evaluate
 from pointnet_tf2.evaluation import format_results
 from pointnet_tf2.rotations import format_protocol_table
@@ -17,7 +17,8 @@ HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU)
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
-                        help="a .keras checkpoint written by a train script, or a standalone .keras model with --data")
+                        help="a .keras checkpoint written by a train script (or its run folder: best.keras), "
+                        "or a standalone .keras model with --data")
     parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the "
                         "checkpoint; required for a .keras file outside a run folder)")
     parser.add_argument("--split", default="test",
@@ -41,10 +42,11 @@ def add_arguments(parser):
 def run(args):
     if args.output:
         check_writable(args.output)  # before minutes of evaluation
-    model, description, run_config = load_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area)
+    loaded = open_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area, need_data=True)
+    model, description, run_config = loaded.model, loaded.description, loaded.run_config
     num_points = args.num_point or run_config["train_config"]["num_point"]
     if args.rotation_protocol:
-        rows = protocol_from_checkpoints([(args.checkpoint, model, run_config)] + args.rotation_checkpoint,
+        rows = protocol_from_checkpoints([(loaded.checkpoint, model, run_config)] + args.rotation_checkpoint,
                                          description, split=args.split, num_points=args.num_point,
                                          batch_size=args.batch_size, seed=args.seed)
         print(format_protocol_table(rows))
@@ -56,10 +58,10 @@ def run(args):
         return 0
     split, indices = args.split, None
     if split == "validation":
-        split, indices = run_validation_rows(run_config, description, args.checkpoint)
+        split, indices = run_validation_rows(run_config, description, loaded.checkpoint)
     result = evaluate(model, description, split=split, num_points=num_points, num_votes=args.num_votes,
                       batch_size=args.batch_size, rotation=args.test_rotation, seed=args.seed, indices=indices)
-    result["checkpoint"] = os.path.abspath(args.checkpoint)
+    result["checkpoint"] = os.path.abspath(loaded.checkpoint)
     print(format_results(result))
     if args.output:
         with atomic_output(args.output) as tmp:

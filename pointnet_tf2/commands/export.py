@@ -2,10 +2,10 @@
 
 import sys
 
+from pointnet_tf2.checkpoints import open_checkpoint
 from pointnet_tf2.export import export_model
 from pointnet_tf2.export import missing_packages
 from pointnet_tf2.export import model_metadata
-from pointnet_tf2.inference import load_predictor
 from pointnet_tf2.utils import check_writable
 
 HELP = "export a checkpoint for serving: TF SavedModel, LiteRT (.tflite) or ONNX (needs tf2onnx + onnx)"
@@ -36,10 +36,11 @@ def run(args):
         return 1
 
     check_writable(args.output, folder=args.format == "saved_model")  # before the model is loaded and converted
-    predictor = load_predictor(args.checkpoint)
+    predictor = open_checkpoint(args.checkpoint)
     metadata = model_metadata(predictor.model, class_names=predictor.class_names,
                               category_names=predictor.category_names, up_axis=predictor.up_axis_name,
-                              checkpoint=predictor.checkpoint, format=args.format)  # fmt: skip
+                              checkpoint=predictor.checkpoint, format=args.format,
+                              num_points=predictor.num_points)  # fmt: skip
     try:
         path = export_model(predictor.model, args.output, format=args.format, overwrite=args.overwrite,
                             fold_batch_norm=args.fold_batch_norm,
@@ -49,5 +50,5 @@ def run(args):
         return 1
     inputs = ", ".join(f"{name} {tuple(shape)}" for name, shape in metadata["inputs"].items())
     print(f"exported {predictor.checkpoint} ({predictor.task}, inputs {inputs}) as {args.format} to {path}")
-    print(f"metadata (class names, up axis) in {path}.json")
+    print(f"metadata (outputs: {metadata['outputs']}, preprocessing, class names, up axis) in {path}.json")
     return 0

@@ -5,12 +5,10 @@ import json
 import os
 import sys
 
-import numpy as np
-
 from pointnet_tf2 import viz
+from pointnet_tf2.checkpoints import open_checkpoint
 from pointnet_tf2.inference import cloud_for_model
 from pointnet_tf2.inference import load_input
-from pointnet_tf2.inference import load_predictor
 from pointnet_tf2.inference import predict
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils import check_writable
@@ -46,17 +44,10 @@ def add_arguments(parser):
 def _category_index(value, predictor):
     if value is None:
         return None
-    if predictor.task != "part_seg":
-        raise ValueError(f"--category is for part segmentation models; {predictor.checkpoint} is a "
-                         f"{predictor.task} model")
-    names = predictor.category_names or []
-    lowered = [name.lower() for name in names]
-    if value.lower() in lowered:
-        return lowered.index(value.lower())
     shapes = {tensor.name: tuple(tensor.shape) for tensor in predictor.model.inputs}
-    if value.isdigit() and int(value) < shapes["category"][-1]:
-        return int(value)
-    raise ValueError(f"--category {value!r}: not one of the model's categories ({', '.join(names) or 'unknown names'})")
+    width = shapes["category"][-1] if "category" in shapes else None
+    return predictor.task_object.parse_category(value, category_names=predictor.category_names, num_categories=width,
+                                                where=predictor.checkpoint)  # fmt: skip
 
 
 def _unique_stem(stem, used):
@@ -71,21 +62,10 @@ def _write_table(path, rows, task):
     with atomic_output(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             if path.lower().endswith(".csv"):
+                header, table = task.prediction_table(rows)
                 writer = csv.writer(f)
-                if task == "cls":
-                    writer.writerow(["file", "rank", "class", "index", "probability", "error"])
-                    for row in rows:
-                        for rank, entry in enumerate(row.get("top_k", []), 1):
-                            writer.writerow([row["file"], rank, entry.get("class", ""), entry["index"],
-                                             f"{entry['probability']:.6f}", ""])  # fmt: skip
-                        if "error" in row:
-                            writer.writerow([row["file"], "", "", "", "", row["error"]])
-                else:
-                    writer.writerow(["file", "ply", "png", "points", "category", "most_common", "error"])
-                    for row in rows:
-                        most = max(row["label_counts"], key=row["label_counts"].get) if row.get("label_counts") else ""
-                        writer.writerow([row["file"], row.get("ply", ""), row.get("png", ""), row.get("points", ""),
-                                         row.get("category", ""), most, row.get("error", "")])  # fmt: skip
+                writer.writerow(header)
+                writer.writerows(table)
             else:
                 json.dump(rows, f, indent=1)
 
@@ -103,14 +83,19 @@ def run(args):
         raise ValueError(f"--output {args.output}: must end with .json or .csv")
     if args.output:
         check_writable(args.output)  # before any prediction is made
-    predictor = load_predictor(args.checkpoint)
-    if predictor.task != "cls":
+    predictor = open_checkpoint(args.checkpoint)
+    task = predictor.task_object
+    if predictor.output_kind == "embedding":
+        raise ValueError(f"{predictor.checkpoint}: a {predictor.run_config['train_config']['model']} model gives "
+                         "embeddings, not classes; rank shapes by them with pointnet-tf2 retrieve")  # fmt: skip
+    if task.per_point:
         check_writable(args.output_dir, folder=True)
     category = _category_index(args.category, predictor)
     names = predictor.class_names
     sample_points = args.num_point or predictor.num_points or 2048
+    kind = " (voxelised)" if predictor.input_kind == "voxels" else ""
     print(f"{predictor.checkpoint}: {predictor.task} model, {len(names)} classes, "
-          f"{predictor.num_points or 'any number of'} points x {predictor.input_dims}")  # fmt: skip
+          f"{predictor.num_points or 'any number of'} points x {predictor.input_dims}{kind}")  # fmt: skip
     rows, failures, used = [], 0, set()
     for spec in args.inputs:
         try:
@@ -119,7 +104,7 @@ def run(args):
             points = cloud_for_model(cloud, predictor, up_axis=args.up_axis, normalize=not args.no_normalize)
             result = predict(predictor.model, points, num_votes=args.num_votes, top_k=args.top_k, class_names=names,
                              category=category, category_parts=predictor.category_parts, up_axis=predictor.up_axis,
-                             batch_size=args.batch_size, seed=args.seed)  # fmt: skip
+                             batch_size=args.batch_size, seed=args.seed, num_points=predictor.num_points)  # fmt: skip
         except (ValueError, OSError) as error:
             failures += 1
             message = str(error) if str(error).startswith(spec.rpartition(":")[0] or spec) else f"{spec}: {error}"
@@ -127,41 +112,25 @@ def run(args):
             rows.append({"file": spec, "error": message})
             continue
         notes = f"  [{', '.join(cloud.notes)}]" if cloud.notes else ""
-        if predictor.task == "cls":
-            print(f"{cloud.name}: {result['class']} ({result['probabilities'][result['label']]:.3f}){notes}")
-            for rank, entry in enumerate(result["top_k"], 1):
-                print(f"  {rank:>2}. {entry['class']:<24} {entry['probability']:.4f}")
-            rows.append({"file": cloud.name, "class": result["class"], "label": result["label"],
-                         "top_k": result["top_k"], "notes": cloud.notes})  # fmt: skip
-            continue
-        labels = result["labels"]
-        stem = _unique_stem(cloud.stem, used)
-        os.makedirs(args.output_dir, exist_ok=True)
-        ply = os.path.join(args.output_dir, f"{stem}.ply")
-        png = os.path.join(args.output_dir, f"{stem}.png")
-        up_axis = cloud.up_axis or args.up_axis
-        viz.write_ply(ply, cloud.points, colors=viz.label_colors(labels), labels=labels,
-                      fields={"confidence": result["probabilities"].max(axis=-1)}, up_axis=up_axis)  # fmt: skip
-        title = cloud.name
-        category_name = None
-        if predictor.task == "part_seg":
-            cat = result["category"]
-            category_name = predictor.category_names[cat] if predictor.category_names else str(cat)
-            title += f"  ({category_name})"
-        viz.write_views_png(png, cloud.points, labels, class_names=names, up_axis=up_axis, title=title)
-        counts = np.bincount(labels, minlength=len(names))
-        order = np.argsort(-counts, kind="stable")
-        shares = ", ".join(f"{names[i]} {100.0 * counts[i] / len(labels):.0f}%" for i in order[:5] if counts[i])
-        print(f"{cloud.name}: {len(labels)} points" + (f", category {category_name}" if category_name else "")
-              + f" -> {ply}, {png}; {shares}{notes}")  # fmt: skip
-        row = {"file": cloud.name, "ply": ply, "png": png, "points": int(len(labels)),
-               "label_counts": {names[i]: int(counts[i]) for i in order if counts[i]},
-               "notes": cloud.notes}  # fmt: skip
-        if category_name is not None:
-            row["category"] = category_name
+        files = None
+        if task.per_point:
+            labels = result["labels"]
+            stem = _unique_stem(cloud.stem, used)
+            os.makedirs(args.output_dir, exist_ok=True)
+            files = {"ply": os.path.join(args.output_dir, f"{stem}.ply"),
+                     "png": os.path.join(args.output_dir, f"{stem}.png")}  # fmt: skip
+            up_axis = cloud.up_axis or args.up_axis
+            viz.write_ply(files["ply"], cloud.points, colors=viz.label_colors(labels), labels=labels,
+                          fields={"confidence": result["probabilities"].max(axis=-1)}, up_axis=up_axis)  # fmt: skip
+            title = task.prediction_title(cloud.name, result, category_names=predictor.category_names)
+            viz.write_views_png(files["png"], cloud.points, labels, class_names=names, up_axis=up_axis, title=title)
+        row = task.prediction_row(cloud.name, result, label_names=names, category_names=predictor.category_names,
+                                  files=files, notes=cloud.notes)  # fmt: skip
+        for line in task.prediction_lines(row, notes):
+            print(line)
         rows.append(row)
     if args.output and failures < len(args.inputs):  # errors alone are on stderr already
-        _write_table(args.output, rows, predictor.task)
+        _write_table(args.output, rows, task)
         print(f"results written to {args.output}")
     if failures and len(args.inputs) > 1:
         print(f"pointnet-tf2 predict: {failures} of {len(args.inputs)} input(s) failed", file=sys.stderr)

@@ -6,7 +6,8 @@ import os
 import numpy as np
 
 from pointnet_tf2 import retrieval
-from pointnet_tf2.checkpoints import load_checkpoint
+from pointnet_tf2.checkpoints import open_checkpoint
+from pointnet_tf2.checkpoints import resolve_checkpoint
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils import check_writable
 
@@ -15,13 +16,15 @@ HELP = "shape retrieval: every test shape queries all others (mAP, precision@k, 
 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
-                        help="a .keras checkpoint written by train_cls.py (pointnet_embed, or any classifier)")
+                        help="a .keras checkpoint written by train_cls.py (pointnet_embed, or any classifier), "
+                        "or its run folder")
     parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the "
                         "checkpoint; required for a .keras file outside a run folder)")
     parser.add_argument("--split", default="test", help="split whose shapes query each other")
     parser.add_argument("--layer", default=None,
                         help="layer whose output is the feature (default: the embedding of pointnet_embed, "
-                        "else 'max_pool', the PointNet global feature)")
+                        "else the global feature: 'max_pool' of the PointNets, 'avg_pool' of voxel_resnet, "
+                        "'flatten' of voxel_cnn)")
     parser.add_argument("--distance", default="l2", choices=("l2", "cosine"), help="feature distance")
     parser.add_argument("--top_k", default="1,5,10", help="comma-separated k of precision@k")
     parser.add_argument("--num_point", type=int, default=None, help="points per cloud (default: the training value)")
@@ -40,16 +43,19 @@ def run(args):
             raise ValueError
     except ValueError:
         raise ValueError(f"--top_k must be comma-separated positive integers, got {args.top_k!r}") from None
-    output_dir = args.output_dir or os.path.dirname(os.path.abspath(args.checkpoint))
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    output_dir = args.output_dir or os.path.dirname(os.path.abspath(checkpoint))
     check_writable(output_dir, folder=True)  # before the features are computed
-    model, description, run_config = load_checkpoint(args.checkpoint, data=args.data)
+    loaded = open_checkpoint(checkpoint, data=args.data, need_data=True)
+    model, description, run_config = loaded.model, loaded.description, loaded.run_config
+    retrieval.check_retrieval_model(model)
+    feature = retrieval.feature_name(model, args.layer)
     num_points = args.num_point or run_config["train_config"]["num_point"]
     features, labels, points = retrieval.compute_features(
         model, description, split=args.split, num_points=num_points, batch_size=args.batch_size,
         layer=args.layer, rotation=args.rotation, seed=args.seed)
     metrics = retrieval.retrieval_metrics(features, labels, ks=ks, distance=args.distance)
-    feature = args.layer or ("embedding" if retrieval.feature_model(model) is model else retrieval.DEFAULT_LAYER)
-    result = {"checkpoint": os.path.abspath(args.checkpoint), "split": args.split, "feature": feature,
+    result = {"checkpoint": os.path.abspath(loaded.checkpoint), "split": args.split, "feature": feature,
               "distance": args.distance, "rotation": args.rotation, "num_queries": metrics["num_queries"],
               "map": metrics["map"], **{f"precision_at_{k}": metrics[f"precision_at_{k}"] for k in ks}}
     print(f"retrieval on {args.split} ({metrics['num_queries']} queries, feature {feature}, {args.distance} distance)")

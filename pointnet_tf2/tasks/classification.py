@@ -8,6 +8,10 @@ from pointnet_tf2 import metrics
 from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.tasks.base import triplet_loss
 from pointnet_tf2.task_names import CLS
+from pointnet_tf2.tasks.predictions import softmax
+from pointnet_tf2.tasks.predictions import split_outputs
+from pointnet_tf2.tasks.predictions import stack_samples
+from pointnet_tf2.tasks.predictions import top_k as best_classes
 from pointnet_tf2.losses.triplet import pairwise_distances
 
 
@@ -63,6 +67,55 @@ class Classification(Task):
             "per_class_accuracy": _named(description.class_names, per_class),
             "headline": ["overall_accuracy", "mean_class_accuracy"],
         }
+
+    def predict_clouds(self, loop, clouds, *, num_points, input_dims, rng, top_k=5, class_names=None, category=None,
+                       category_parts=None):  # fmt: skip
+        """Class probabilities of each cloud: softmax of its logits averaged over the votes.
+
+        Vote `v` draws a new random subset of `num_points` points of every
+        cloud (`loop` turns it by `2 pi v / V` about the up axis); the clouds
+        of a vote go through the model together.
+        """
+        # Draw every cloud's samples first (cloud by cloud), then run each vote's samples together.
+        drawn = [[self.prediction_samples(cloud, num_points, input_dims, rng)[0] for _ in range(loop.num_votes)]
+                 for cloud in clouds]  # fmt: skip
+        logits = [[] for _ in clouds]
+        for vote in range(loop.num_votes):
+            samples = [per_cloud[vote] for per_cloud in drawn]
+            outputs = loop.run(stack_samples(samples), vote=vote)
+            for i, part in enumerate(split_outputs(outputs, samples)):
+                logits[i].append(np.asarray(part, dtype=np.float64).reshape(-1))
+        results = []
+        for per_vote in logits:
+            probabilities = softmax(np.mean(per_vote, axis=0)).astype(np.float32)
+            label = int(np.argmax(probabilities))
+            result = {"label": label, "probabilities": probabilities,
+                      "top_k": best_classes(probabilities, min(top_k, len(probabilities)), class_names)}  # fmt: skip
+            if class_names is not None:
+                result["class"] = str(class_names[label])
+            results.append(result)
+        return results
+
+    def prediction_row(self, name, result, *, label_names, category_names=None, files=None, notes=()):
+        return {"file": name, "class": result["class"], "label": result["label"], "top_k": result["top_k"],
+                "notes": list(notes)}
+
+    def prediction_lines(self, row, notes_text=""):
+        best = row["top_k"][0]["probability"]  # the predicted class's
+        lines = [f"{row['file']}: {row['class']} ({best:.3f}){notes_text}"]
+        for rank, entry in enumerate(row["top_k"], 1):
+            lines.append(f"  {rank:>2}. {entry['class']:<24} {entry['probability']:.4f}")
+        return lines
+
+    def prediction_table(self, rows):
+        header = ["file", "rank", "class", "index", "probability", "error"]
+        table = []
+        for row in rows:
+            for rank, entry in enumerate(row.get("top_k", []), 1):
+                table.append([row["file"], rank, entry.get("class", ""), entry["index"], f"{entry['probability']:.6f}", ""])
+            if "error" in row:
+                table.append([row["file"], "", "", "", "", row["error"]])
+        return header, table
 
 
 def _named(names, values):

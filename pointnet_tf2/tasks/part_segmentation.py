@@ -6,6 +6,8 @@ import numpy as np
 from pointnet_tf2 import metrics
 from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.task_names import PART_SEG
+from pointnet_tf2.tasks.predictions import scatter_mean
+from pointnet_tf2.tasks.predictions import softmax
 from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
 
 
@@ -51,6 +53,102 @@ class PartSegmentation(Task):
             "overall_accuracy": float(np.mean(np.argmax(logits, -1) == labels)),
             "headline": ["instance_miou", "category_miou"],
         }
+
+    # -- prediction ---------------------------------------------------------------------------
+
+    def model_classes(self, model):
+        """Parts a model predicts: the builder's `num_parts`, else the width of its per-point output."""
+        config = getattr(model, "builder_config", None) or {}
+        if config.get("num_parts") is not None:
+            return int(config["num_parts"])
+        return int([output for output in model.outputs if len(output.shape) == 3][0].shape[-1])
+
+    def logits_of(self, outputs):
+        return outputs["parts"] if isinstance(outputs, dict) else outputs
+
+    def split_targets(self, targets):
+        return targets["parts"], targets["category"]
+
+    def file_label_names(self, description):
+        return description.part_names, description.category_names
+
+    def predict_clouds(self, loop, clouds, *, num_points, input_dims, rng, top_k=5, class_names=None, category=None,
+                       category_parts=None):  # fmt: skip
+        """Per-point parts of each cloud, given or predicting its object category.
+
+        Each vote cuts the cloud into random chunks of `num_points` (turned by
+        the loop); a point's logits are averaged over the votes. Without a
+        category, the category branch's logits (fed an all-zero category)
+        averaged over the chunks and votes pick it; with `category_parts`,
+        only that category's parts are predicted.
+        """
+        shapes = loop.input_shapes
+        if "category" not in shapes:
+            raise ValueError(f"{loop.name}: a part segmentation model needs a 'category' input")
+        num_categories = int(shapes["category"][-1])
+        categories = category if isinstance(category, (list, tuple, np.ndarray)) else [category] * len(clouds)
+        if len(categories) != len(clouds):
+            raise ValueError(f"predict: {len(categories)} categories for {len(clouds)} clouds")
+        results = []
+        for cloud, cat in zip(clouds, categories):
+            passes = [self.prediction_samples(cloud, num_points, input_dims, rng)[0] for _ in range(loop.num_votes)]
+            category_logits = None
+            if cat is None:
+                means = [loop.run(_inputs(s.points, np.zeros((len(s.points), num_categories), np.float32)),
+                                  vote=v)["category"].mean(axis=0) for v, s in enumerate(passes)]  # fmt: skip
+                category_logits = np.mean(means, axis=0)
+                cat = int(np.argmax(category_logits))
+            cat = int(cat)
+            if not 0 <= cat < num_categories:
+                raise ValueError(f"predict: category {cat} is outside [0, {num_categories})")
+            outputs = []
+            for vote, samples in enumerate(passes):
+                onehot = np.zeros((len(samples.points), num_categories), np.float32)
+                onehot[:, cat] = 1.0
+                out = loop.run(_inputs(samples.points, onehot), vote=vote)
+                outputs.append((samples, out["parts"]))
+                if category_logits is None:
+                    category_logits = out["category"].mean(axis=0)
+            total = scatter_mean(len(cloud), outputs)
+            if category_parts is not None:
+                mask = np.full(total.shape[-1], -np.inf)
+                mask[list(category_parts[cat])] = 0.0
+                total = total + mask
+            probabilities = softmax(total).astype(np.float32)
+            results.append({"labels": np.argmax(probabilities, axis=-1).astype(np.int64), "probabilities": probabilities,
+                            "category": cat, "category_probabilities": softmax(category_logits).astype(np.float32)})
+        return results
+
+    def parse_category(self, value, *, category_names=None, num_categories=None, where="the model"):
+        """The index of a category given by name (any case) or index.
+
+        Raises:
+            ValueError: If it is not one of the model's categories.
+        """
+        names = list(category_names or [])
+        lowered = [name.lower() for name in names]
+        if value.lower() in lowered:
+            return lowered.index(value.lower())
+        if value.isdigit() and num_categories is not None and int(value) < num_categories:
+            return int(value)
+        raise ValueError(f"--category {value!r}: not one of the model's categories ({', '.join(names) or 'unknown names'})")
+
+    def prediction_title(self, name, result, *, category_names=None):
+        return f"{name}  ({_category_name(result['category'], category_names)})"
+
+    def prediction_row(self, name, result, *, label_names, category_names=None, files=None, notes=()):
+        row = super().prediction_row(name, result, label_names=label_names, files=files, notes=notes)
+        row["category"] = _category_name(result["category"], category_names)
+        return row
+
+
+def _inputs(points, category):
+    """A part segmentation model's inputs (a dict; `PredictionLoop` turns the points)."""
+    return {"points": points, "category": category}
+
+
+def _category_name(index, category_names):
+    return category_names[index] if category_names else str(index)
 
 
 PART_SEGMENTATION = PartSegmentation(

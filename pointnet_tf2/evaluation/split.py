@@ -1,14 +1,9 @@
 """Evaluation of a trained model on a dataset split, with the original's voting."""
 
-import numpy as np
-
-from pointnet_tf2.data.augment import rotate_up
-from pointnet_tf2.data.augment import rotation_augmentation
-from pointnet_tf2.data.sequence import PointCloudSequence
+from pointnet_tf2.evaluation.loop import PredictionLoop
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.retrieval import evaluate_retrieval
 from pointnet_tf2.tasks import get_task
-from pointnet_tf2.training.families import input_transform
 
 
 def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none",
@@ -18,7 +13,8 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     With `num_votes = V > 1` each cloud is also rotated about the dataset's up
     axis by `2 * pi * v / V` for `v = 0 .. V-1` and the logits are averaged,
     as the original's `evaluate.py` did. Points are the first `num_points` of
-    each stored cloud (the original's evaluation sampling).
+    each stored cloud (the original's evaluation sampling). The clouds go
+    through the one prediction loop (`pointnet_tf2.evaluation.loop.PredictionLoop`).
 
     Args:
         model: A trained model of the dataset's task.
@@ -57,41 +53,11 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
     channels = builder_config.get("input_dims")
     if channels is not None and channels > description.input_dims:
         raise ValueError(f"{description.root}: the model takes {channels} channels per point, the data has {description.input_dims}")
-    transform = input_transform(model)
-    if transform is not None and description.voxel_resolution is not None:
-        if num_votes != 1 or rotation != "none":
-            raise ValueError(f"{description.root}: the voxel model reads the stored grids; votes and test rotations "
-                             "turn points (use num_votes 1 and rotation 'none')")  # fmt: skip
-        sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                      augment=False, shuffle=False, seed=seed, inputs="voxels", voxelize=transform,
-                                      indices=indices)
-        transform = None
-    else:
-        augment = rotation_augmentation(rotation, up_axis=description.up_axis, seed=seed) or False
-        sequence = PointCloudSequence(description, batch_size=batch_size, num_points=num_points, split=split,
-                                      augment=augment, shuffle=False, channels=channels, seed=seed, indices=indices)
-    logits, labels, categories = [], [], []
-    for index in range(len(sequence)):
-        inputs, targets = sequence[index]
-        points = inputs["points"] if isinstance(inputs, dict) else inputs
-        total = None
-        for vote in range(num_votes):
-            rotated = points if vote == 0 else rotate_up(points, 2.0 * np.pi * vote / num_votes, axis=description.up_axis)
-            batch_inputs = dict(inputs, points=rotated) if isinstance(inputs, dict) else rotated
-            if transform is not None:
-                batch_inputs = transform(batch_inputs, None)[0]
-            out = model(batch_inputs, training=False)
-            out = np.asarray(out["parts"] if isinstance(out, dict) else out, dtype=np.float64)
-            total = out if total is None else total + out
-        logits.append((total / num_votes).astype(np.float32))
-        if isinstance(targets, dict):
-            labels.append(np.asarray(targets["parts"]))
-            categories.append(np.asarray(targets["category"]))
-        else:
-            labels.append(np.asarray(targets))
-    result = {"logits": np.concatenate(logits), "labels": np.concatenate(labels)}
-    if categories:
-        result["categories"] = np.concatenate(categories)
+    loop = PredictionLoop(model, num_votes=int(num_votes), up_axis=description.up_axis, batch_size=batch_size)
+    predictions = loop.predict_split(description, get_task(description.task), split=split, num_points=num_points,
+                                     rotation=rotation, seed=seed, indices=indices, channels=channels)  # fmt: skip
+    result = {"logits": predictions.pop("outputs")}
+    result.update(predictions)
     return result
 
 

@@ -91,6 +91,12 @@ class PredictionLoop:
         """The model's input shapes by name (empty for a plain callable)."""
         return {tensor.name: tuple(tensor.shape) for tensor in getattr(self.model, "inputs", None) or []}
 
+    @property
+    def output_names(self):
+        """The names of the model's outputs when it gives a dict of them, else ()."""
+        output = getattr(self.model, "output", None)
+        return tuple(output) if isinstance(output, dict) else ()
+
     # -- running --------------------------------------------------------------------------
 
     def run(self, inputs, *, vote=0, grids=False):

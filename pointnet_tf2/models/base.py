@@ -10,6 +10,12 @@ def _describe(shape):
     return "(" + ", ".join("B" if i == 0 else ("N" if d is None else str(d)) for i, d in enumerate(shape)) + ")"
 
 
+def _targets_of(y, y_pred):
+    if isinstance(y, dict) and isinstance(y_pred, dict) and set(y) - set(y_pred):
+        return {key: value for key, value in y.items() if key in y_pred}
+    return y
+
+
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
 class PointCloudModel(keras.Model):
     """A Keras Functional model that remembers the builder call that made it.
@@ -24,6 +30,9 @@ class PointCloudModel(keras.Model):
       evaluation and prediction read instead of guessing;
     - calling it with inputs of the wrong rank, channel count or point count,
       or without one of its named inputs, raises a one-line `ValueError`;
+    - targets of outputs the model does not have are left out: the part
+      segmentation data give `{"parts", "category"}` targets, and models
+      without a category classifier (DGCNN, PointNet++) output `{"parts"}`;
     - when a layer has an activity regulariser (the feature-transform
       orthogonality loss), training and evaluation report its value as the
       metric `regularization_loss` (it is already part of `loss`).
@@ -40,10 +49,14 @@ class PointCloudModel(keras.Model):
         self.regularization_tracker = keras.metrics.Mean(name="regularization_loss") if regularized else None
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        y = _targets_of(y, y_pred)
         total = super().compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=training)
         if self.regularization_tracker is not None and self.losses:
             self.regularization_tracker.update_state(keras.ops.sum([keras.ops.cast(l, "float32") for l in self.losses]))
         return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, _targets_of(y, y_pred), y_pred, sample_weight=sample_weight)
 
     def set_builder(self, builder, task, builder_config):
         """Records the registered builder call that produced this model."""

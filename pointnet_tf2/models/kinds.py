@@ -56,3 +56,8 @@ def model_preprocessing(model):
     if entry is None:
         return None
     return entry.preprocessing_for(getattr(model, "builder_config", None) or {})
+
+
+def output_names(model):
+    """The names of a model's outputs when it gives a dict of them (part segmentation), else None."""
+    return tuple(model.output) if isinstance(model.output, dict) else None

@@ -117,7 +117,7 @@ class Task:
     # -- compiling --------------------------------------------------------------------------
 
     def compile_args(self, description, *, output_kind="logits", label_smoothing=0.0, class_weights=None,
-                     seg_weight=1.0, triplet=None):
+                     seg_weight=1.0, triplet=None, outputs=None):
         """Returns the `loss`, `loss_weights` and `metrics` arguments of `compile`.
 
         Args:
@@ -128,6 +128,8 @@ class Task:
             seg_weight: Part segmentation only: weight `w` of the segmentation
                 loss; the category loss gets `1 - w` (the original trains with 1).
             triplet: Embedding models: a dict of `TripletLoss` arguments.
+            outputs: The names of the model's outputs when it has several
+                (a dict output), else None.
 
         Returns:
             A dict of keyword arguments for `model.compile`.
@@ -141,9 +143,9 @@ class Task:
             raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}, got {output_kind!r}")
         main = SparseCrossEntropy(description.num_classes, label_smoothing=label_smoothing,
                                   class_weights=class_weights)
-        return self.logits_compile_args(description, main, seg_weight=seg_weight)
+        return self.logits_compile_args(description, main, seg_weight=seg_weight, outputs=outputs)
 
-    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0):
+    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0, outputs=None):
         """The compile arguments of a model giving logits, around its main cross-entropy."""
         raise NotImplementedError
 
@@ -151,8 +153,13 @@ class Task:
         """The compile arguments of an embedding model (only classification data has them)."""
         raise ValueError(f"embedding models are trained on classification data, not {self.title}")
 
-    def monitor_key(self, output_kind="logits"):
-        """The epoch-log key that picks the best checkpoint."""
+    def monitor_key(self, output_kind="logits", outputs=None):
+        """The epoch-log key that picks the best checkpoint.
+
+        Args:
+            output_kind: "logits" or "embedding".
+            outputs: The names of the model's outputs when it has several, else None.
+        """
         return self.monitor
 
     # -- evaluation and visuals -------------------------------------------------------------

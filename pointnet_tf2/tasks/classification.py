@@ -42,7 +42,7 @@ class NearestNeighbourAccuracy(keras.metrics.Mean):
 class Classification(Task):
     """Classification: accuracy and mean class accuracy; embeddings by retrieval."""
 
-    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0):
+    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0, outputs=None):
         return {
             "loss": main_loss,
             "metrics": [
@@ -54,7 +54,7 @@ class Classification(Task):
     def embedding_compile_args(self, triplet):
         return {"loss": triplet_loss(triplet), "metrics": [NearestNeighbourAccuracy()]}
 
-    def monitor_key(self, output_kind="logits"):
+    def monitor_key(self, output_kind="logits", outputs=None):
         return "val_nn_accuracy" if output_kind == "embedding" else self.monitor
 
     def evaluate_logits(self, predictions, description):

@@ -18,21 +18,38 @@ class PartSegmentation(Task):
         return {"num_points": num_point, "input_dims": input_dims, "num_parts": description.num_parts,
                 "num_categories": description.num_categories}
 
-    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0):
+    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0, outputs=None):
+        """The part losses and metrics, and the category's when the model has a category classifier.
+
+        Models without one (DGCNN, PointNet++: their originals read the
+        category as an input only) give `{"parts": ...}` alone (`outputs`
+        without "category"): only the part loss and metrics are compiled.
+        """
         if not 0.0 <= seg_weight <= 1.0:
             raise ValueError(f"seg_weight must be in [0, 1], got {seg_weight!r}")
+        part_metrics = [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            metrics.PartInstanceMIoU(description.category_parts, name="instance_miou"),
+            metrics.PartCategoryMIoU(description.category_parts, name="category_miou"),
+        ]
+        if outputs is not None and "category" not in outputs:
+            if seg_weight != 1.0:
+                raise ValueError(f"seg_weight {seg_weight!r}: the model has no category output to weigh against")
+            return {"loss": {"parts": main_loss}, "metrics": {"parts": part_metrics}}
         return {
             "loss": {"parts": main_loss, "category": SparseCrossEntropy(description.num_categories)},
             "loss_weights": {"parts": float(seg_weight), "category": 1.0 - float(seg_weight)},
             "metrics": {
-                "parts": [
-                    keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-                    metrics.PartInstanceMIoU(description.category_parts, name="instance_miou"),
-                    metrics.PartCategoryMIoU(description.category_parts, name="category_miou"),
-                ],
+                "parts": part_metrics,
                 "category": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
             },
         }
+
+    def monitor_key(self, output_kind="logits", outputs=None):
+        # With the parts as the only output, Keras names the metrics without the "parts_" prefix.
+        if outputs is not None and "category" not in outputs:
+            return self.monitor.replace("val_parts_", "val_")
+        return self.monitor
 
     def label_names(self, description):
         return description.part_names
@@ -89,6 +106,10 @@ class PartSegmentation(Task):
         categories = category if isinstance(category, (list, tuple, np.ndarray)) else [category] * len(clouds)
         if len(categories) != len(clouds):
             raise ValueError(f"predict: {len(categories)} categories for {len(clouds)} clouds")
+        classifies = "category" in loop.output_names
+        if not classifies and any(cat is None for cat in categories):
+            raise ValueError(f"predict: {loop.name} has no category classifier (its original reads the category as "
+                             "an input only); give each cloud's category (--category)")
         results = []
         for cloud, cat in zip(clouds, categories):
             passes = [self.prediction_samples(cloud, num_points, input_dims, rng)[0] for _ in range(loop.num_votes)]
@@ -107,7 +128,7 @@ class PartSegmentation(Task):
                 onehot[:, cat] = 1.0
                 out = loop.run(_inputs(samples.points, onehot), vote=vote)
                 outputs.append((samples, out["parts"]))
-                if category_logits is None:
+                if category_logits is None and classifies:
                     category_logits = out["category"].mean(axis=0)
             total = scatter_mean(len(cloud), outputs)
             if category_parts is not None:
@@ -115,8 +136,11 @@ class PartSegmentation(Task):
                 mask[list(category_parts[cat])] = 0.0
                 total = total + mask
             probabilities = softmax(total).astype(np.float32)
-            results.append({"labels": np.argmax(probabilities, axis=-1).astype(np.int64), "probabilities": probabilities,
-                            "category": cat, "category_probabilities": softmax(category_logits).astype(np.float32)})
+            result = {"labels": np.argmax(probabilities, axis=-1).astype(np.int64), "probabilities": probabilities,
+                      "category": cat}
+            if category_logits is not None:
+                result["category_probabilities"] = softmax(category_logits).astype(np.float32)
+            results.append(result)
         return results
 
     def parse_category(self, value, *, category_names=None, num_categories=None, where="the model"):

@@ -39,7 +39,7 @@ class SemanticSegmentation(Task):
         # Every stored channel: the 9 block features of S3DIS.
         return description.input_dims
 
-    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0):
+    def logits_compile_args(self, description, main_loss, *, seg_weight=1.0, outputs=None):
         return {
             "loss": main_loss,
             "metrics": [

@@ -39,6 +39,7 @@ import numpy as np
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.evaluation import evaluate
 from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.models.kinds import output_names
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import distribute as dist
@@ -197,7 +198,7 @@ def _train(config, strategy, cluster, progress, held):
                           + (f"{val_seq.num_samples} clouds of the {val_split!r} split" if val_seq else "none"),
          everyone=True)
 
-    monitor = task.monitor_key(model_kinds(model)[1])
+    monitor = task.monitor_key(model_kinds(model)[1], output_names(model))
     monitor = monitor if val_seq is not None else monitor.removeprefix("val_")
     momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
                                              decay_step=config.bn_decay_decay_step,

@@ -23,6 +23,7 @@ from pointnet_tf2.data.synthetic import builtin_dataset
 from pointnet_tf2.models import get_model
 from pointnet_tf2.models import model_entry
 from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.models.kinds import output_names
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.tasks import orthogonal_weight_for
 from pointnet_tf2.training import callbacks as cb
@@ -360,7 +361,8 @@ def compile_model(model, config, description, *, steps_per_epoch=None):
         **task.compile_args(description, output_kind=model_kinds(model)[1], label_smoothing=config.label_smoothing,
                             class_weights=class_weights, seg_weight=config.seg_weight,
                             triplet={"margin": config.triplet_margin, "distance": config.triplet_distance,
-                                     "mining": config.triplet_mining}),
+                                     "mining": config.triplet_mining},
+                            outputs=output_names(model)),
     )
     return model
 

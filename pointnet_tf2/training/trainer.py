@@ -17,6 +17,7 @@ from pointnet_tf2.checkpoints import load_run_config  # noqa: F401  (re-exported
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.evaluation import evaluate
 from pointnet_tf2.models.kinds import model_kinds
+from pointnet_tf2.models.kinds import output_names
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import distribute as dist
@@ -142,7 +143,7 @@ def train(config):
 
     sync = dist.prepare_model(strategy, model, sync_batch_norm=config.sync_batch_norm)
     _log(config, dist.describe(strategy, config.distribute, config.batch_size, sync_batch_norm=config.sync_batch_norm))
-    monitor = task.monitor_key(model_kinds(model)[1])
+    monitor = task.monitor_key(model_kinds(model)[1], output_names(model))
     monitor = monitor if val_seq is not None else monitor.removeprefix("val_")
     momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
                                              decay_step=config.bn_decay_decay_step,

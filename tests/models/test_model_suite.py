@@ -30,7 +30,7 @@ CLASS_COUNT = {"cls": "num_classes", "sem_seg": "num_classes", "part_seg": "num_
 # Models whose SavedModel export is refused, with the one line saying why (none today).
 EXPORT_REFUSALS = {}
 # Part segmentation models without category logits (their original has no category classifier).
-NO_CATEGORY_OUTPUT = {"dgcnn_part_seg"}
+NO_CATEGORY_OUTPUT = {"dgcnn_part_seg", "pointnet2_part_seg", "pointnet2_part_seg_msg"}
 
 
 def tiny(name):

@@ -77,35 +77,6 @@ class NeighbourMaxPooling(keras.layers.Layer):
         return (input_shape[0], input_shape[1], input_shape[3])
 
 
-@keras.saving.register_keras_serializable(package="pointnet_tf2")
-class CategoryLogits(keras.layers.Layer):
-    """The given one-hot object category as logits: `(category - 1) * scale`.
-
-    PointNet++ part segmentation takes the category as an input and has no
-    classifier of its own. The zoo's part-segmentation contract has a
-    "category" output; this layer fills it without weights: 0 for the given
-    category, `-scale` elsewhere (softmax about 1 for the given one; an
-    all-zero input gives equal logits: it predicts nothing).
-
-    Args:
-        scale: Gap between the given category's logit and the others'.
-    """
-
-    def __init__(self, scale=100.0, **kwargs):
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-        self.scale = float(scale)
-
-    def call(self, category):
-        return (ops.cast(category, self.compute_dtype) - 1.0) * self.scale
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
-
-
 def split_points(points, what):
     """Splits a `(B, N, C)` cloud into XYZ `(B, N, 3)` and its other channels (None when C is 3).
 

@@ -5,16 +5,12 @@ The networks of charlesq34/pointnet2 `models/pointnet2_part_seg.py` and
 group-all level, feature propagation back to every input point, then `fc1`
 128 (batch norm, ReLU), `dp1` and `fc2` per-point part logits.
 
-The zoo's part-segmentation contract (trainer, evaluation, prediction) is a
-model taking `{"points": (B, N, C), "category": (B, num_categories) one-hot}`
-and returning `{"parts": (B, N, num_parts), "category": (B, num_categories)}`.
-PointNet++ has no category classifier: the MSG network reads the one-hot
-category (tiled to every point, before XYZ and normals, into its last
-feature propagation); the SSG network does not use it. Both return the given
-category as their "category" logits (`CategoryLogits`, no weights): the
-category is an input only, its loss (weight `1 - seg_weight`, 0 by default)
-has no gradient and its accuracy is 1 by construction. Prediction needs the
-category given (an all-zero category gives equal category logits).
+Both take `{"points": (B, N, C), "category": (B, num_categories) one-hot}`
+and return `{"parts": (B, N, num_parts)}`. PointNet++ has no category
+classifier: the MSG network reads the one-hot category (tiled to every point,
+before XYZ and normals, into its last feature propagation); the SSG network
+does not use it. So training compiles the part loss and metrics only, and
+prediction needs the category given (as for `dgcnn_part_seg`).
 """
 
 import keras
@@ -22,7 +18,6 @@ import keras
 from pointnet_tf2.layers import BroadcastToPoints
 from pointnet_tf2.layers.validation import check_widths
 from pointnet_tf2.models.base import PointCloudModel
-from pointnet_tf2.models.pointnet2.backbone import CategoryLogits
 from pointnet_tf2.models.pointnet2.backbone import check_chunk_size
 from pointnet_tf2.models.pointnet2.backbone import check_fp_mlps
 from pointnet_tf2.models.pointnet2.backbone import check_msg_levels
@@ -45,13 +40,12 @@ from pointnet_tf2.models.validation import check_num_classes
 
 def _segment(points, category, pyramid, *, skip0, fp_mlps, fp_names, num_parts, head_widths, dropout_rate,
              bn_momentum, chunk_size, model, name):  # fmt: skip
-    """Feature propagation down to the input points, the per-point head, and the category echo."""
+    """Feature propagation down to the input points and the per-point head."""
     features = propagate(pyramid, skip0, fp_mlps=fp_mlps, names=fp_names, bn_momentum=bn_momentum,
                          chunk_size=chunk_size)  # fmt: skip
     x = fc_head(features, head_widths, dropout_rate=dropout_rate, bn_momentum=bn_momentum, model=model)
     parts = logits_layer(x, num_parts, name=f"fc{len(head_widths) + 1}")
-    outputs = {"parts": parts, "category": CategoryLogits(name="category_logits")(category)}
-    return PointCloudModel({"points": points, "category": category}, outputs, name=name)
+    return PointCloudModel({"points": points, "category": category}, {"parts": parts}, name=name)
 
 
 @register_model(
@@ -90,8 +84,8 @@ def pointnet2_part_seg(
 
     Args:
         num_parts: Number of part labels over all categories (>= 2).
-        num_categories: Number of object categories (>= 2); the "category"
-            input, not used by this network but echoed as the "category" output.
+        num_categories: Number of object categories (>= 2): the width of the
+            "category" input, which this network does not use.
         num_points: Points per cloud, or None for any number of points.
         input_dims: Channels per point (6: XYZ + normals, as the original; 3: XYZ).
         npoints: Centres sampled at each set abstraction level.

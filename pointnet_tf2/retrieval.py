@@ -23,6 +23,7 @@ import numpy as np
 from pointnet_tf2.checkpoints import model_task
 from pointnet_tf2.evaluation.loop import PredictionLoop
 from pointnet_tf2.layers import DenseMaxPooling
+from pointnet_tf2.models.kinds import model_feature_layer
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.utils import atomic_output
@@ -114,14 +115,18 @@ def retrieval_metrics(features, labels, *, ks=(1, 5, 10), distance="l2"):
 def global_feature_layer(model):
     """The name of a model's global feature layer: its last layer reducing over all points or grid cells.
 
-    That is the last global pooling (`max_pool` of the PointNets,
-    `avg_pool` of `voxel_resnet`) or, for a CNN without one, the flattened
-    last feature map (`flatten` of `voxel_cnn`); the T-Nets' own pools come
-    earlier.
+    That is the layer the model's registry entry names (`feature_layer`:
+    `pooled`, the max and mean pooling of `dgcnn_cls`), else the last global
+    pooling (`max_pool` of the PointNets, `avg_pool` of `voxel_resnet`) or,
+    for a CNN without one, the flattened last feature map (`flatten` of
+    `voxel_cnn`); the T-Nets' own pools come earlier.
 
     Raises:
         ValueError: If the model has no such layer (name one with `layer=` / `--layer`).
     """
+    named = model_feature_layer(model)
+    if named is not None:
+        return named
     found = [layer.name for layer in model.layers if isinstance(layer, GLOBAL_FEATURE_LAYERS)]
     if not found:
         raise ValueError(f"model {model.name} has no global feature layer (a global pooling or a Flatten); "

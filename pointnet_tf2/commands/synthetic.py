@@ -5,6 +5,7 @@ import os
 import time
 
 from pointnet_tf2.data import synthetic
+from pointnet_tf2.tasks import get_task
 
 HELP = "Generate a built-in procedural dataset (cls, part_seg or sem_seg) in the original HDF5 layout."
 
@@ -56,18 +57,18 @@ def run(args):
     seconds = time.perf_counter() - start
     with open(os.path.join(path, synthetic.INFO_FILE), encoding="utf-8") as f:
         info = json.load(f)
-    unit = "blocks" if args.task == "sem_seg" else "clouds"
+    unit = get_task(args.task).sample_unit
     splits = ", ".join(f"{count} {split}" for split, count in info["splits"].items())
     print(f"wrote the synthetic {args.task} dataset ({info['layout']} layout, seed {info['seed']}) to {path} "
           f"in {seconds:.1f} s")  # fmt: skip
     print(f"  {splits} {unit} of {info['num_points']} points")
-    if args.task == "part_seg":
+    if "categories" in info:
         parts = sum(len(p) for p in info["categories"].values())
         print(f"  {len(info['categories'])} categories, {parts} parts: "
               + "; ".join(f"{name} ({', '.join(p)})" for name, p in info["categories"].items()))  # fmt: skip
     else:
         print(f"  {len(info['classes'])} classes: {', '.join(info['classes'])}")
-    if args.task == "sem_seg":
+    if "rooms" in info:
         print(f"  {info['rooms']} rooms in Areas 1-6 (test area {info['test_area']}), listed in room_filelist.txt")
     for name in sorted(os.listdir(path)):
         print(f"  {name:32s} {_size(os.path.join(path, name)):>10s}")

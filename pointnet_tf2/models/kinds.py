@@ -61,3 +61,9 @@ def model_preprocessing(model):
 def output_names(model):
     """The names of a model's outputs when it gives a dict of them (part segmentation), else None."""
     return tuple(model.output) if isinstance(model.output, dict) else None
+
+
+def model_feature_layer(model):
+    """The layer a model of the zoo names as its global shape feature (`ModelEntry.feature_layer`), or None."""
+    entry = _entry(model)
+    return None if entry is None else entry.feature_layer

@@ -103,6 +103,10 @@ class ModelEntry:
         preprocessing: The `Preprocessing` of the builder's defaults.
         test_config: Builder keyword arguments of a tiny model, fast to build,
             call, save and export (the shared model test suite uses them).
+        feature_layer: The layer whose output is the model's global shape
+            feature (retrieval), when the last global pooling is not it
+            (e.g. DGCNN's max and mean pooling concatenated); None: found by
+            `pointnet_tf2.retrieval.global_feature_layer`.
     """
 
     name: str
@@ -114,6 +118,7 @@ class ModelEntry:
     family: str = ""
     preprocessing: Preprocessing = Preprocessing()
     test_config: dict = dataclasses.field(default_factory=dict)
+    feature_layer: Optional[str] = None
 
     def defaults(self):
         """Returns the builder's keyword arguments and their defaults."""
@@ -133,7 +138,7 @@ def _defaults(builder):
 
 
 def register_model(name, *, family, task, input_kind="points", output_kind="logits", description="",
-                   preprocessing=None, test_config=None):
+                   preprocessing=None, test_config=None, feature_layer=None):
     """Decorator registering a model builder under `name`.
 
     Example:
@@ -158,6 +163,7 @@ def register_model(name, *, family, task, input_kind="points", output_kind="logi
             fields a builder argument sets (`Preprocessing.BUILDER_ARGUMENTS`)
             are taken from the builder's defaults.
         test_config: Builder keyword arguments of a tiny model for the tests.
+        feature_layer: See `ModelEntry.feature_layer`.
 
     Returns:
         The decorator. The builder it returns records its name, task and
@@ -200,7 +206,7 @@ def register_model(name, *, family, task, input_kind="points", output_kind="logi
             return model
 
         _REGISTRY[name] = ModelEntry(name, task, build, description, input_kind, output_kind, family,
-                                     preprocessing.for_config(defaults), dict(test_config or {}))
+                                     preprocessing.for_config(defaults), dict(test_config or {}), feature_layer)
         return build
 
     return decorator

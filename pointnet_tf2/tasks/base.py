@@ -50,6 +50,7 @@ class Task:
         sample_unit: What one sample of the task's data is called ("clouds", "blocks").
         predict_up_axis: The axis prediction votes rotate about by default.
         train_rotations: Whether `--train_rotation` applies (shape classification).
+        script: The train script of the task.
         vote_rotation: Whether prediction votes rotate the clouds about the up
             axis (not for features that are not rotation-invariant).
         normalization: How the points a model of the task sees are prepared
@@ -73,8 +74,20 @@ class Task:
     sample_unit: str = "clouds"
     predict_up_axis: int = 1
     train_rotations: bool = False
+    script: str = ""
     vote_rotation: bool = True
     normalization: str = "unit_sphere"
+
+    # -- the train script -------------------------------------------------------------------
+
+    def add_train_arguments(self, add):
+        """Adds the flags of the task's train script that other tasks' scripts do not have.
+
+        Args:
+            add: `parser.add_argument` of the script's parser.
+        """
+        add("--use_normals", action="store_true",
+            help="feed the normals stored after XYZ (6-channel data, e.g. prepare-modelnet-normals) to the model")
 
     # -- building a model -------------------------------------------------------------------
 

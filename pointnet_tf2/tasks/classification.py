@@ -42,6 +42,20 @@ class NearestNeighbourAccuracy(keras.metrics.Mean):
 class Classification(Task):
     """Classification: accuracy and mean class accuracy; embeddings by retrieval."""
 
+    def add_train_arguments(self, add):
+        super().add_train_arguments(add)
+        # Rotation protocols and metric learning (see pointnet_tf2.training.families).
+        add("--train_rotation", default=None, choices=("none", "z", "so3"),
+            help="random training rotations (jitter is always added): z = about the up axis (the original's), "
+            "so3 = uniform over SO(3), none; default: none (z with --original_settings)")
+        add("--test_rotation", default="none", choices=("none", "z", "so3"), help="random rotations of the test set")
+        add("--triplet_margin", type=float, default=0.2, help="embedding models: margin of the triplet loss")
+        add("--triplet_mining", default="batch_hard", choices=("batch_hard", "batch_all"),
+            help="embedding models: triplet mining within each batch")
+        add("--triplet_distance", default="l2", choices=("l2", "cosine"), help="embedding models: distance")
+        add("--classes_per_batch", type=int, default=None,
+            help="embedding models: P classes x (batch_size // P) shapes per batch; default batch_size // 4")
+
     def logits_compile_args(self, description, main_loss, *, seg_weight=1.0, outputs=None):
         return {
             "loss": main_loss,
@@ -124,4 +138,4 @@ def _named(names, values):
 
 CLASSIFICATION = Classification(
     CLS, "classification", "pointnet_cls", 1024, 250, 32, 0.001, 200_000, 0.7, 200_000, "val_accuracy", "log",
-    per_point=False, train_rotations=True)
+    per_point=False, train_rotations=True, script="train_cls.py")

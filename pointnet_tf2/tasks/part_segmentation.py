@@ -14,6 +14,11 @@ from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
 class PartSegmentation(Task):
     """Part segmentation with the original protocol (instance and category mIoU)."""
 
+    def add_train_arguments(self, add):
+        super().add_train_arguments(add)
+        add("--seg_weight", type=float, default=1.0,
+            help="weight w of the segmentation loss; the category loss gets 1 - w (the original: 1.0)")
+
     def builder_args(self, description, num_point, input_dims):
         return {"num_points": num_point, "input_dims": input_dims, "num_parts": description.num_parts,
                 "num_categories": description.num_categories}
@@ -177,4 +182,4 @@ def _category_name(index, category_names):
 
 PART_SEGMENTATION = PartSegmentation(
     PART_SEG, "part segmentation", "pointnet_part_seg", 2048, 200, 32, 0.001, 16881 * 20, 0.5, 16881 * 40,
-    "val_parts_instance_miou", "log_part_seg")
+    "val_parts_instance_miou", "log_part_seg", script="train_part_seg.py")

@@ -35,6 +35,10 @@ ROOM_CHANNELS = 6
 class SemanticSegmentation(Task):
     """Semantic segmentation: point accuracy and mean IoU over classes."""
 
+    def add_train_arguments(self, add):
+        # S3DIS blocks carry their 9 features; no --use_normals.
+        add("--test_area", type=int, default=6, help="S3DIS area held out for testing (1-6)")
+
     def input_channels(self, description, use_normals=False):
         # Every stored channel: the 9 block features of S3DIS.
         return description.input_dims
@@ -157,4 +161,5 @@ def sem_seg_blocks(points, num_points, rng, *, block_size=BLOCK_SIZE, stride=BLO
 
 SEMANTIC_SEGMENTATION = SemanticSegmentation(
     SEM_SEG, "semantic segmentation", "pointnet_sem_seg", 4096, 50, 24, 0.001, 300_000, 0.5, 300_000, "val_miou",
-    "log_sem_seg", sample_unit="blocks", predict_up_axis=2, vote_rotation=False, normalization="s3dis_blocks")
+    "log_sem_seg", sample_unit="blocks", predict_up_axis=2, vote_rotation=False, normalization="s3dis_blocks",
+    script="train_sem_seg.py")

@@ -13,7 +13,6 @@ from pointnet_tf2.training.trainer import LR_SCHEDULES
 from pointnet_tf2.training.trainer import TrainConfig
 from pointnet_tf2.training.trainer import train
 
-_SCRIPTS = {"cls": "train_cls.py", "part_seg": "train_part_seg.py", "sem_seg": "train_sem_seg.py"}
 
 
 def parse_model_arg(text):
@@ -54,7 +53,7 @@ def build_parser(task_name):
     """Returns the argument parser of the train script of a task."""
     task = get_task(task_name)
     parser = argparse.ArgumentParser(
-        prog=_SCRIPTS[task_name],
+        prog=task.script,
         description=f"Train a {task_name} model of pointnet-tf2 (defaults: the original PointNet's).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -94,8 +93,6 @@ def build_parser(task_name):
     add("--divergence_factor", type=float, default=5.0,
         help="stop when an epoch's training loss exceeds this multiple of the lowest so far and the first "
         "epoch's loss (0: only NaN/inf stop the run)")
-    if task_name == "sem_seg":
-        add("--test_area", type=int, default=6, help="S3DIS area held out for testing (1-6)")
     add("--val_split", type=float, default=0.1,
         help="fraction of the training clouds held out for validation when the dataset has no val split")
     add("--validate_on", default="auto", choices=("auto", "val", "test", "none"),
@@ -108,23 +105,7 @@ def build_parser(task_name):
     add("--orthogonal_weight", type=float, default=None,
         help="weight of the feature-transform regulariser (per-sample mean); default: the original's "
         "0.001 * l2_loss scale, i.e. 0.0005 * batch_size")
-    if task_name != "sem_seg":
-        add("--use_normals", action="store_true",
-            help="feed the normals stored after XYZ (6-channel data, e.g. prepare-modelnet-normals) to the model")
-    if task_name == "cls":  # rotation protocols and metric learning: pointnet_tf2.training.families
-        add("--train_rotation", default=None, choices=("none", "z", "so3"),
-            help="random training rotations (jitter is always added): z = about the up axis (the original's), "
-            "so3 = uniform over SO(3), none; default: none (z with --original_settings)")
-        add("--test_rotation", default="none", choices=("none", "z", "so3"), help="random rotations of the test set")
-        add("--triplet_margin", type=float, default=0.2, help="embedding models: margin of the triplet loss")
-        add("--triplet_mining", default="batch_hard", choices=("batch_hard", "batch_all"),
-            help="embedding models: triplet mining within each batch")
-        add("--triplet_distance", default="l2", choices=("l2", "cosine"), help="embedding models: distance")
-        add("--classes_per_batch", type=int, default=None,
-            help="embedding models: P classes x (batch_size // P) shapes per batch; default batch_size // 4")
-    if task_name == "part_seg":
-        add("--seg_weight", type=float, default=1.0,
-            help="weight w of the segmentation loss; the category loss gets 1 - w (the original: 1.0)")
+    task.add_train_arguments(add)
     add("--distribute", default=None, choices=("none", "mirrored", "multi_worker"),
         help="tf.distribute: mirrored = every GPU of this host; multi_worker = the hosts of $TF_CONFIG "
         "(see the README, 'Distributed training'); --batch_size is the global batch. "
@@ -160,9 +141,9 @@ def main(task_name, argv=None):
         config.model_args = model_args(pairs)
         train(config)
     except (ValueError, OSError) as error:
-        print(f"{_SCRIPTS[task_name]}: error: {error}", file=sys.stderr)
+        print(f"{get_task(task_name).script}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{_SCRIPTS[task_name]}: interrupted; continue with --resume --log_dir {config.log_dir}", file=sys.stderr)
+        print(f"{get_task(task_name).script}: interrupted; continue with --resume --log_dir {config.log_dir}", file=sys.stderr)
         return 130
     return 0

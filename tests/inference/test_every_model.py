@@ -46,14 +46,27 @@ TINY = {
     "voxel_cnn": dict(resolution=16, inner=12, filters=(4, 8, 8), padding="same"),
     "voxel_resnet": dict(resolution=16, inner=12, width=4, blocks_per_stage=(1, 1)),
 }  # fmt: skip
+# Arguments the run sets from the dataset, left out of a registry entry's tiny `test_config`.
+FROM_DATA = ("num_classes", "num_parts", "num_categories", "num_points", "input_dims")
 # The retrieval feature of each model: its global feature layer, its embedding, or None (refused).
 FEATURES = {"pointnet_cls": ("max_pool", 16), "pointnet_cls_basic": ("max_pool", 16), "pointnet_embed": ("embedding", 8),
             "pointnet_part_seg": None, "pointnet_sem_seg": None, "voxel_cnn": ("flatten", 8 * 2 * 2 * 2),
-            "voxel_resnet": ("avg_pool", 8)}  # fmt: skip
+            "voxel_resnet": ("avg_pool", 8), "dgcnn_cls": ("pooled", 32), "dgcnn_cls_tf": ("max_pool", 16),
+            "dgcnn_part_seg": None, "dgcnn_sem_seg": None, "pointnet2_cls_ssg": ("global_feature", 16),
+            "pointnet2_cls_msg": ("global_feature", 16), "pointnet2_part_seg": None, "pointnet2_part_seg_msg": None,
+            "pointnet2_sem_seg": None}  # fmt: skip
+
+
+def tiny(name):
+    """Builder arguments of a tiny `name`: `TINY`, else its registry entry's `test_config` (without dataset ones)."""
+    if name in TINY:
+        return TINY[name]
+    return {k: v for k, v in model_entry(name).test_config.items() if k not in FROM_DATA}
 
 
 def test_every_registered_model_is_covered():
-    assert sorted(TINY) == sorted(FEATURES) == list_models()
+    assert sorted(FEATURES) == list_models()
+    assert set(TINY) <= set(FEATURES)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +88,7 @@ def runs(datasets, tmp_path_factory):
         from_data = task.builder_args(description, NUM_POINTS, task.input_channels(description))
         accepted = entry.defaults()
         keras.utils.set_random_seed(0)
-        model = get_model(name, **{k: v for k, v in from_data.items() if k in accepted}, **TINY[name])
+        model = get_model(name, **{k: v for k, v in from_data.items() if k in accepted}, **tiny(name))
         folder = tmp_path_factory.mktemp(name)
         config = TrainConfig(task=entry.task, model=name, data=datasets[entry.task], num_point=NUM_POINTS,
                              log_dir=str(folder)).resolved()  # fmt: skip
@@ -114,8 +127,13 @@ def test_evaluate_predict_export_and_retrieve(name, runs, tmp_path):
         with pytest.raises(ValueError, match=r"^predict: \S+ gives embeddings, not class scores; rank shapes by them"):
             predict(model, clouds[0])
     else:
+        category = None
+        if isinstance(model.output, dict) and "category" not in model.output:  # no category classifier: give the category
+            with pytest.raises(ValueError, match=r"has no category classifier .*; give each cloud's category"):
+                predict(model, clouds, num_points=loaded.num_points)
+            category = 1
         results = predict(model, clouds, num_points=loaded.num_points, num_votes=2, class_names=loaded.class_names,
-                          category_parts=loaded.category_parts)  # fmt: skip
+                          category_parts=loaded.category_parts, category=category)  # fmt: skip
         for cloud, got in zip(clouds, results):
             if task.per_point:
                 assert got["labels"].shape == (len(cloud),) and got["labels"].max() < len(loaded.class_names)

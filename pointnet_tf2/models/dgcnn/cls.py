@@ -38,7 +38,7 @@ from pointnet_tf2.models.validation import check_num_classes
 
 
 @register_model(
-    "dgcnn_cls", family="dgcnn", task="cls", preprocessing=SHAPES,
+    "dgcnn_cls", family="dgcnn", task="cls", preprocessing=SHAPES, feature_layer="pooled",
     description="DGCNN classifier, the paper's PyTorch network (paper: 92.9% ModelNet40)",
     test_config=dict(num_classes=3, num_points=None, k=4, edge_widths=(8, 8), emb_dims=16, head_widths=(16, 8)),
 )

@@ -583,8 +583,8 @@ def summary_line(result):
 
 
 def _visuals(log_dir, val_seq, description, config):
-    names = get_task(description.task).label_names(description)
-    return ValidationVisuals(log_dir, val_seq, names, every=config.visuals_every,
+    task = get_task(description.task)
+    return ValidationVisuals(log_dir, val_seq, task.label_names(description), task=task, every=config.visuals_every,
                              category_parts=description.category_parts)
 
 

@@ -119,3 +119,108 @@ def random_feed(network, rng, batch, points):
         values["labels"] = category
         values["seg"] = rng.integers(0, PART_CLASSES, size=(batch, points))
     return values
+
+
+# --- PointNet++ (original/pointnet2/, tf.compat.v1 code that runs as is) ---------------------------
+
+# zoo model -> module in original/pointnet2/models
+POINTNET2_MODULES = {
+    "pointnet2_cls_ssg": "pointnet2_cls_ssg",
+    "pointnet2_cls_msg": "pointnet2_cls_msg",
+    "pointnet2_part_seg": "pointnet2_part_seg",
+    "pointnet2_part_seg_msg": "pointnet2_part_seg_msg_one_hot",
+    "pointnet2_sem_seg": "pointnet2_sem_seg",
+}
+POINTNET2_NETWORKS = tuple(POINTNET2_MODULES)
+POINTNET2_TREE_MODULES = ("tf_util", "pointnet_util", "tf_sampling", "tf_grouping", "tf_interpolate",
+                          *POINTNET2_MODULES.values())  # fmt: skip
+
+
+def load_pointnet2_module(tree, network):
+    """Imports the TF1 PointNet++ reference of a zoo model from `tree` (the layout of `original/`).
+
+    The PointNet++ reference has its own `tf_util`; modules of a previously
+    loaded tree (PointNet's or PointNet++'s) are forgotten first.
+
+    Args:
+        tree: Folder holding `pointnet2/` (e.g. `original/`).
+        network: One of `POINTNET2_NETWORKS` (zoo model names).
+
+    Returns:
+        The imported module (with `DEFAULTS`, `placeholder_inputs`, `get_model`, `get_loss`).
+
+    Raises:
+        ValueError: If `network` is unknown.
+    """
+    if network not in POINTNET2_MODULES:
+        raise ValueError(f"unknown PointNet++ network {network!r}; expected one of {', '.join(POINTNET2_NETWORKS)}")
+    for name in (*TREE_MODULES, *POINTNET2_TREE_MODULES):
+        sys.modules.pop(name, None)
+    root = os.path.join(os.path.abspath(tree), "pointnet2")
+    for previous in (getattr(load_network_module, "tree", None), getattr(load_pointnet2_module, "root", None)):
+        if previous:
+            sys.path[:] = [p for p in sys.path if not p.startswith(previous)]
+    load_network_module.tree = None
+    load_pointnet2_module.root = root
+    for folder in ("tf_ops", "utils", "models"):
+        sys.path.insert(0, os.path.join(root, folder))
+    return importlib.import_module(POINTNET2_MODULES[network])
+
+
+def pointnet2_input_dims(network):
+    """Channels per point of the TF1 reference: XYZ + normals for part segmentation, else XYZ."""
+    return 6 if network.startswith("pointnet2_part_seg") else 3
+
+
+def build_pointnet2(tf, module, network, batch, points, bn_decay, config=None):
+    """Placeholders, network and loss of a TF1 PointNet++ reference in the current graph.
+
+    Args:
+        tf: The TensorFlow module (graph mode).
+        module: The module from `load_pointnet2_module`.
+        network: One of `POINTNET2_NETWORKS`.
+        batch: Batch size.
+        points: Points per cloud.
+        bn_decay: Batch-norm decay (a float or a scalar tensor).
+        config: Keyword arguments of `get_model` (the zoo builder's names:
+            `num_classes` / `num_parts`, `npoints`, `radii`, ...); None: the original's.
+
+    Returns:
+        `(feeds, outputs, loss)`: placeholders by name (`is_training`,
+        `points`, `labels`, and `category` (ids) for the MSG part
+        segmentation), `{"logits": ...}` and the training loss.
+    """
+    config = dict(config or {})
+    is_training = tf.compat.v1.placeholder(tf.bool, shape=())
+    feeds = {"is_training": is_training}
+    if network == "pointnet2_part_seg_msg":
+        pc, labels, category = module.placeholder_inputs(batch, points)
+        pred, _ = module.get_model(pc, category, is_training, bn_decay=bn_decay, **config)
+        feeds["category"] = category
+    else:
+        pc, labels = module.placeholder_inputs(batch, points)
+        pred, _ = module.get_model(pc, is_training, bn_decay=bn_decay, **config)
+    loss = module.get_loss(pred, labels)
+    feeds.update(points=pc, labels=labels)
+    return feeds, {"logits": pred}, loss
+
+
+def random_pointnet2_feed(network, rng, batch, points, *, num_classes, num_categories=None):
+    """A seeded random batch for every placeholder of `build_pointnet2` except `is_training`.
+
+    Args:
+        network: One of `POINTNET2_NETWORKS`.
+        rng: A `numpy.random.Generator`.
+        batch: Batch size.
+        points: Points per cloud.
+        num_classes: Classes (parts) of the labels.
+        num_categories: Object categories (MSG part segmentation).
+    """
+    values = {"points": rng.normal(scale=0.5, size=(batch, points, pointnet2_input_dims(network))).astype(np.float32)}
+    if network.startswith(("pointnet2_part_seg", "pointnet2_sem_seg")):
+        values["labels"] = rng.integers(0, num_classes, size=(batch, points)).astype(np.int32)
+    else:
+        values["labels"] = rng.integers(0, num_classes, size=batch).astype(np.int32)
+    if network == "pointnet2_part_seg_msg":
+        values["category"] = rng.integers(0, num_categories, size=batch).astype(np.int32)
+    return values

@@ -1,17 +1,21 @@
-"""Loads checkpoints of the original TF1 PointNet into the zoo's Keras models.
+"""Loads checkpoints of the original TF1 PointNet and PointNet++ into the zoo's Keras models.
 
-The original saves, per layer scope `S` (e.g. `conv1`, `transform_net1/tconv1`,
-`cla/fc1`): `S/weights` ([1, k, C_in, C_out] for per-point convolutions,
+The originals save, per layer scope `S` (e.g. `conv1`, `transform_net1/tconv1`,
+`cla/fc1`, PointNet++ `layer1/conv0`, `fa_layer1/conv_0`, `fc1`): `S/weights`
+([1, k, C_in, C_out] for PointNet's per-point convolutions, [1, 1, C_in, C_out]
+for PointNet++'s 1x1 convolutions, [1, C_in, C_out] for its `conv1d` heads,
 [C_in, C_out] for fully connected layers), `S/biases`, and for batch norm
-`S/bn/beta`, `S/bn/gamma` and the moving statistics as ExponentialMovingAverage
-shadows `S/bn/S/bn/moments/Squeeze/ExponentialMovingAverage` (mean) and
-`.../Squeeze_1/...` (variance). The zoo's models name their layers after the
-same scopes with "/" replaced by "_": Dense `S'` and BatchNormalization `S'_bn`.
+`S/bn/beta`, `S/bn/gamma` and the moving statistics: PointNet keeps them as
+ExponentialMovingAverage shadows `S/bn/S/bn/moments/Squeeze/ExponentialMovingAverage`
+(mean) and `.../Squeeze_1/...` (variance); PointNet++ (`tf.contrib.layers.batch_norm`)
+as `S/bn/moving_mean` and `S/bn/moving_variance`. The zoo's models name their
+layers after the same scopes with "/" replaced by "_": Dense `S'` and
+BatchNormalization `S'_bn`.
 
 Mapping: weights -> Dense kernel (reshaped to (k * C_in, C_out)), biases ->
 Dense bias (plus the flattened identity for a T-Net's last layer, which the
 original adds as a constant outside the variable), beta/gamma -> BN
-beta/gamma, EMA mean/variance -> BN moving mean/variance. Optimizer slots
+beta/gamma, EMA or moving mean/variance -> BN moving mean/variance. Optimizer slots
 (`.../Adam`, `.../Adam_1`, `.../Momentum`), `beta1_power`, `beta2_power` and
 step counters are ignored. Anything else on either side is an error.
 
@@ -27,6 +31,8 @@ import numpy as np
 
 EMA_SUFFIX = "/ExponentialMovingAverage"
 _EMA = re.compile(r"^(?P<scope>.+)/bn/(?P=scope)/bn/moments/(?P<stat>Squeeze|Squeeze_1)/ExponentialMovingAverage$")
+# PointNet++ (tf.contrib.layers.batch_norm): plain moving-statistics variables.
+_MOVING = re.compile(r"^(?P<scope>.+)/bn/(?P<stat>moving_mean|moving_variance)$")
 _LAYER_VARIABLE = re.compile(r"^(?P<scope>.+?)/(?P<part>weights|biases|bn/beta|bn/gamma)$")
 # Optimizer state and counters a training checkpoint holds besides the model.
 _OPTIMIZER_SLOT = re.compile(r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1)$")
@@ -168,8 +174,8 @@ def _fit(name, value, variable):
     target = tuple(int(d) for d in variable.shape)
     if value.shape == target:
         return value
-    # [1, k, C_in, C_out] per-point convolution -> Dense kernel (k * C_in, C_out).
-    if (name.endswith("/weights") and value.ndim == 4 and value.shape[0] == 1 and len(target) == 2
+    # [1, k, C_in, C_out] per-point convolution, or a [1, C_in, C_out] conv1d -> Dense kernel (k * C_in, C_out).
+    if (name.endswith("/weights") and value.ndim in (3, 4) and value.shape[0] == 1 and len(target) == 2
             and value.shape[-1] == target[-1] and int(np.prod(value.shape[:-1])) == target[0]):
         return value.reshape(target)
     return None
@@ -188,6 +194,8 @@ def guess_tf1_network(shapes):
         shape = shapes.get(name)
         return int(shape[-1]) if shape is not None and len(shape) else None
 
+    if "layer1/conv0/weights" in shapes or "layer1/conv0_0/weights" in shapes:
+        return _guess_pointnet2(shapes, width)
     if "cla/fc3/weights" in shapes and "seg/conv4/weights" in shapes:
         return (f"pointnet_part_seg with num_parts={width('seg/conv4/weights')}, "
                 f"num_categories={width('cla/fc3/weights')}")
@@ -199,8 +207,32 @@ def guess_tf1_network(shapes):
     return None
 
 
+def _last_conv(shapes, prefix):
+    """The `weights` of the highest-numbered layer `{prefix}{i}`, or None."""
+    found = [n for n in shapes if re.fullmatch(re.escape(prefix) + r"\d+/weights", n)]
+    return max(found, key=lambda n: int(n[len(prefix):-len("/weights")])) if found else None
+
+
+def _guess_pointnet2(shapes, width):
+    """`guess_tf1_network` for PointNet++ checkpoints (scopes `layer1/conv0`, MSG `layer1/conv0_0`)."""
+    if "fp_layer3/conv_0/weights" in shapes:
+        # fp_layer3 reads [interpolated fa_layer2 output, one-hot category, XYZ, normals].
+        last = _last_conv(shapes, "fa_layer2/conv_")
+        categories = int(shapes["fp_layer3/conv_0/weights"][-2]) - (width(last) or 0) - 6 if last else None
+        return f"pointnet2_part_seg_msg with num_parts={width(_last_conv(shapes, 'fc'))}, num_categories={categories}"
+    if "fa_layer4/conv_0/weights" in shapes:
+        return f"pointnet2_sem_seg with num_classes={width(_last_conv(shapes, 'fc'))}"
+    if "fa_layer3/conv_0/weights" in shapes:
+        return f"pointnet2_part_seg with num_parts={width(_last_conv(shapes, 'fc'))}"
+    if "fa_layer1/conv_0/weights" in shapes:
+        return None
+    name = "pointnet2_cls_msg" if "layer1/conv0_0/weights" in shapes else "pointnet2_cls_ssg"
+    head = _last_conv(shapes, "fc")
+    return f"{name} with num_classes={width(head)}" if head else name
+
+
 def load_tf1_checkpoint(model, checkpoint_path):
-    """Loads an original (TF1) PointNet checkpoint into a zoo model.
+    """Loads an original (TF1) PointNet or PointNet++ checkpoint into a zoo model.
 
     Every weight of the model must receive a value and every checkpoint
     variable must be used or be optimizer state / a step counter; otherwise
@@ -217,8 +249,9 @@ def load_tf1_checkpoint(model, checkpoint_path):
 
     Args:
         model: A Keras model whose layers follow the original's scopes
-            (`conv1`, `conv1_bn`, `transform_net1_tconv1`, ...), e.g. any
-            PointNet of the zoo built with the original's widths.
+            (`conv1`, `conv1_bn`, `transform_net1_tconv1`, `layer1_conv0`, ...),
+            e.g. any PointNet or PointNet++ of the zoo built with the
+            original's widths.
         checkpoint_path: Checkpoint prefix (`log/model.ckpt`), one of its
             files, or a folder with a `checkpoint` state file.
 
@@ -241,10 +274,14 @@ def load_tf1_checkpoint(model, checkpoint_path):
             ignored.append(name)
             continue
         ema = _EMA.match(name)
+        moving = _MOVING.match(name)
         layer_var = _LAYER_VARIABLE.match(name)
         if ema:
             scope = ema["scope"].replace("/", "_")
             key = (scope + "_bn", "bn/mean" if ema["stat"] == "Squeeze" else "bn/variance")
+        elif moving:
+            scope = moving["scope"].replace("/", "_")
+            key = (scope + "_bn", "bn/mean" if moving["stat"] == "moving_mean" else "bn/variance")
         elif layer_var:
             scope, part = layer_var["scope"].replace("/", "_"), layer_var["part"]
             key = (scope + "_bn" if part.startswith("bn/") else scope, part)

@@ -50,7 +50,10 @@ def test_generated_report_is_deterministic_and_has_no_machine_paths(upgrade, raw
     report = parse_report(text)
     assert report.files == sorted(report.files)
     assert "utils/tf_util.py" in report.files and "part_seg/pointnet_part_seg.py" in report.files
-    assert report.converted_files == len(report.files) == 8
+    assert report.converted_files == len(report.files) == 18  # 8 PointNet, 10 PointNet++ (pointnet2/)
+    # The PointNet++ reference is tf.compat.v1 code already: the upgrade finds nothing in it.
+    assert "pointnet2/models/pointnet2_cls_ssg.py" in report.files
+    assert not [e for e in report.issues if e.file.startswith("pointnet2/")]
     assert report.issue_count == len(report.issues) > 0
 
 

@@ -11,6 +11,12 @@ that the TF1 switches (`disable_v2_behavior`) do not leak into other tests.
         DIR/<network>/parity.npz (fixed inputs and the is_training=False
         outputs of the trained graph).
 
+    python tf1_driver.py pointnet2 --tree ORIGINAL --out DIR --configs JSON
+        The same for the TF1 PointNet++ references (ORIGINAL/pointnet2/, run
+        as written: they are tf.compat.v1 code), one per zoo model name in
+        the JSON `{model: get_model keyword arguments}`; the MSG part
+        segmentation network is fed category ids.
+
     python tf1_driver.py gaps --tree A --tree B ...
         Builds the classification network from each tree under TF2 behaviour
         (inside a tf.Graph) and prints one JSON line per tree: "ok" or the
@@ -24,6 +30,9 @@ import os
 import numpy as np
 
 from pointnet_tf2.migration.original_graph import NETWORKS
+from pointnet_tf2.migration.original_graph import build_pointnet2
+from pointnet_tf2.migration.original_graph import load_pointnet2_module
+from pointnet_tf2.migration.original_graph import random_pointnet2_feed
 from pointnet_tf2.migration.original_graph import build_network as build
 from pointnet_tf2.migration.original_graph import load_network_module as load_module
 from pointnet_tf2.migration.original_graph import random_feed
@@ -86,6 +95,56 @@ def train(args):
         print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
 
 
+def pointnet2(args):
+    import tensorflow as tf
+
+    tf.compat.v1.disable_v2_behavior()
+    with open(args.configs) as f:
+        configs = json.load(f)
+    for network, config in configs.items():
+        module = load_pointnet2_module(args.tree, network)
+        out = os.path.join(args.out, network)
+        os.makedirs(out, exist_ok=True)
+        rng = np.random.default_rng(args.seed)
+        classes = config.get("num_classes", config.get("num_parts"))
+
+        def feed_values():
+            return random_pointnet2_feed(network, rng, args.batch, args.points, num_classes=classes,
+                                         num_categories=config.get("num_categories"))
+
+        with tf.Graph().as_default():
+            tf.compat.v1.set_random_seed(args.seed)
+            step = tf.Variable(0)  # the original's global step ("Variable")
+            feeds, outputs, loss = build_pointnet2(tf, module, network, args.batch, args.points, args.bn_decay,
+                                                   config)
+            train_op = tf.compat.v1.train.AdamOptimizer(args.learning_rate).minimize(loss, global_step=step)
+            saver = tf.compat.v1.train.Saver()
+            trainable = int(sum(np.prod(v.shape.as_list()) for v in tf.compat.v1.trainable_variables()
+                                if v.dtype.base_dtype.is_floating))
+            with tf.compat.v1.Session() as sess:
+                sess.run(tf.compat.v1.global_variables_initializer())
+                losses = []
+                for _ in range(args.steps):
+                    feed = {feeds[k]: v for k, v in feed_values().items()}
+                    feed[feeds["is_training"]] = True
+                    losses.append(float(sess.run([loss, train_op], feed)[0]))
+                checkpoint = saver.save(sess, os.path.join(out, "model.ckpt"))
+                values = feed_values()
+                feed = {feeds[k]: v for k, v in values.items()}
+                feed[feeds["is_training"]] = False
+                results = sess.run(outputs, feed)
+                again = sess.run(outputs, feed)
+                variables = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
+        np.savez(os.path.join(out, "parity.npz"), **{f"input_{k}": v for k, v in values.items()},
+                 **{f"output_{k}": v for k, v in results.items()})
+        result = {"network": network, "trainable_params": trainable, "losses": losses, "checkpoint": checkpoint,
+                  "inference_repeatable": all(np.array_equal(results[k], again[k]) for k in results),
+                  "variables": variables}
+        with open(os.path.join(out, "result.json"), "w") as f:
+            json.dump(result, f, indent=1, sort_keys=True)
+        print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
+
+
 def gaps(args):
     import tensorflow as tf
 
@@ -132,6 +191,17 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--v2_behavior", choices=("off", "on"), default="off")
     p.set_defaults(func=train)
+    p = sub.add_parser("pointnet2")
+    p.add_argument("--tree", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--configs", required=True, help="JSON file {zoo model: get_model keyword arguments}")
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--points", type=int, default=64)
+    p.add_argument("--bn_decay", type=float, default=0.5)
+    p.add_argument("--learning_rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=pointnet2)
     p = sub.add_parser("gaps")
     p.add_argument("--tree", action="append", required=True)
     p.add_argument("--batch", type=int, default=4)

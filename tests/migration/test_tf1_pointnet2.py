@@ -189,3 +189,45 @@ def test_mapping_reads_conv1d_kernels_and_contrib_moving_statistics(tmp_path, rn
     np.testing.assert_array_equal(bn.moving_mean.numpy(), values["fc1/bn/moving_mean"])
     np.testing.assert_array_equal(bn.moving_variance.numpy(), values["fc1/bn/moving_variance"])
     np.testing.assert_array_equal(bn.beta.numpy(), values["fc1/bn/beta"])
+
+
+# Trainable parameters and batch-norm moving values of the original graphs (REFERENCE 9).
+ORIGINAL_COUNTS = {
+    "pointnet2_cls_ssg": (1_475_688, 6_656),
+    "pointnet2_cls_msg": (1_747_368, 9_024),
+    "pointnet2_part_seg": (1_409_202, 7_936),
+    "pointnet2_part_seg_msg": (1_740_958, 9_672),
+    "pointnet2_sem_seg": (967_981, 7_680),
+}
+
+
+@pytest.mark.slow
+def test_references_at_the_original_sizes_have_the_original_counts(migration_env):
+    proc = migration_env.run_python([migration_env.DRIVER, "pointnet2-count", "--tree", migration_env.ORIGINAL])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = {r["network"]: (r["trainable_params"], r["moving_values"])
+              for r in map(json.loads, proc.stdout.splitlines())}
+    assert counts == ORIGINAL_COUNTS
+
+
+@pytest.mark.slow
+def test_convert_command_on_an_original_size_checkpoint(migration_env, tmp_path, capsys):
+    """`convert-tf1 --model pointnet2_cls_ssg` with every default, on a checkpoint of the original-size graph."""
+    out = tmp_path / "tf1"
+    out.mkdir()
+    configs = out / "configs.json"
+    configs.write_text(json.dumps({"pointnet2_cls_ssg": {}}))
+    proc = migration_env.run_python([migration_env.DRIVER, "pointnet2", "--tree", migration_env.ORIGINAL,
+                                     "--out", str(out), "--configs", str(configs), "--steps", "1",
+                                     "--batch", "2", "--points", "128"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = tmp_path / "pn2.keras"
+    status = cli.main(["convert-tf1", "--model", "pointnet2_cls_ssg", "--checkpoint", str(out / "pointnet2_cls_ssg"),
+                       "--output", str(output), "--num_points", "any"])
+    assert status == 0, capsys.readouterr().err
+    assert "wrote" in capsys.readouterr().err
+    model = keras.saving.load_model(output)
+    data = dict(np.load(out / "pointnet2_cls_ssg" / "parity.npz"))
+    ours = np.asarray(model(data["input_points"], training=False))
+    assert ours.shape == (2, 40)
+    assert relative_difference(ours, data["output_logits"]) < PARITY_TOLERANCE

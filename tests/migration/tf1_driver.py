@@ -17,6 +17,11 @@ that the TF1 switches (`disable_v2_behavior`) do not leak into other tests.
         the JSON `{model: get_model keyword arguments}`; the MSG part
         segmentation network is fed category ids.
 
+    python tf1_driver.py pointnet2-count --tree ORIGINAL
+        Builds every TF1 PointNet++ reference at the original sizes (graph
+        only) and prints one JSON line per network with its trainable
+        parameters and batch-norm moving values.
+
     python tf1_driver.py gaps --tree A --tree B ...
         Builds the classification network from each tree under TF2 behaviour
         (inside a tf.Graph) and prints one JSON line per tree: "ok" or the
@@ -30,6 +35,7 @@ import os
 import numpy as np
 
 from pointnet_tf2.migration.original_graph import NETWORKS
+from pointnet_tf2.migration.original_graph import POINTNET2_NETWORKS
 from pointnet_tf2.migration.original_graph import build_pointnet2
 from pointnet_tf2.migration.original_graph import load_pointnet2_module
 from pointnet_tf2.migration.original_graph import random_pointnet2_feed
@@ -106,11 +112,12 @@ def pointnet2(args):
         out = os.path.join(args.out, network)
         os.makedirs(out, exist_ok=True)
         rng = np.random.default_rng(args.seed)
-        classes = config.get("num_classes", config.get("num_parts"))
+        sizes = dict(module.DEFAULTS, **config)  # an empty config: the original's sizes
+        classes = sizes.get("num_classes", sizes.get("num_parts"))
 
         def feed_values():
             return random_pointnet2_feed(network, rng, args.batch, args.points, num_classes=classes,
-                                         num_categories=config.get("num_categories"))
+                                         num_categories=sizes.get("num_categories"))
 
         with tf.Graph().as_default():
             tf.compat.v1.set_random_seed(args.seed)
@@ -143,6 +150,20 @@ def pointnet2(args):
         with open(os.path.join(out, "result.json"), "w") as f:
             json.dump(result, f, indent=1, sort_keys=True)
         print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
+
+
+def pointnet2_count(args):
+    import tensorflow as tf
+
+    tf.compat.v1.disable_v2_behavior()
+    for network in POINTNET2_NETWORKS:
+        module = load_pointnet2_module(args.tree, network)
+        with tf.Graph().as_default():
+            build_pointnet2(tf, module, network, 2, 256, 0.5)
+            trainable = sum(int(np.prod(v.shape.as_list())) for v in tf.compat.v1.trainable_variables())
+            moving = sum(int(np.prod(v.shape.as_list())) for v in tf.compat.v1.global_variables()
+                         if v.op.name.endswith(("/bn/moving_mean", "/bn/moving_variance")))
+        print(json.dumps({"network": network, "trainable_params": trainable, "moving_values": moving}), flush=True)
 
 
 def gaps(args):
@@ -202,6 +223,9 @@ def main():
     p.add_argument("--learning_rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=pointnet2)
+    p = sub.add_parser("pointnet2-count")
+    p.add_argument("--tree", required=True)
+    p.set_defaults(func=pointnet2_count)
     p = sub.add_parser("gaps")
     p.add_argument("--tree", action="append", required=True)
     p.add_argument("--batch", type=int, default=4)

@@ -153,11 +153,11 @@ def test_bad_checkpoints_give_one_line_errors_and_write_nothing(tf1_runs, tmp_pa
     assert sorted(os.listdir(tmp_path)) == ["model.keras", "truncated"]
 
 
-def write_tf1_checkpoint(path, variables):
+def write_tf1_checkpoint(path, variables, sharded=False):
     """Saves `{name: value}` with a tf.compat.v1 Saver (names exactly as given)."""
     with tf.Graph().as_default():
         saved = [tf.compat.v1.get_variable(name, initializer=tf.constant(value)) for name, value in variables.items()]
-        saver = tf.compat.v1.train.Saver(saved)
+        saver = tf.compat.v1.train.Saver(saved, sharded=sharded)
         with tf.compat.v1.Session() as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             return saver.save(sess, str(path))
@@ -216,7 +216,8 @@ def test_mapping_reads_pop_statistics_and_one_d_kernels(tmp_path, rng):
         "net/conv1/bn/pop_mean": rng.normal(size=8).astype(np.float32),
         "net/conv1/bn/pop_var": rng.uniform(0.5, 2, size=8).astype(np.float32),
     }
-    prefix = write_tf1_checkpoint(tmp_path / "model.ckpt", values)
+    # Sharded, as DGCNN's train_multi_gpu.py saves.
+    prefix = write_tf1_checkpoint(tmp_path / "epoch_0.ckpt", values, sharded=True)
     inputs = keras.Input((6, 4))
     x = keras.layers.Dense(8, name="net_conv1")(inputs)
     model = keras.Model(inputs, keras.layers.BatchNormalization(epsilon=1e-3, name="net_conv1_bn")(x))

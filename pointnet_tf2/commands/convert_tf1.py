@@ -1,8 +1,10 @@
-"""`pointnet-tf2 convert-tf1`: turn an original (TF1) PointNet or PointNet++ checkpoint into a `.keras` model.
+"""`pointnet-tf2 convert-tf1`: turn an original (TF1) PointNet, PointNet++ or DGCNN checkpoint into a `.keras` model.
 
     pointnet-tf2 convert-tf1 --model pointnet_cls --checkpoint log/model.ckpt --output cls.keras
     pointnet-tf2 convert-tf1 --model pointnet_part_seg --checkpoint log/model.ckpt --output part.keras
     pointnet-tf2 convert-tf1 --model pointnet2_cls_ssg --checkpoint log/model.ckpt --output pn2.keras
+    pointnet-tf2 convert-tf1 --model dgcnn_part_seg --checkpoint train_results/trained_models/epoch_200.ckpt \
+        --output dgcnn_part.keras
 """
 
 import sys
@@ -12,7 +14,7 @@ from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
 from pointnet_tf2.models import get_model
 from pointnet_tf2.utils import atomic_output
 
-HELP = "convert a checkpoint of the original TF1 PointNet or PointNet++ into a .keras model of the zoo (same outputs)"
+HELP = "convert a checkpoint of the original TF1 PointNet, PointNet++ or DGCNN into a .keras model of the zoo (same outputs)"
 
 
 def _num_points(text):
@@ -28,8 +30,9 @@ def _num_points(text):
 def add_arguments(parser):
     parser.add_argument("--model", required=True,
                         help="zoo model to build: pointnet_cls, pointnet_cls_basic, pointnet_sem_seg, pointnet_part_seg, "
-                             "pointnet2_cls_ssg, pointnet2_cls_msg, pointnet2_part_seg, pointnet2_part_seg_msg "
-                             "or pointnet2_sem_seg")
+                             "pointnet2_cls_ssg, pointnet2_cls_msg, pointnet2_part_seg, pointnet2_part_seg_msg, "
+                             "pointnet2_sem_seg, "
+                             "dgcnn_cls_tf, dgcnn_part_seg or dgcnn_sem_seg")
     parser.add_argument("--checkpoint", required=True, metavar="CKPT",
                         help="checkpoint prefix as written by tf.train.Saver (e.g. log/model.ckpt), or its folder")
     parser.add_argument("--output", required=True, metavar="FILE.keras", help="the .keras file to write")

@@ -13,16 +13,20 @@ import sys
 
 import numpy as np
 
-NETWORKS = ("cls", "cls_basic", "sem_seg", "part_seg")
+DGCNN_NETWORKS = ("dgcnn_cls_tf", "dgcnn_part_seg", "dgcnn_sem_seg")
+NETWORKS = ("cls", "cls_basic", "sem_seg", "part_seg", *DGCNN_NETWORKS)
 # network -> (folder inside the tree, module name)
 MODULES = {
     "cls": ("models", "pointnet_cls"),
     "cls_basic": ("models", "pointnet_cls_basic"),
     "sem_seg": ("sem_seg", "model"),
     "part_seg": ("part_seg", "pointnet_part_seg"),
+    "dgcnn_cls_tf": ("dgcnn/models", "dgcnn"),
+    "dgcnn_part_seg": ("dgcnn/part_seg", "part_seg_model"),
+    "dgcnn_sem_seg": ("dgcnn/sem_seg", "model"),
 }
 TREE_MODULES = ("tf_util", "transform_nets", "pointnet_cls", "pointnet_cls_basic", "model",
-                "pointnet_part_seg", "provider")  # fmt: skip
+                "pointnet_part_seg", "provider", "dgcnn", "part_seg_model")  # fmt: skip
 CLS_CLASSES = 40
 SEM_CLASSES = 13
 SEM_CHANNELS = 9
@@ -76,19 +80,27 @@ def build_network(tf, module, network, batch, points, bn_decay, *, num_classes=N
 
     Returns:
         `(feeds, outputs, loss)`: placeholders by name (`is_training`,
-        `points`, `labels`, and for part seg `category` and `seg`), output
-        tensors by name (`logits`, and `category_logits` for part seg), and
-        the training loss.
+        `points`, `labels`, and for part seg `category` and `seg`; DGCNN
+        part seg has no `labels`), output tensors by name (`logits`, and
+        `category_logits` for PointNet part seg), and the training loss.
     """
     is_training = tf.compat.v1.placeholder(tf.bool, shape=())
     feeds = {"is_training": is_training}
-    if network in ("cls", "cls_basic"):
+    if network in ("cls", "cls_basic", "dgcnn_cls_tf"):
         pc, labels = module.placeholder_inputs(batch, points)
         pred, end_points = module.get_model(pc, is_training, bn_decay=bn_decay, num_classes=num_classes or CLS_CLASSES)
         loss = module.get_loss(pred, labels, end_points)
         feeds.update(points=pc, labels=labels)
         outputs = {"logits": pred}
-    elif network == "sem_seg":
+    elif network == "dgcnn_part_seg":
+        categories = num_categories or PART_CATEGORIES
+        pc, category, seg = module.placeholder_inputs(batch, points, categories)
+        pred = module.get_model(pc, category, is_training, categories, num_parts or PART_CLASSES, batch, points,
+                                0.0, bn_decay=bn_decay)
+        loss = module.get_loss(pred, seg)[0]
+        feeds.update(points=pc, category=category, seg=seg)
+        outputs = {"logits": pred}
+    elif network in ("sem_seg", "dgcnn_sem_seg"):
         pc, labels = module.placeholder_inputs(batch, points)
         pred = module.get_model(pc, is_training, bn_decay=bn_decay, num_classes=num_classes or SEM_CLASSES)
         loss = module.get_loss(pred, labels)
@@ -107,11 +119,15 @@ def build_network(tf, module, network, batch, points, bn_decay, *, num_classes=N
 
 def random_feed(network, rng, batch, points):
     """A seeded random batch for every placeholder of `build_network` except `is_training`."""
-    channels = SEM_CHANNELS if network == "sem_seg" else 3
+    channels = SEM_CHANNELS if network in ("sem_seg", "dgcnn_sem_seg") else 3
     values = {"points": rng.normal(scale=0.5, size=(batch, points, channels)).astype(np.float32)}
-    if network in ("cls", "cls_basic"):
+    if network in ("cls", "cls_basic", "dgcnn_cls_tf"):
         values["labels"] = rng.integers(0, CLS_CLASSES, size=batch)
-    elif network == "sem_seg":
+    elif network == "dgcnn_part_seg":
+        category = rng.integers(0, PART_CATEGORIES, size=batch)
+        values["category"] = np.eye(PART_CATEGORIES, dtype=np.float32)[category]
+        values["seg"] = rng.integers(0, PART_CLASSES, size=(batch, points))
+    elif network in ("sem_seg", "dgcnn_sem_seg"):
         values["labels"] = rng.integers(0, SEM_CLASSES, size=(batch, points))
     else:
         category = rng.integers(0, PART_CATEGORIES, size=batch)

@@ -1,21 +1,24 @@
-"""Loads checkpoints of the original TF1 PointNet and PointNet++ into the zoo's Keras models.
+"""Loads checkpoints of the original TF1 networks (PointNet, PointNet++, DGCNN) into the zoo's Keras models.
 
 The originals save, per layer scope `S` (e.g. `conv1`, `transform_net1/tconv1`,
-`cla/fc1`, PointNet++ `layer1/conv0`, `fa_layer1/conv_0`, `fc1`): `S/weights`
-([1, k, C_in, C_out] for PointNet's per-point convolutions, [1, 1, C_in, C_out]
-for PointNet++'s 1x1 convolutions, [1, C_in, C_out] for its `conv1d` heads,
-[C_in, C_out] for fully connected layers), `S/biases`, and for batch norm
-`S/bn/beta`, `S/bn/gamma` and the moving statistics: PointNet keeps them as
+`cla/fc1`, PointNet++ `layer1/conv0`, `fa_layer1/conv_0`, `fc1`, DGCNN `dgcnn1`,
+`seg/conv1`): `S/weights` ([1, k, C_in, C_out] for per-point 2-D convolutions,
+[1, 1, C_in, C_out] for PointNet++'s 1x1 convolutions, [1, C_in, C_out] for
+1-D ones, [C_in, C_out] for fully connected layers), `S/biases`, and for batch
+norm `S/bn/beta`, `S/bn/gamma` and the moving statistics: as
 ExponentialMovingAverage shadows `S/bn/S/bn/moments/Squeeze/ExponentialMovingAverage`
-(mean) and `.../Squeeze_1/...` (variance); PointNet++ (`tf.contrib.layers.batch_norm`)
-as `S/bn/moving_mean` and `S/bn/moving_variance`. The zoo's models name their
+(mean) and `.../Squeeze_1/...` (variance) (PointNet, the DGCNN classifier), as
+`S/bn/moving_mean` and `S/bn/moving_variance` (PointNet++,
+`tf.contrib.layers.batch_norm`), or as `S/bn/pop_mean` and `S/bn/pop_var`
+(tf_util's `is_dist=True` batch norm: the DGCNN part and semantic segmentation
+networks). The zoo's models name their
 layers after the same scopes with "/" replaced by "_": Dense `S'` and
 BatchNormalization `S'_bn`.
 
 Mapping: weights -> Dense kernel (reshaped to (k * C_in, C_out)), biases ->
 Dense bias (plus the flattened identity for a T-Net's last layer, which the
 original adds as a constant outside the variable), beta/gamma -> BN
-beta/gamma, EMA or moving mean/variance -> BN moving mean/variance. Optimizer slots
+beta/gamma, EMA, moving or pop mean/variance -> BN moving mean/variance. Optimizer slots
 (`.../Adam`, `.../Adam_1`, `.../Momentum`), `beta1_power`, `beta2_power` and
 step counters are ignored. Anything else on either side is an error.
 
@@ -33,7 +36,9 @@ EMA_SUFFIX = "/ExponentialMovingAverage"
 _EMA = re.compile(r"^(?P<scope>.+)/bn/(?P=scope)/bn/moments/(?P<stat>Squeeze|Squeeze_1)/ExponentialMovingAverage$")
 # PointNet++ (tf.contrib.layers.batch_norm): plain moving-statistics variables.
 _MOVING = re.compile(r"^(?P<scope>.+)/bn/(?P<stat>moving_mean|moving_variance)$")
-_LAYER_VARIABLE = re.compile(r"^(?P<scope>.+?)/(?P<part>weights|biases|bn/beta|bn/gamma)$")
+_LAYER_VARIABLE = re.compile(r"^(?P<scope>.+?)/(?P<part>weights|biases|bn/beta|bn/gamma|bn/pop_mean|bn/pop_var)$")
+# tf_util's is_dist batch norm stores the moving statistics as plain variables.
+_POP_PARTS = {"bn/pop_mean": "bn/mean", "bn/pop_var": "bn/variance"}
 # Optimizer state and counters a training checkpoint holds besides the model.
 _OPTIMIZER_SLOT = re.compile(r"/(Adam|Adam_1|Momentum|RMSProp|RMSProp_1|Adagrad|Ftrl|Ftrl_1)$")
 _COUNTERS = re.compile(r"^(beta1_power|beta2_power|global_step|batch|Variable(_\d+)?|_CHECKPOINTABLE_OBJECT_GRAPH)$")
@@ -174,7 +179,7 @@ def _fit(name, value, variable):
     target = tuple(int(d) for d in variable.shape)
     if value.shape == target:
         return value
-    # [1, k, C_in, C_out] per-point convolution, or a [1, C_in, C_out] conv1d -> Dense kernel (k * C_in, C_out).
+    # [1, k, C_in, C_out] (2-D) or [1, C_in, C_out] (1-D) per-point convolution -> Dense kernel (k * C_in, C_out).
     if (name.endswith("/weights") and value.ndim in (3, 4) and value.shape[0] == 1 and len(target) == 2
             and value.shape[-1] == target[-1] and int(np.prod(value.shape[:-1])) == target[0]):
         return value.reshape(target)
@@ -188,7 +193,8 @@ def guess_tf1_network(shapes):
         shapes: `{variable name: shape}` of the checkpoint.
 
     Returns:
-        A description such as "pointnet_cls with num_classes=40", or None.
+        A description such as "pointnet_cls with num_classes=40" or
+        "dgcnn_part_seg with num_parts=50, num_categories=16", or None.
     """
     def width(name):
         shape = shapes.get(name)
@@ -196,6 +202,13 @@ def guess_tf1_network(shapes):
 
     if "layer1/conv0/weights" in shapes or "layer1/conv0_0/weights" in shapes:
         return _guess_pointnet2(shapes, width)
+    if "adj_conv7/weights" in shapes:
+        if "one_hot_label_expand/weights" in shapes:
+            categories = shapes["one_hot_label_expand/weights"][-2]
+            return f"dgcnn_part_seg with num_parts={width('seg/conv4/weights')}, num_categories={int(categories)}"
+        return f"dgcnn_sem_seg with num_classes={width('seg/conv3/weights')}"
+    if "dgcnn1/weights" in shapes and "fc3/weights" in shapes:
+        return f"dgcnn_cls_tf with num_classes={width('fc3/weights')}"
     if "cla/fc3/weights" in shapes and "seg/conv4/weights" in shapes:
         return (f"pointnet_part_seg with num_parts={width('seg/conv4/weights')}, "
                 f"num_categories={width('cla/fc3/weights')}")
@@ -232,7 +245,7 @@ def _guess_pointnet2(shapes, width):
 
 
 def load_tf1_checkpoint(model, checkpoint_path):
-    """Loads an original (TF1) PointNet or PointNet++ checkpoint into a zoo model.
+    """Loads an original (TF1) PointNet, PointNet++ or DGCNN checkpoint into a zoo model.
 
     Every weight of the model must receive a value and every checkpoint
     variable must be used or be optimizer state / a step counter; otherwise
@@ -250,8 +263,8 @@ def load_tf1_checkpoint(model, checkpoint_path):
     Args:
         model: A Keras model whose layers follow the original's scopes
             (`conv1`, `conv1_bn`, `transform_net1_tconv1`, `layer1_conv0`, ...),
-            e.g. any PointNet or PointNet++ of the zoo built with the
-            original's widths.
+            e.g. any PointNet or PointNet++ of the zoo, `dgcnn_cls_tf`,
+            `dgcnn_part_seg` or `dgcnn_sem_seg`, built with the original's widths.
         checkpoint_path: Checkpoint prefix (`log/model.ckpt`), one of its
             files, or a folder with a `checkpoint` state file.
 
@@ -284,6 +297,7 @@ def load_tf1_checkpoint(model, checkpoint_path):
             key = (scope + "_bn", "bn/mean" if moving["stat"] == "moving_mean" else "bn/variance")
         elif layer_var:
             scope, part = layer_var["scope"].replace("/", "_"), layer_var["part"]
+            part = _POP_PARTS.get(part, part)
             key = (scope + "_bn" if part.startswith("bn/") else scope, part)
         else:
             unknown.append(name)

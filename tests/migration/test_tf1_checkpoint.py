@@ -18,6 +18,9 @@ ZOO = {
     "cls_basic": ("pointnet_cls_basic", {"num_classes": 40}),
     "sem_seg": ("pointnet_sem_seg", {"num_classes": 13}),
     "part_seg": ("pointnet_part_seg", {"num_parts": 50, "num_categories": 16}),
+    "dgcnn_cls_tf": ("dgcnn_cls_tf", {"num_classes": 40}),
+    "dgcnn_part_seg": ("dgcnn_part_seg", {"num_parts": 50, "num_categories": 16}),
+    "dgcnn_sem_seg": ("dgcnn_sem_seg", {"num_classes": 13}),
 }
 PARITY_TOLERANCE = 1e-4  # max |keras - tf1| relative to max |tf1 logits|
 
@@ -26,7 +29,10 @@ def keras_outputs(model, data):
     """The converted model's inference outputs, keyed like parity.npz."""
     if "input_category" in data:
         out = model({"points": data["input_points"], "category": data["input_category"]}, training=False)
-        return {"output_logits": np.asarray(out["parts"]), "output_category_logits": np.asarray(out["category"])}
+        outputs = {"output_logits": np.asarray(out["parts"])}
+        if "category" in out:  # DGCNN part seg has no category classifier
+            outputs["output_category_logits"] = np.asarray(out["category"])
+        return outputs
     return {"output_logits": np.asarray(model(data["input_points"], training=False))}
 
 
@@ -48,6 +54,7 @@ def test_converted_checkpoint_gives_the_tf1_logits(tf1_runs, network):
     assert all(n.endswith(("/Adam", "/Adam_1")) for n in set(mapping.ignored) - counters)
 
     ours = keras_outputs(model, data)
+    assert sorted(ours) == sorted(k for k in data if k.startswith("output_"))
     for key, value in ours.items():
         reference = data[key]
         assert value.shape == reference.shape
@@ -74,6 +81,23 @@ def test_convert_command_writes_a_keras_file_with_the_same_outputs(tf1_runs, tmp
     for key, value in keras_outputs(model, data).items():
         assert relative_difference(value, data[key]) < PARITY_TOLERANCE, key
     assert sorted(os.listdir(tmp_path)) == ["part.keras"]
+
+
+def test_convert_command_handles_dgcnn_checkpoints_with_pop_statistics(tf1_runs, tmp_path, capsys):
+    run = tf1_runs["dgcnn_sem_seg"]
+    output = tmp_path / "sem.keras"
+    status = cli.main(["convert-tf1", "--model", "dgcnn_sem_seg", "--checkpoint", run["checkpoint"],
+                       "--output", str(output), "--num_points", "any"])
+    assert status == 0, capsys.readouterr().err
+    model = keras.saving.load_model(output)
+    # pop_mean / pop_var became the moving statistics.
+    reader = tf.train.load_checkpoint(run["checkpoint"])
+    bn = model.get_layer("seg_conv1_bn")
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), reader.get_tensor("seg/conv1/bn/pop_mean"))
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), reader.get_tensor("seg/conv1/bn/pop_var"))
+    data = dict(np.load(os.path.join(run["folder"], "parity.npz")))
+    for key, value in keras_outputs(model, data).items():
+        assert relative_difference(value, data[key]) < PARITY_TOLERANCE, key
 
 
 def convert_error(args, output, capsys):
@@ -116,15 +140,24 @@ def test_bad_checkpoints_give_one_line_errors_and_write_nothing(tf1_runs, tmp_pa
                         output, capsys)
     assert "looks like pointnet_part_seg with num_parts=50, num_categories=16" in err
 
+    err = convert_error(["--model", "dgcnn_sem_seg", "--checkpoint", tf1_runs["dgcnn_part_seg"]["checkpoint"]],
+                        output, capsys)
+    assert "looks like dgcnn_part_seg with num_parts=50, num_categories=16" in err
+    assert "checkpoint variable(s) not used by the model: one_hot_label_expand/biases [64]" in err
+
+    err = convert_error(["--model", "pointnet_cls", "--checkpoint", tf1_runs["dgcnn_cls_tf"]["checkpoint"]],
+                        output, capsys)
+    assert "(the checkpoint looks like dgcnn_cls_tf with num_classes=40)" in err
+
     assert output.read_bytes() == b"a good model from before"
     assert sorted(os.listdir(tmp_path)) == ["model.keras", "truncated"]
 
 
-def write_tf1_checkpoint(path, variables):
+def write_tf1_checkpoint(path, variables, sharded=False):
     """Saves `{name: value}` with a tf.compat.v1 Saver (names exactly as given)."""
     with tf.Graph().as_default():
         saved = [tf.compat.v1.get_variable(name, initializer=tf.constant(value)) for name, value in variables.items()]
-        saver = tf.compat.v1.train.Saver(saved)
+        saver = tf.compat.v1.train.Saver(saved, sharded=sharded)
         with tf.compat.v1.Session() as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             return saver.save(sess, str(path))
@@ -174,6 +207,28 @@ def test_mapping_reshapes_kernels_adds_the_identity_and_reads_ema_shadows(tmp_pa
     np.testing.assert_array_equal(tnet.kernel.numpy(), values["net/transform_XYZ/weights"])
 
 
+def test_mapping_reads_pop_statistics_and_one_d_kernels(tmp_path, rng):
+    values = {
+        "net/conv1/weights": rng.normal(size=(1, 4, 8)).astype(np.float32),  # a tf_util.conv1d kernel
+        "net/conv1/biases": rng.normal(size=8).astype(np.float32),
+        "net/conv1/bn/beta": rng.normal(size=8).astype(np.float32),
+        "net/conv1/bn/gamma": rng.normal(size=8).astype(np.float32),
+        "net/conv1/bn/pop_mean": rng.normal(size=8).astype(np.float32),
+        "net/conv1/bn/pop_var": rng.uniform(0.5, 2, size=8).astype(np.float32),
+    }
+    # Sharded, as DGCNN's train_multi_gpu.py saves.
+    prefix = write_tf1_checkpoint(tmp_path / "epoch_0.ckpt", values, sharded=True)
+    inputs = keras.Input((6, 4))
+    x = keras.layers.Dense(8, name="net_conv1")(inputs)
+    model = keras.Model(inputs, keras.layers.BatchNormalization(epsilon=1e-3, name="net_conv1_bn")(x))
+    mapping = load_tf1_checkpoint(model, prefix)
+    assert len(mapping.assigned) == 6 and mapping.ignored == []
+    conv, bn = model.get_layer("net_conv1"), model.get_layer("net_conv1_bn")
+    np.testing.assert_array_equal(conv.kernel.numpy(), values["net/conv1/weights"][0])
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), values["net/conv1/bn/pop_mean"])
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), values["net/conv1/bn/pop_var"])
+
+
 def test_unknown_variables_fail_and_nothing_is_assigned(tmp_path, rng):
     values = tiny_checkpoint(rng)
     values["net/conv2/kernel"] = np.zeros((3, 3), np.float32)
@@ -190,4 +245,10 @@ def test_guess_network_from_shapes():
     assert guess_tf1_network({"fc3/weights": (256, 10)}) == "pointnet_cls_basic with num_classes=10"
     assert guess_tf1_network({"conv8/weights": (1, 1, 256, 13), "fc2/weights": (256, 128)}) == \
         "pointnet_sem_seg with num_classes=13"
+    assert guess_tf1_network({"dgcnn1/weights": (1, 1, 6, 64), "fc3/weights": (256, 10)}) == \
+        "dgcnn_cls_tf with num_classes=10"
+    assert guess_tf1_network({"adj_conv7/weights": (1, 1, 192, 1024), "one_hot_label_expand/weights": (1, 1, 4, 64),
+                              "seg/conv4/weights": (1, 1, 128, 7)}) == "dgcnn_part_seg with num_parts=7, num_categories=4"
+    assert guess_tf1_network({"adj_conv7/weights": (1, 1, 192, 1024), "seg/conv3/weights": (1, 1, 256, 13)}) == \
+        "dgcnn_sem_seg with num_classes=13"
     assert guess_tf1_network({"a/b": (1,)}) is None

@@ -50,10 +50,11 @@ def test_generated_report_is_deterministic_and_has_no_machine_paths(upgrade, raw
     report = parse_report(text)
     assert report.files == sorted(report.files)
     assert "utils/tf_util.py" in report.files and "part_seg/pointnet_part_seg.py" in report.files
-    assert report.converted_files == len(report.files) == 18  # 8 PointNet, 10 PointNet++ (pointnet2/)
+    assert report.converted_files == len(report.files) == 23  # 8 PointNet, 10 PointNet++ (pointnet2/), 5 DGCNN
     # The PointNet++ reference is tf.compat.v1 code already: the upgrade finds nothing in it.
     assert "pointnet2/models/pointnet2_cls_ssg.py" in report.files
     assert not [e for e in report.issues if e.file.startswith("pointnet2/")]
+    assert "dgcnn/utils/tf_util.py" in report.files and "dgcnn/part_seg/part_seg_model.py" in report.files
     assert report.issue_count == len(report.issues) > 0
 
 
@@ -72,7 +73,7 @@ def test_report_finds_what_the_original_needs_checked():
     assert {e.message.split(" requires")[0] for e in warnings} == {"tf.get_variable", "*.save"}
     # The dropout call is converted silently (INFO), though the result is broken.
     dropout = [e for e in report.log if "tf.nn.dropout" in e.message]
-    assert [(e.file, e.level) for e in dropout] == [("utils/tf_util.py", "INFO")]
+    assert [(e.file, e.level) for e in dropout] == [("dgcnn/utils/tf_util.py", "INFO"), ("utils/tf_util.py", "INFO")]
 
 
 def test_extra_warning_fails_the_comparison_and_is_named(tmp_path, capsys):

@@ -34,6 +34,25 @@ def test_upgraded_networks_train_save_and_keep_the_original_sizes(tf1_runs, migr
     assert "seg/conv1/bn/seg/conv1/bn/moments/Squeeze_1/ExponentialMovingAverage" in part
 
 
+def test_dgcnn_references_have_the_official_sizes_and_variable_names(tf1_runs):
+    # REFERENCE 10: BN moving values of the official TF graphs.
+    assert {n: tf1_runs[n]["moving_average_params"] for n in ("dgcnn_cls_tf", "dgcnn_part_seg", "dgcnn_sem_seg")} \
+        == {"dgcnn_cls_tf": 8_192, "dgcnn_part_seg": 8_064, "dgcnn_sem_seg": 4_224}
+    cls = tf1_runs["dgcnn_cls_tf"]["variables"]
+    assert cls["dgcnn1/weights"] == [1, 1, 6, 64] and cls["agg/weights"] == [1, 1, 320, 1024]
+    assert cls["transform_net1/tconv1/weights"] == [1, 1, 6, 64] and cls["transform_net1/transform_XYZ/biases"] == [9]
+    assert cls["dgcnn4/bn/dgcnn4/bn/moments/Squeeze_1/ExponentialMovingAverage"] == [128]
+    assert not any(name.endswith("pop_mean") for name in cls)
+    part = tf1_runs["dgcnn_part_seg"]["variables"]
+    assert part["transform_net1/tconv1/bn/pop_mean"] == [64] and part["adj_conv7/bn/pop_var"] == [1024]
+    assert part["one_hot_label_expand/weights"] == [1, 1, 16, 64] and part["seg/conv1/weights"] == [1, 1, 1280, 256]
+    assert part["seg/conv4/weights"] == [1, 1, 128, 50] and "adj_conv6/weights" not in part
+    assert not any(name.endswith("ExponentialMovingAverage") for name in part)
+    sem = tf1_runs["dgcnn_sem_seg"]["variables"]
+    assert sem["adj_conv1/weights"] == [1, 1, 18, 64] and sem["seg/conv3/weights"] == [1, 1, 256, 13]
+    assert not any(name.startswith("transform_net1/") for name in sem)
+
+
 def write_modelnet_like(folder, rng, points=96):
     """Two tiny h5 files in the ModelNet40 layout, listed with the authors' relative paths."""
     folder.mkdir()

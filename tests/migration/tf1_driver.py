@@ -66,8 +66,9 @@ def train(args):
             saver = tf.compat.v1.train.Saver()
             trainable = int(sum(np.prod(v.shape.as_list()) for v in tf.compat.v1.trainable_variables()
                                 if v.dtype.base_dtype.is_floating))  # not the int32 step counter
+            # BN moving statistics: EMA shadows, or pop_mean / pop_var (DGCNN segmentation).
             averages = int(sum(np.prod(v.shape.as_list()) for v in tf.compat.v1.global_variables()
-                               if v.op.name.endswith("/ExponentialMovingAverage")))
+                               if v.op.name.endswith(("/ExponentialMovingAverage", "/bn/pop_mean", "/bn/pop_var"))))
             with tf.compat.v1.Session() as sess:
                 sess.run(tf.compat.v1.global_variables_initializer())
                 losses = []

@@ -46,6 +46,7 @@ from pointnet_tf2.training import distribute as dist
 from pointnet_tf2.training import families
 from pointnet_tf2.training import run_setup
 from pointnet_tf2.training.callbacks import batch_norm_layers
+from pointnet_tf2.training.recipes import recipe_line
 from pointnet_tf2.utils import atomic_output
 
 
@@ -191,6 +192,8 @@ def _train(config, strategy, cluster, progress, held):
         run_setup.save_run_config(config, description, model, os.path.join(log_dir, run_setup.CONFIG_FILE))
 
     _log(config, cluster, f"dataset: {description.summary()}")
+    if recipe_line(config):
+        _log(config, cluster, recipe_line(config))
     _log(config, cluster, dist.describe(strategy, "multi_worker", config.batch_size,
                                         sync_batch_norm=config.sync_batch_norm, num_workers=workers))
     _log(config, cluster, f"training shard: {len(shard)} of {len(train_positions)} clouds, {steps} steps of "

@@ -24,6 +24,7 @@ from pointnet_tf2.training import distribute as dist
 from pointnet_tf2.training import families
 from pointnet_tf2.training.callbacks import locked_run_folder
 from pointnet_tf2.training.multi_worker import train_multi_worker
+from pointnet_tf2.training.recipes import recipe_line
 from pointnet_tf2.training.run_setup import LR_SCHEDULES  # noqa: F401  (re-exported)
 from pointnet_tf2.training.run_setup import MIN_BATCH_NORM_BATCH  # noqa: F401  (re-exported)
 from pointnet_tf2.training.run_setup import MIN_LEARNING_RATE  # noqa: F401  (re-exported)
@@ -118,6 +119,8 @@ def train(config):
                                      sampling="fixed",  # the same seeded points every epoch
                                      channels=channels, **families.eval_sequence_options(config))
     _log(config, f"dataset: {description.summary()}")
+    if recipe_line(config):  # the model's original settings, and what of them the zoo cannot apply
+        _log(config, recipe_line(config))
     _log(config, f"training on {train_seq.num_samples} clouds, validating on "
                  + (f"{val_seq.num_samples} clouds of the {val_split!r} split" + (" (held out of train)" if val_split == "train" else "")
                     if val_seq is not None else "nothing"))

@@ -24,10 +24,10 @@ from pointnet_tf2.models.dgcnn.backbone import edge_features
 from pointnet_tf2.models.dgcnn.backbone import input_transform as apply_input_transform
 from pointnet_tf2.models.dgcnn.backbone import logits_layer
 from pointnet_tf2.models.dgcnn.backbone import tf_conv_bn
+from pointnet_tf2.models.dgcnn.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.pointnet import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
-from pointnet_tf2.models.dgcnn.defaults import TRAINING_DEFAULTS
 
 
 @register_model(

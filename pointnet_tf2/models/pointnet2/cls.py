@@ -23,9 +23,9 @@ from pointnet_tf2.models.pointnet2.common import SHAPES
 from pointnet_tf2.models.pointnet2.common import TINY_MSG
 from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
+from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
-from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 
 
 def _classify(points, xyz, features, *, level, global_mlp, num_classes, head_widths, dropout_rate, bn_momentum,

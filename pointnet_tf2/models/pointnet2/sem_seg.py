@@ -18,9 +18,9 @@ from pointnet_tf2.models.pointnet2.common import logits_layer
 from pointnet_tf2.models.pointnet2.common import BLOCKS
 from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
+from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
-from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 
 
 @register_model(

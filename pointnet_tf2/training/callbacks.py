@@ -540,21 +540,24 @@ class ValidationVisuals(keras.callbacks.Callback):
     validation sequence; the confusion matrix is logged as an image
     ("confusion_matrix"), and the first `num_clouds` clouds are logged with
     the mesh plugin twice, coloured by the prediction ("cloud_i/prediction")
-    and by the ground truth ("cloud_i/ground_truth"). For part segmentation
-    the prediction is restricted to the ground-truth category's parts, as in
-    the evaluation protocol.
+    and by the ground truth ("cloud_i/ground_truth"). Where the task's
+    targets carry a category (part segmentation) the prediction is restricted
+    to the ground-truth category's parts, as in the evaluation protocol.
 
     Args:
         log_dir: TensorBoard log folder (events go to `<log_dir>/validation`).
         sequence: The validation `PointCloudSequence` (not augmented).
         class_names: Names of the classes (or overall parts).
+        task: The run's `pointnet_tf2.tasks.Task`: which output holds the
+            logits (`logits_of`) and what the targets hold (`split_targets`).
         every: Epoch period.
         num_clouds: How many clouds to log.
-        category_parts: For part segmentation, category -> overall part ids.
+        category_parts: With categories, category -> overall part ids.
     """
 
-    def __init__(self, log_dir, sequence, class_names, *, every=10, num_clouds=3, category_parts=None):
+    def __init__(self, log_dir, sequence, class_names, *, task, every=10, num_clouds=3, category_parts=None):
         super().__init__()
+        self.task = task
         self.log_dir = os.path.join(log_dir, "validation")
         self.sequence = sequence
         self.class_names = list(class_names)
@@ -568,16 +571,16 @@ class ValidationVisuals(keras.callbacks.Callback):
         self._epochs = self.params.get("epochs") if self.params else None
 
     def _predict(self, inputs, targets):
-        out = self.model(inputs, training=False)
-        if isinstance(out, dict):
-            out = np.asarray(out["parts"])
-            categories, labels = np.asarray(targets["category"]), np.asarray(targets["parts"])
-            masked = np.full_like(out, -np.inf)
-            for i, category in enumerate(categories):
+        """`(predicted labels, true labels)` of a batch."""
+        logits = np.asarray(self.task.logits_of(self.model(inputs, training=False)))
+        labels, categories = self.task.split_targets(targets)
+        if categories is not None:  # only the parts of the cloud's category
+            masked = np.full_like(logits, -np.inf)
+            for i, category in enumerate(np.asarray(categories)):
                 parts = self.category_parts[int(category)]
-                masked[i, :, parts] = out[i, :, parts]
-            return np.argmax(masked, axis=-1), labels
-        return np.argmax(np.asarray(out), axis=-1), np.asarray(targets)
+                masked[i, :, parts] = logits[i, :, parts]
+            logits = masked
+        return np.argmax(logits, axis=-1), np.asarray(labels)
 
     def on_epoch_end(self, epoch, logs=None):
         last = self._epochs is not None and epoch + 1 == self._epochs

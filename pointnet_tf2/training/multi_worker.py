@@ -2,11 +2,12 @@
 
 Keras 3.15's `model.fit` fails under `MultiWorkerMirroredStrategy`
 (keras-team/keras#20585), so `--distribute multi_worker` trains with this
-loop instead. It keeps the single-device trainer's feature set and formats:
-the same model, loss (`model.compute_loss`, regulariser included), optimizer
-and `StaircaseDecay` schedule, the BN-momentum staircase, the compiled Keras
-metrics (plus `loss` and `regularization_loss`), and on the chief only
-`log.csv`, TensorBoard events, `last.keras`/`best.keras` and
+loop instead, around the same run set-up as `fit` (`run_setup.prepare_run`,
+`Run`, `finish_run`). It keeps the single-device trainer's feature set and
+formats: the same model, loss (`model.compute_loss`, regulariser included),
+optimizer and `StaircaseDecay` schedule, the BN-momentum staircase, the
+compiled Keras metrics (plus `loss` and `regularization_loss`), and on the
+chief only `log.csv`, TensorBoard events, `last.keras`/`best.keras` and
 `training_state.json` written by the trainer's own callbacks, and the final
 test evaluation. `--resume` works as for one device; only the chief needs the
 run folder (it loads the checkpoint and broadcasts it to the other workers).
@@ -24,30 +25,21 @@ validation rows with a single-device copy of the current weights, the metric
 states (sums, counts, confusion matrices) are summed over the workers, and
 the results are exactly those of evaluating the whole validation split. A
 hold-out of the training split is read with `sampling="fixed"` (a seeded
-point subset per cloud, the same on any worker and in every epoch) where the
-one-device trainer draws a new random subset per batch.
+point subset per cloud, the same on any worker and in every epoch), as by the
+one-device trainer; a "val" or "test" split with its first points per cloud
+(the one-device trainer reads the seeded subset there too).
 """
 
 import concurrent.futures
 import contextlib
-import json
 import os
 import time
 
 import numpy as np
 
-from pointnet_tf2.data.sequence import PointCloudSequence
-from pointnet_tf2.evaluation import evaluate
-from pointnet_tf2.models.kinds import model_kinds
-from pointnet_tf2.models.kinds import output_names
-from pointnet_tf2.tasks import get_task
-from pointnet_tf2.training import callbacks as cb
 from pointnet_tf2.training import distribute as dist
-from pointnet_tf2.training import families
 from pointnet_tf2.training import run_setup
 from pointnet_tf2.training.callbacks import batch_norm_layers
-from pointnet_tf2.training.recipes import recipe_line
-from pointnet_tf2.utils import atomic_output
 
 
 def train_multi_worker(config):
@@ -59,8 +51,8 @@ def train_multi_worker(config):
         config: A `TrainConfig` with `distribute="multi_worker"`.
 
     Returns:
-        The result dict of `pointnet_tf2.training.run_setup.train` (checkpoint
-        paths and test results are filled in on the chief), plus `worker_index`,
+        The result dict of `pointnet_tf2.training.run_setup.finish_run` (the
+        best value and epoch and the test results on the chief), plus `worker_index`,
         `num_workers` and `shard_rows` (the dataset rows this worker trained on).
 
     Raises:
@@ -86,12 +78,6 @@ def train_multi_worker(config):
         ) from None
 
 
-def _log(config, cluster, message, *, everyone=False):
-    if config.verbose and (cluster.is_chief or everyone):
-        prefix = "" if cluster.num_workers == 1 else f"[worker {cluster.worker_index}/{cluster.num_workers}] "
-        print(prefix + message, flush=True)
-
-
 def _split_positions(description, split, indices):
     return np.arange(len(description.split_rows(split)), dtype=np.int64) if indices is None else np.asarray(indices)
 
@@ -99,194 +85,129 @@ def _split_positions(description, split, indices):
 def _train(config, strategy, cluster, progress, held):
     import keras
 
-    task = get_task(config.task)
+    run = run_setup.prepare_run(config, held, strategy=strategy, cluster=cluster)
+    config, description = run.config, run.description
     chief = cluster.is_chief
     workers, rank = cluster.num_workers, cluster.worker_index
-    replicas = strategy.num_replicas_in_sync
     local = len(strategy.extended.worker_devices)
-    per_replica = dist.replica_batch_size(config.batch_size, replicas)
-    per_worker = per_replica * local
-    data = run_setup.resolve_data(task.name, config.data, verbose=config.verbose if chief else 0)
-    description = run_setup.open_training_data(config, data)
-    if config.num_point > description.num_points:
-        raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the "
-                         f"{description.num_points} points stored per cloud")
-    log_dir = os.path.abspath(config.log_dir)
-    last_path = os.path.join(log_dir, "last.keras")
-
-    # The chief alone checks the run folder; everybody learns the verdict (and
-    # waits for all workers to be up) in the first collective.
-    refusal = None
-    state = None
-    if chief:
-        try:
-            held.enter_context(cb.locked_run_folder(log_dir, log=lambda line: _log(config, cluster, line)))
-            state = run_setup.check_run_folder(config, log_dir, description)
-        except (ValueError, OSError) as error:
-            refusal = error
-
-    keras.utils.set_random_seed(config.seed)
-    train_indices, val_split, val_indices = run_setup.validation_rows(description, config)
-    train_positions = _split_positions(description, "train", train_indices)
+    per_worker = run.per_replica * local
+    train_positions = _split_positions(description, "train", run.train_indices)
     shard = dist.shard_positions(train_positions, workers, rank)
     steps = (len(train_positions) // workers) // per_worker
     if steps == 0:
         raise ValueError(f"{description.root}: {len(train_positions)} training clouds over {workers} workers "
                          f"make no full global batch of {config.batch_size}")
-    channels = run_setup.input_channels(config, description)
-    options = families.train_sequence_options(config, description)
-    if "sampler" in options:
+    if "sampler" in run.train_options:
         raise ValueError(f"--model {config.model}: class-balanced (P x K) batches are not supported with "
                          "--distribute multi_worker; use mirrored or none")
-    train_seq = PointCloudSequence(description, batch_size=per_worker, num_points=config.num_point, split="train",
-                                   indices=shard, seed=config.seed * workers + rank, drop_remainder=True,
-                                   channels=channels, **options)
-    val_seq = full_val_seq = None
-    if val_split is not None:
-        val_positions = _split_positions(description, val_split, val_indices)
+    train_seq = run.training_sequence(shard, batch_size=per_worker, seed=config.seed * workers + rank)
+    val_seq = None
+    # A hold-out: the same points of a cloud on whichever worker evaluates it.
+    sampling = "fixed" if run.val_split == "train" else None
+    if run.val_split is not None:
+        val_positions = _split_positions(description, run.val_split, run.val_indices)
         val_shard = dist.shard_positions(val_positions, workers, rank)
         if len(val_shard) == 0:
             raise ValueError(f"{description.root}: {len(val_positions)} validation clouds cannot be shared by "
                              f"{workers} workers")
-        val_options = dict(augment=False, shuffle=False, channels=channels, **families.eval_sequence_options(config))
-        if val_split == "train":  # a hold-out: the same points of a cloud on whichever worker evaluates it
-            val_options["sampling"] = "fixed"
-        val_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
-                                     split=val_split, indices=val_shard, **val_options)
-        if chief and config.visuals_every > 0:
-            full_val_seq = PointCloudSequence(description, batch_size=config.batch_size, num_points=config.num_point,
-                                              split=val_split, indices=val_indices, **val_options)
+        val_seq = run.validation_sequence(val_shard, sampling=sampling)
 
-    with strategy.scope():
-        model = run_setup.compile_model(run_setup.build_model(config, description), config, description,
-                                      steps_per_epoch=steps)
-        model.optimizer.build(model.trainable_variables)
-    run_setup.check_batch_norm_batch(model, per_replica, config)
+    model = run.build(steps_per_epoch=steps)
     if config.sync_batch_norm:
         dist.set_synchronized_batch_norm(model, local_replicas=local)
     # A one-device copy of the weights for validation (no collectives inside).
     eval_model = run_setup.compile_model(run_setup.build_model(config, description), config, description,
-                                       steps_per_epoch=steps)
+                                         steps_per_epoch=steps)
     sync = dist.ReplicaSync(strategy, model)
 
-    verdict = sync.sum_over_workers([np.array([0.0 if refusal is None else 1.0])])[0]
-    if refusal is not None:
-        raise refusal
+    # The chief alone checked the run folder; everybody learns the verdict (and
+    # waits for all workers to be up) in the first collective.
+    verdict = sync.sum_over_workers([np.array([0.0 if run.refusal is None else 1.0])])[0]
+    if run.refusal is not None:
+        raise run.refusal
     if verdict[0] > 0:
         raise ValueError("the chief (worker 0) refused to start this run; its log says why")
 
-    initial_epoch, best_value, best_epoch = 0, None, None
     if config.resume:
         if chief:
-            try:
-                model.load_weights(last_path)
-            except ValueError as error:
-                raise ValueError(f"{last_path}: does not fit the model {config.model} for this dataset ({error})") from None
+            run.load_last_checkpoint()
         sync.broadcast_training_state()
-        initial_epoch, best_value, best_epoch = _share_state(sync, state if chief else None)
-        _log(config, cluster, f"resuming {log_dir} after epoch {initial_epoch} "
-                              f"(optimizer step {int(model.optimizer.iterations.numpy())})")
+        run.start_after(*_share_state(sync, run.recorded_start() if chief else None))
     sync.decorrelate_dropout()
-    progress["epochs_done"] = initial_epoch
+    progress["epochs_done"] = run.initial_epoch
     if chief:
-        run_setup.save_run_config(config, description, model, os.path.join(log_dir, run_setup.CONFIG_FILE))
+        run.save_config()
 
-    _log(config, cluster, f"dataset: {description.summary()}")
-    if recipe_line(config):
-        _log(config, cluster, recipe_line(config))
-    _log(config, cluster, dist.describe(strategy, "multi_worker", config.batch_size,
-                                        sync_batch_norm=config.sync_batch_norm, num_workers=workers))
-    _log(config, cluster, f"training shard: {len(shard)} of {len(train_positions)} clouds, {steps} steps of "
-                          f"{per_worker} per epoch; validation shard: "
-                          + (f"{val_seq.num_samples} clouds of the {val_split!r} split" if val_seq else "none"),
-         everyone=True)
+    run.log(f"dataset: {description.summary()}")
+    run.log(dist.describe(strategy, "multi_worker", config.batch_size, sync_batch_norm=config.sync_batch_norm,
+                          num_workers=workers))
+    run.log(f"training shard: {len(shard)} of {len(train_positions)} clouds, {steps} steps of {per_worker} per "
+            "epoch; validation shard: "
+            + (f"{val_seq.num_samples} clouds of the {run.val_split!r} split" if val_seq else "none"),
+            everyone=True)
 
-    monitor = task.monitor_key(model_kinds(model)[1], output_names(model))
-    monitor = monitor if val_seq is not None else monitor.removeprefix("val_")
-    momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
-                                             decay_step=config.bn_decay_decay_step,
-                                             decay_rate=config.bn_decay_decay_rate, maximum=config.bn_decay_clip)
-    checkpoint = None
-    callbacks = visuals = None
+    # The chief's visuals predict the whole validation split, with the one-device copy.
+    full_val_seq = None
+    if chief and run.wants_visuals():
+        full_val_seq = run.validation_sequence(run.val_indices, sampling=sampling)
+    # Every worker's divergence guard judges the same losses, so none reads the chief's log.csv.
+    callbacks = run.make_callbacks(visuals_sequence=full_val_seq, resumed_history=False)
+    writers = visuals = None
     if chief:
-        checkpoint = cb.AtomicCheckpoint(log_dir, monitor, "max", best_value=best_value, best_epoch=best_epoch)
-        callbacks = keras.callbacks.CallbackList(
-            [cb.EpochStatistics(momentum), checkpoint,
-             keras.callbacks.CSVLogger(os.path.join(log_dir, "log.csv"), append=config.resume),
-             keras.callbacks.TensorBoard(log_dir=log_dir, write_graph=False, update_freq="epoch")],
-            model=model, epochs=config.max_epoch, steps=steps, verbose=0)
-        if full_val_seq is not None and families.wants_visuals(model):
-            visuals = keras.callbacks.CallbackList([run_setup._visuals(log_dir, full_val_seq, description, config)],
-                                                   model=eval_model, epochs=config.max_epoch, steps=steps, verbose=0)
+        writers = keras.callbacks.CallbackList(callbacks.epoch_writers(), model=model, epochs=config.max_epoch,
+                                               steps=steps, verbose=0)
+        if callbacks.visuals is not None:
+            visuals = keras.callbacks.CallbackList([callbacks.visuals], model=eval_model, epochs=config.max_epoch,
+                                                   steps=steps, verbose=0)
 
-    guard = run_setup.divergence_guard(config, cb.AtomicCheckpoint(log_dir, monitor), resumed_history=False)
-    loop = _Loop(strategy, model, momentum, local, per_replica)
+    loop = _Loop(strategy, model, callbacks.momentum, local, run.per_replica)
     start = time.perf_counter()
-    for group in (callbacks, visuals):
+    for group in (writers, visuals):
         if group is not None:
             group.on_train_begin()
-    for epoch in range(initial_epoch, config.max_epoch):
+    for epoch in range(run.initial_epoch, config.max_epoch):
         epoch_start = time.perf_counter()
         train_seq.set_epoch(epoch + 1)  # as model.fit: training epoch e reads sequence epoch e + 1
         model.reset_metrics()
-        if callbacks is not None:
-            callbacks.on_epoch_begin(epoch)
+        if writers is not None:
+            writers.on_epoch_begin(epoch)
         for index, batch in _prefetched(train_seq, steps):
             loop.step(batch)
-            if callbacks is not None:
-                callbacks.on_train_batch_end(index)
+            if writers is not None:
+                writers.on_train_batch_end(index)
         logs = {name: float(value) for name, value in model.get_metrics_result().items()}
         # Every worker judges the same (global mean) loss, so all stop together before any checkpoint.
-        guard.check_epoch(epoch, sync.sum_over_workers([np.array([logs["loss"]])])[0][0] / workers)
+        callbacks.guard.check_epoch(epoch, sync.sum_over_workers([np.array([logs["loss"]])])[0][0] / workers)
         if not config.sync_batch_norm:
             sync.average_moving_statistics()
         if val_seq is not None:
             logs.update(_validate(model, eval_model, val_seq, sync))
         if chief:
-            callbacks.on_epoch_end(epoch, logs)
+            writers.on_epoch_end(epoch, logs)
             if visuals is not None:
                 eval_model.set_weights(model.get_weights())
                 visuals.on_epoch_end(epoch, logs)
         progress["epochs_done"] = epoch + 1
-        _log(config, cluster, f"epoch {epoch + 1}/{config.max_epoch} ({time.perf_counter() - epoch_start:.1f} s): "
-                              + ", ".join(f"{k} {v:.4f}" for k, v in sorted(logs.items())))
-    for group in (callbacks, visuals):
+        run.log(f"epoch {epoch + 1}/{config.max_epoch} ({time.perf_counter() - epoch_start:.1f} s): "
+                + ", ".join(f"{k} {v:.4f}" for k, v in sorted(logs.items())))
+    for group in (writers, visuals):
         if group is not None:
             group.on_train_end()
 
-    result = {
-        "log_dir": log_dir,
-        "best_checkpoint": checkpoint.best_path if chief else os.path.join(log_dir, "best.keras"),
-        "last_checkpoint": checkpoint.last_path if chief else last_path,
-        "monitor": monitor,
-        "best_value": checkpoint.best_value if chief else None,
-        "best_epoch": checkpoint.best_epoch if chief else None,
-        "train_seconds": time.perf_counter() - start,
-        "worker_index": rank,
-        "num_workers": workers,
-        "shard_rows": train_seq.rows.tolist(),
-    }
-    if chief and config.test and "test" in description.splits:
-        best = keras.saving.load_model(checkpoint.best_path, compile=False)
-        results = evaluate(best, description, split="test", num_points=config.num_point, batch_size=config.batch_size,
-                           rotation=config.test_rotation, seed=config.seed)
-        result["test"] = results
-        _write_json(os.path.join(log_dir, "test_results.json"), results)
     # Keep every worker up until the chief is done, so none looks crashed to the others.
-    sync.barrier(dist.collective_timeout())
-    if chief:
-        _log(config, cluster, run_setup.summary_line(result))
-    else:
-        _log(config, cluster, f"done: {config.max_epoch - initial_epoch} epoch(s) of {steps} steps", everyone=True)
+    result = run_setup.finish_run(run, time.perf_counter() - start, wait=lambda: sync.barrier(dist.collective_timeout()),
+                                  worker_index=rank, num_workers=workers, shard_rows=train_seq.rows.tolist())
+    if not chief:
+        run.log(f"done: {config.max_epoch - run.initial_epoch} epoch(s) of {steps} steps", everyone=True)
     return result
 
 
-def _share_state(sync, state):
-    """Sends the chief's training state to every worker: (epochs done, best value, best epoch)."""
+def _share_state(sync, start):
+    """Sends the chief's `(epochs done, best value, best epoch)` to every worker (the others pass None)."""
     values = np.zeros(4)
-    if state is not None:
-        best = state.get("best_value")
-        values[:] = [int(state["epochs_done"]), best is not None, best or 0.0, state.get("best_epoch") or 0]
+    if start is not None:
+        epochs, best, best_epoch = start
+        values[:] = [epochs, best is not None, best or 0.0, best_epoch or 0]
     epochs, has_best, best, best_epoch = sync.sum_over_workers([values])[0]
     return int(epochs), (float(best) if has_best else None), (int(best_epoch) if has_best else None)
 
@@ -369,8 +290,3 @@ class _Loop:
         self._function(x, y)
         self.step_count += 1
 
-
-def _write_json(path, payload):
-    with atomic_output(path) as tmp:
-        with open(tmp, "w") as f:
-            json.dump(payload, f, indent=2)

@@ -3,7 +3,10 @@
 The run's configuration (`TrainConfig`), its data (built-in or a dataset,
 validation rows, input channels), its model (built and compiled), its run
 folder (`config.json`, resume checks) and the guards and visuals of its
-callbacks. `pointnet_tf2.training.trainer` re-exports every name.
+callbacks. `prepare_run` puts them together into a `Run`, which both
+training loops train (`Run.build`, `Run.make_callbacks`, ...), and
+`finish_run` ends it (test evaluation, result, summary line).
+`pointnet_tf2.training.trainer` re-exports the public names.
 """
 
 import dataclasses
@@ -20,6 +23,7 @@ from pointnet_tf2.data.datasets import open_dataset
 from pointnet_tf2.data.description import holdout_indices
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.data.synthetic import builtin_dataset
+from pointnet_tf2.evaluation import evaluate
 from pointnet_tf2.models import get_model
 from pointnet_tf2.models import model_entry
 from pointnet_tf2.models.kinds import model_kinds
@@ -27,16 +31,20 @@ from pointnet_tf2.models.kinds import output_names
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.tasks import orthogonal_weight_for
 from pointnet_tf2.training import callbacks as cb
+from pointnet_tf2.training import distribute as dist
+from pointnet_tf2.training import families
 from pointnet_tf2.training.callbacks import DivergenceGuard
 from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.distribute import check_mode
 from pointnet_tf2.training.recipes import ORIGINAL_SETTINGS  # noqa: F401  (re-exported)
+from pointnet_tf2.training.recipes import recipe_line
 from pointnet_tf2.training.recipes import resolve_augmentation
 from pointnet_tf2.training.recipes import run_defaults
 from pointnet_tf2.training.schedules import StaircaseDecay
 from pointnet_tf2.utils import atomic_output
+from pointnet_tf2.utils.errors import first_line
 from pointnet_tf2.utils.keras_utils import check_keras_file
 
 LR_SCHEDULES = ("cosine", "staircase")
@@ -591,6 +599,347 @@ def summary_line(result):
 
 
 def _visuals(log_dir, val_seq, description, config):
-    names = get_task(description.task).label_names(description)
-    return ValidationVisuals(log_dir, val_seq, names, every=config.visuals_every,
+    task = get_task(description.task)
+    return ValidationVisuals(log_dir, val_seq, task.label_names(description), task=task, every=config.visuals_every,
                              category_parts=description.category_parts)
+
+
+# -- one run, shared by the fit path and the multi-worker loop ----------------------------------
+
+
+@dataclasses.dataclass
+class RunCallbacks:
+    """The callbacks of a run, by role (a training loop never looks one up by position).
+
+    Attributes:
+        momentum: The `BatchNormMomentumScheduler` (the original's BN-momentum staircase).
+        statistics: `EpochStatistics`: learning rate, BN momentum and steps/s in the epoch logs.
+        precise: `PreciseBatchNorm`, or None (`--precise_bn_batches 0`, or a distributed run).
+        guard: The `DivergenceGuard`.
+        checkpoint: The `AtomicCheckpoint` (`last.keras`, `best.keras`, `training_state.json`).
+        csv_log: The `CSVLogger` of `log.csv` (None on a multi-worker run's other workers).
+        tensorboard: The `TensorBoard` callback (None on a multi-worker run's other workers).
+        visuals: `ValidationVisuals`, or None when they do not apply.
+    """
+
+    momentum: cb.BatchNormMomentumScheduler
+    statistics: cb.EpochStatistics
+    precise: Optional[cb.PreciseBatchNorm]
+    guard: DivergenceGuard
+    checkpoint: cb.AtomicCheckpoint
+    csv_log: object = None
+    tensorboard: object = None
+    visuals: Optional[ValidationVisuals] = None
+
+    def for_fit(self):
+        """Every callback, in the order Keras `fit` must call them.
+
+        The momentum first (it sets the step's momentum); the statistics
+        before precise batch norm (its passes are not training time) and
+        before the CSV and TensorBoard loggers (they record its values); the
+        guard before the checkpoint (a diverged epoch is never saved).
+        """
+        return [callback for callback in (self.momentum, self.statistics, self.precise, self.guard, self.checkpoint,
+                                          self.csv_log, self.tensorboard, self.visuals) if callback is not None]
+
+    def epoch_writers(self):
+        """The callbacks that record an epoch (statistics, checkpoint, CSV, TensorBoard), in order.
+
+        A custom loop calls these with the epoch logs; it applies the
+        momentum, the guard and the visuals itself.
+        """
+        return [callback for callback in (self.statistics, self.checkpoint, self.csv_log, self.tensorboard)
+                if callback is not None]
+
+
+@dataclasses.dataclass
+class Run:
+    """One training run: what `trainer.train` (Keras `fit`) and the multi-worker loop share.
+
+    `prepare_run` makes it (configuration, data, run folder, validation
+    rows); the training loop then builds its sequences
+    (`training_sequence`, `validation_sequence`) and its model (`build`),
+    resumes (`load_last_checkpoint`, `start_after`), writes `config.json`
+    (`save_config`), makes the callbacks (`make_callbacks`), trains, and
+    hands the run to `finish_run`.
+
+    Attributes:
+        config: The resolved `TrainConfig` (`distribute` resolved too).
+        task: The run's `Task`.
+        description: The `DatasetDescription` trained on.
+        log_dir: The absolute run folder.
+        strategy: The `tf.distribute` strategy, None on one device.
+        cluster: The `ClusterInfo` of a multi-worker run, None otherwise.
+        per_replica: Clouds per replica and step.
+        state: The recorded training state of the run resumed (read by the
+            chief), else None.
+        refusal: A multi-worker chief's reason not to start (its run folder
+            check failed); raised once every worker knows (see `multi_worker`).
+        train_indices: Rows of the train split trained on (None: all).
+        val_split: The split validated on (None: no validation).
+        val_indices: Rows of `val_split` validated on (None: all).
+        channels: Channels per point the model reads.
+        train_options: Extra `PointCloudSequence` arguments of the training
+            data (`families.train_sequence_options`).
+        model: The compiled model, after `build`.
+        monitor: The epoch-log key picking the best checkpoint, after `build`.
+        initial_epoch: Epochs already done (a resumed run).
+        best_value: Best monitored value so far (a resumed run).
+        best_epoch: Its epoch (1-based).
+        callbacks: The `RunCallbacks`, after `make_callbacks`.
+    """
+
+    config: TrainConfig
+    task: object
+    log_dir: str
+    strategy: object = None
+    cluster: object = None
+    per_replica: Optional[int] = None
+    description: object = None
+    state: Optional[dict] = None
+    refusal: Optional[BaseException] = None
+    train_indices: object = None
+    val_split: Optional[str] = None
+    val_indices: object = None
+    channels: Optional[int] = None
+    train_options: dict = dataclasses.field(default_factory=dict)
+    model: object = None
+    monitor: Optional[str] = None
+    initial_epoch: int = 0
+    best_value: Optional[float] = None
+    best_epoch: Optional[int] = None
+    callbacks: Optional[RunCallbacks] = None
+
+    @property
+    def is_chief(self):
+        """Whether this process writes the run folder (always, outside a multi-worker run)."""
+        return self.cluster is None or self.cluster.is_chief
+
+    @property
+    def last_path(self):
+        return os.path.join(self.log_dir, cb.LAST_CHECKPOINT)
+
+    def log(self, message, *, everyone=False):
+        """Prints a line of the run's log (with `--verbose`; in a multi-worker run the chief's, or every worker's)."""
+        if not self.config.verbose or not (self.is_chief or everyone):
+            return
+        if self.cluster is not None and self.cluster.num_workers > 1:
+            message = f"[worker {self.cluster.worker_index}/{self.cluster.num_workers}] {message}"
+        print(message, flush=True)
+
+    def training_sequence(self, indices, *, batch_size, seed):
+        """The training `PointCloudSequence` of rows `indices` of the train split.
+
+        Batches are always full (batch norm never sees a runt batch; the
+        original drops it too).
+        """
+        return PointCloudSequence(self.description, batch_size=batch_size, num_points=self.config.num_point,
+                                  split="train", indices=indices, seed=seed, channels=self.channels,
+                                  drop_remainder=True, **self.train_options)
+
+    def validation_sequence(self, indices, *, sampling):
+        """The validation `PointCloudSequence` of rows `indices` of `val_split` (not augmented, in order).
+
+        Args:
+            indices: Rows of the split (None: all).
+            sampling: The point sampling (see `PointCloudSequence`); "fixed"
+                reads the same seeded points of a cloud every epoch.
+        """
+        return PointCloudSequence(self.description, batch_size=self.config.batch_size,
+                                  num_points=self.config.num_point, split=self.val_split, indices=indices,
+                                  augment=False, shuffle=False, sampling=sampling, channels=self.channels,
+                                  **families.eval_sequence_options(self.config))
+
+    def build(self, steps_per_epoch):
+        """Builds and compiles the run's model under its strategy; sets `model` and `monitor`.
+
+        Raises:
+            ValueError: On a bad model for the task, or batches too small
+                for its batch norm (`check_batch_norm_batch`).
+        """
+        with dist.scope(self.strategy):
+            model = compile_model(build_model(self.config, self.description), self.config, self.description,
+                                  steps_per_epoch=steps_per_epoch)
+            model.optimizer.build(model.trainable_variables)
+        check_batch_norm_batch(model, self.per_replica, self.config)
+        monitor = self.task.monitor_key(model_kinds(model)[1], output_names(model))
+        self.model = model
+        self.monitor = monitor if self.val_split is not None else monitor.removeprefix("val_")
+        return model
+
+    def load_last_checkpoint(self):
+        """Loads `last.keras` (weights and optimizer state) into the model, for `--resume`.
+
+        Raises:
+            ValueError: If it does not fit the model; one line.
+        """
+        try:
+            self.model.load_weights(self.last_path)
+        except ValueError as error:
+            raise ValueError(f"{self.last_path}: does not fit the model {self.config.model} for this dataset "
+                             f"({first_line(error)})") from None
+
+    def recorded_start(self):
+        """`(epochs_done, best_value, best_epoch)` of the recorded training state (`state`)."""
+        return int(self.state["epochs_done"]), self.state.get("best_value"), self.state.get("best_epoch")
+
+    def start_after(self, epochs_done, best_value=None, best_epoch=None):
+        """Sets where a resumed run starts and says so."""
+        self.initial_epoch, self.best_value, self.best_epoch = int(epochs_done), best_value, best_epoch
+        self.log(f"resuming {self.log_dir} after epoch {self.initial_epoch} "
+                 f"(optimizer step {int(self.model.optimizer.iterations.numpy())})")
+
+    def save_config(self):
+        """Writes the run's `config.json` (see `save_run_config`)."""
+        save_run_config(self.config, self.description, self.model, os.path.join(self.log_dir, CONFIG_FILE))
+
+    def wants_visuals(self):
+        """Whether the TensorBoard validation visuals apply: validation, `--visuals_every`, a point model giving logits."""
+        return self.val_split is not None and self.config.visuals_every > 0 and families.wants_visuals(self.model)
+
+    def make_callbacks(self, *, precise_sequence=None, visuals_sequence=None, resumed_history=True):
+        """Makes the run's callbacks (`RunCallbacks`); sets `callbacks`.
+
+        Args:
+            precise_sequence: The training sequence precise batch norm reads
+                (one device only; distributed runs keep the moving averages).
+            visuals_sequence: The validation sequence the visuals predict, or
+                None for no visuals.
+            resumed_history: On `--resume`, seed the divergence guard with the
+                losses of `log.csv` (see `divergence_guard`).
+        """
+        import keras
+
+        config = self.config
+        momentum = cb.BatchNormMomentumScheduler(config.batch_size, initial=config.bn_init_decay,
+                                                 decay_step=config.bn_decay_decay_step,
+                                                 decay_rate=config.bn_decay_decay_rate, maximum=config.bn_decay_clip)
+        checkpoint = cb.AtomicCheckpoint(self.log_dir, self.monitor, "max", best_value=self.best_value,
+                                         best_epoch=self.best_epoch)
+        precise = None
+        if config.precise_bn_batches and self.strategy is None:
+            precise = cb.PreciseBatchNorm(precise_sequence, config.precise_bn_batches)
+        elif config.precise_bn_batches:
+            self.log("precise batch norm: off for distributed runs (the moving averages are kept)")
+        callbacks = RunCallbacks(momentum, cb.EpochStatistics(momentum), precise,
+                                 divergence_guard(config, checkpoint, resumed_history=resumed_history), checkpoint)
+        if self.is_chief:
+            callbacks.csv_log = keras.callbacks.CSVLogger(os.path.join(self.log_dir, cb.LOG_FILE), append=config.resume)
+            callbacks.tensorboard = keras.callbacks.TensorBoard(log_dir=self.log_dir, write_graph=False,
+                                                                update_freq="epoch")
+        if visuals_sequence is not None and self.wants_visuals():
+            callbacks.visuals = _visuals(self.log_dir, visuals_sequence, self.description, config)
+        self.callbacks = callbacks
+        return callbacks
+
+
+def prepare_run(config, held, *, strategy=None, cluster=None):
+    """Sets a training run up to its data: configuration, run folder, dataset, validation rows.
+
+    In this order: the configuration is resolved (and, outside a
+    multi-worker run, `--distribute` and its strategy), the run folder is
+    locked (`callbacks.locked_run_folder`: a second run into it is refused,
+    a folder left by a killed run is recovered), the dataset is opened and
+    checked, the folder is checked for a new run or a resume
+    (`check_run_folder`), the random seed is set and the validation rows,
+    input channels and training-data options are chosen.
+
+    Args:
+        config: A `TrainConfig`.
+        held: A `contextlib.ExitStack` that holds the run lock until the run ends.
+        strategy: The strategy of a multi-worker run (created by the caller,
+            before TensorFlow runs anything else).
+        cluster: The `ClusterInfo` of a multi-worker run. Then only the chief
+            locks and checks the run folder, and a refusal is kept in
+            `Run.refusal` instead of raised, for every worker to learn first.
+
+    Returns:
+        A `Run`.
+
+    Raises:
+        ValueError: On bad arguments or data, or a run folder that does not
+            fit (a multi-worker chief keeps this one in `Run.refusal`).
+        FileNotFoundError: If the data or the run to resume is missing.
+    """
+    import keras
+
+    config = config.resolved()
+    if cluster is None:
+        config = dataclasses.replace(config, distribute=dist.resolve_mode(config.distribute))
+        strategy = dist.create_strategy(config.distribute)
+    run = Run(config, get_task(config.task), os.path.abspath(config.log_dir), strategy, cluster)
+    if run.is_chief:
+        try:
+            held.enter_context(cb.locked_run_folder(run.log_dir, log=run.log))
+        except (ValueError, OSError) as error:
+            if cluster is None:
+                raise
+            run.refusal = error
+    run.per_replica = dist.replica_batch_size(config.batch_size, dist.num_replicas(strategy))
+    data = resolve_data(run.task.name, config.data, verbose=config.verbose if run.is_chief else 0)
+    run.description = description = open_training_data(config, data)
+    if recipe_line(config):  # the model's original settings, and what of them the zoo cannot apply
+        run.log(recipe_line(config))
+    if config.num_point > description.num_points:
+        raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the "
+                         f"{description.num_points} points stored per cloud")
+    if run.is_chief and run.refusal is None:
+        try:
+            run.state = check_run_folder(config, run.log_dir, description)
+        except (ValueError, OSError) as error:
+            if cluster is None:
+                raise
+            run.refusal = error
+
+    keras.utils.set_random_seed(config.seed)
+    run.train_indices, run.val_split, run.val_indices = validation_rows(description, config)
+    run.channels = input_channels(config, description)
+    run.train_options = families.train_sequence_options(config, description)
+    return run
+
+
+def finish_run(run, train_seconds, *, wait=None, **extra):
+    """Ends a trained run: its result, the test evaluation of `best.keras` and the summary line.
+
+    The test split (if the dataset has one and `config.test`) is evaluated
+    with the best checkpoint by the chief, which writes `test_results.json`.
+
+    Args:
+        run: The `Run`, trained.
+        train_seconds: Seconds the training took.
+        wait: Called after the test evaluation, before the summary line (the
+            multi-worker loop keeps every worker up until the chief is done).
+        **extra: More entries of the result.
+
+    Returns:
+        A dict: `log_dir`, `best_checkpoint`, `last_checkpoint`, `monitor`,
+        `best_value` and `best_epoch` (None on a multi-worker run's other
+        workers), `train_seconds`, the `extra` entries and `test` (the test
+        results, if evaluated).
+    """
+    import keras
+
+    config, checkpoint = run.config, run.callbacks.checkpoint
+    result = {
+        "log_dir": run.log_dir,
+        "best_checkpoint": checkpoint.best_path,
+        "last_checkpoint": checkpoint.last_path,
+        "monitor": run.monitor,
+        "best_value": checkpoint.best_value if run.is_chief else None,
+        "best_epoch": checkpoint.best_epoch if run.is_chief else None,
+        "train_seconds": train_seconds,
+        **extra,
+    }
+    if run.is_chief and config.test and "test" in run.description.splits:
+        best = keras.saving.load_model(checkpoint.best_path, compile=False)
+        results = evaluate(best, run.description, split="test", num_points=config.num_point,
+                           batch_size=config.batch_size, rotation=config.test_rotation, seed=config.seed)
+        result["test"] = results
+        with atomic_output(os.path.join(run.log_dir, "test_results.json")) as tmp:
+            with open(tmp, "w") as f:
+                json.dump(results, f, indent=2)
+    if wait is not None:
+        wait()
+    if run.is_chief:
+        run.log(summary_line(result))
+    return result

@@ -15,10 +15,11 @@ from pointnet_tf2.tasks.predictions import softmax
 class FakeLoop:
     """A prediction loop over a made-up model: per point its x as logit 0 and its vote as logit 1."""
 
-    def __init__(self, num_votes=1, categories=3):
+    def __init__(self, num_votes=1, categories=3, classifies=True):
         self.num_votes = num_votes
         self.name = "fake"
         self.input_shapes = {"points": (None, None, 3), "category": (None, categories)}
+        self.output_names = ("parts", "category") if classifies else ("parts",)
         self.votes = []
 
     def run(self, inputs, *, vote=0):
@@ -71,6 +72,18 @@ def test_part_segmentation_predicts_the_category_and_keeps_to_its_parts():
     assert given["category"] == 0 and set(given["labels"].tolist()) == {0}
     with pytest.raises(ValueError, match=r"category 5 is outside \[0, 3\)"):
         task.predict_clouds(FakeLoop(), [cloud], num_points=4, input_dims=3, rng=np.random.default_rng(0), category=5)
+
+
+def test_part_segmentation_without_a_category_classifier_needs_the_category():
+    task = get_task("part_seg")
+    cloud = np.random.default_rng(2).normal(size=(9, 3)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"^predict: fake has no category classifier .*give each cloud's category"):
+        task.predict_clouds(FakeLoop(classifies=False), [cloud], num_points=4, input_dims=3,
+                            rng=np.random.default_rng(0))  # fmt: skip
+    given = task.predict_clouds(FakeLoop(classifies=False), [cloud], num_points=4, input_dims=3,
+                                rng=np.random.default_rng(0), category=1, category_parts=[[0], [1], [2, 3]])[0]
+    assert given["category"] == 1 and set(given["labels"].tolist()) == {1}
+    assert "category_probabilities" not in given
 
 
 def test_semantic_segmentation_does_not_turn_rooms_and_takes_xyzrgb():

@@ -251,6 +251,56 @@ class RotateSO3(Augmentation):
         return {"normals": self.normals, "seed": self.seed}
 
 
+def perturbation_matrices(angles):
+    """`R = Rz Ry Rx` for per-cloud angles about x, y and z (the original's
+    `rotate_perturbation_point_cloud`), for row vectors (`points @ R`).
+
+    Args:
+        angles: `(B, 3)` angles in radians about x, y and z.
+
+    Returns:
+        float64 array `(B, 3, 3)`.
+    """
+    angles = np.asarray(angles, np.float64)
+    c, s = np.cos(angles), np.sin(angles)
+    count = angles.shape[0]
+    rx, ry, rz = (np.tile(np.eye(3), (count, 1, 1)) for _ in range(3))
+    rx[:, 1, 1], rx[:, 1, 2], rx[:, 2, 1], rx[:, 2, 2] = c[:, 0], -s[:, 0], s[:, 0], c[:, 0]
+    ry[:, 0, 0], ry[:, 0, 2], ry[:, 2, 0], ry[:, 2, 2] = c[:, 1], s[:, 1], -s[:, 1], c[:, 1]
+    rz[:, 0, 0], rz[:, 0, 1], rz[:, 1, 0], rz[:, 1, 1] = c[:, 2], -s[:, 2], s[:, 2], c[:, 2]
+    return rz @ ry @ rx
+
+
+class RotatePerturbation(Augmentation):
+    """A small random rotation of each cloud about x, y and z (PointNet++'s `rotate_perturbation_point_cloud`).
+
+    Per cloud, three angles drawn from N(0, sigma) and clipped to
+    `[-clip, clip]` give `R = Rz Ry Rx`; XYZ (and normals, as the original's
+    `_with_normal` variant) become `points @ R`.
+
+    Args:
+        sigma: Standard deviation of the angles, in radians (the original: 0.06).
+        clip: Angles are clipped to `[-clip, clip]` (the original: 0.18).
+        normals: 'auto', True or False (see the module docstring).
+        seed: Seed of the own Generator.
+    """
+
+    def __init__(self, sigma=0.06, clip=0.18, *, normals="auto", seed=None):
+        super().__init__(seed)
+        if not isinstance(sigma, numbers.Real) or sigma < 0:
+            raise ValueError(f"RotatePerturbation: sigma must be a number >= 0, got {sigma!r}")
+        if not isinstance(clip, numbers.Real) or clip <= 0:
+            raise ValueError(f"RotatePerturbation: clip must be a number > 0, got {clip!r}")
+        self.sigma, self.clip, self.normals = float(sigma), float(clip), _check_normals(normals)
+
+    def apply(self, points, labels, rng):
+        angles = np.clip(self.sigma * rng.standard_normal((points.shape[0], 3)), -self.clip, self.clip)
+        return _transform(points, perturbation_matrices(angles), self.normals), labels
+
+    def _repr_args(self):
+        return {"sigma": self.sigma, "clip": self.clip, "normals": self.normals, "seed": self.seed}
+
+
 class Jitter(Augmentation):
     """Adds clipped Gaussian noise to every coordinate (the original: sigma 0.01, clip 0.05).
 
@@ -494,6 +544,80 @@ def default_train_augmentation(seed=None, *, task=CLS, up_axis=1):
     if TASK_LABELS[task].per_point:
         return Compose([])
     return Compose([RotateUp(axis=up_axis, seed=seed), Jitter(0.01, 0.05, seed=None if seed is None else seed + 1)])
+
+
+# -- augmentations named as data (model recipes, config.json) ------------------------------------
+
+# The augmentations a recipe may name, by class name.
+STEP_CLASSES = {cls.__name__: cls for cls in (RotateUp, RotateSO3, RotatePerturbation, Jitter, Scale, Translate,
+                                              Shear, PointDropout, ShufflePoints)}
+# The steps `--train_rotation` replaces: a rotation about the up axis ('z') or over SO(3).
+ROTATION_STEPS = {"RotateUp": "z", "RotateSO3": "so3"}
+# The original PointNet's training augmentation of classifiers (rotation about the up axis, jitter).
+POINTNET_CLS_STEPS = (("RotateUp", {}), ("Jitter", {"sigma": 0.01, "clip": 0.05}))
+
+
+def augmentation_from_steps(steps, *, up_axis=1, seed=None):
+    """Builds a `Compose` from `(class name, keyword arguments)` steps.
+
+    A `RotateUp` step without `axis` turns about `up_axis` (the data's).
+
+    Args:
+        steps: A sequence of `(name, kwargs)` pairs (lists too, as read
+            from JSON); names are keys of `STEP_CLASSES`.
+        up_axis: The data's up axis (0, 1 or 2).
+        seed: Seed of the steps' own Generators (step i gets `seed + i`).
+
+    Returns:
+        A `Compose`.
+
+    Raises:
+        ValueError: On an unknown name, a malformed step or a bad argument.
+    """
+    built = []
+    for i, step in enumerate(steps):
+        if not (isinstance(step, (list, tuple)) and len(step) == 2 and isinstance(step[1], dict)):
+            raise ValueError(f"augmentation step must be (name, kwargs), got {step!r}")
+        name, kwargs = step
+        if name not in STEP_CLASSES:
+            raise ValueError(f"unknown augmentation {name!r}; known: {', '.join(sorted(STEP_CLASSES))}")
+        kwargs = dict(kwargs)
+        if name == "RotateUp":
+            kwargs.setdefault("axis", up_axis)
+        try:
+            built.append(STEP_CLASSES[name](**kwargs, seed=None if seed is None else seed + i))
+        except TypeError as error:
+            raise ValueError(f"augmentation {name}: {error}") from None
+    return Compose(built)
+
+
+def with_train_rotation(steps, kind):
+    """Steps with their rotation part set by `--train_rotation kind`.
+
+    The rotation steps (`ROTATION_STEPS`) are removed; 'z' puts back a
+    rotation about the up axis (the steps' own `RotateUp` if they had one),
+    'so3' a uniform one, where the first rotation was (else first).
+
+    Args:
+        steps: `(name, kwargs)` steps.
+        kind: 'none', 'z' or 'so3'.
+
+    Returns:
+        A list of `[name, kwargs]` steps.
+    """
+    check_rotation(kind, "--train_rotation")
+    steps = [[name, dict(kwargs)] for name, kwargs in steps]
+    where = next((i for i, (name, _) in enumerate(steps) if name in ROTATION_STEPS), 0)
+    own = next((step for step in steps if ROTATION_STEPS.get(step[0]) == kind), None)
+    kept = [step for step in steps if step[0] not in ROTATION_STEPS]
+    if kind != "none":
+        kept.insert(where, own or [{"z": "RotateUp", "so3": "RotateSO3"}[kind], {}])
+    return kept
+
+
+def steps_rotation(steps):
+    """The `--train_rotation` kind of steps: 'z', 'so3' or 'none' (the first rotation step's)."""
+    return next((ROTATION_STEPS[name] for name, _ in steps if name in ROTATION_STEPS), "none")
 
 
 # -- rotation protocols' samplers (see `pointnet_tf2.rotations`) -------------------------------

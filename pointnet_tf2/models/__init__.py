@@ -23,6 +23,7 @@ from pointnet_tf2.models.registry import get_model
 from pointnet_tf2.models.registry import list_models
 from pointnet_tf2.models.registry import model_entry
 from pointnet_tf2.models.registry import register_model
+from pointnet_tf2.models.registry import training_recipe
 from pointnet_tf2.models.voxel import voxel_cnn
 from pointnet_tf2.models.voxel import voxel_resnet
 
@@ -40,6 +41,7 @@ __all__ = [
     "pointnet_sem_seg",
     "pointnet_trunk",
     "register_model",
+    "training_recipe",
     "voxel_cnn",
     "voxel_resnet",
 ]

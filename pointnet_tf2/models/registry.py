@@ -13,6 +13,7 @@ import inspect
 import re
 from typing import Optional
 
+from pointnet_tf2.models.recipes import TrainingRecipe
 from pointnet_tf2.task_names import TASK_NAMES
 
 TASKS = TASK_NAMES  # kept for `from pointnet_tf2.models import TASKS`
@@ -107,6 +108,8 @@ class ModelEntry:
             feature (retrieval), when the last global pooling is not it
             (e.g. DGCNN's max and mean pooling concatenated); None: found by
             `pointnet_tf2.retrieval.global_feature_layer`.
+        recipe: The `TrainingRecipe` of the original's training, the train
+            scripts' defaults for this model; None: the task's (PointNet's).
     """
 
     name: str
@@ -119,6 +122,7 @@ class ModelEntry:
     preprocessing: Preprocessing = Preprocessing()
     test_config: dict = dataclasses.field(default_factory=dict)
     feature_layer: Optional[str] = None
+    recipe: Optional[TrainingRecipe] = None
 
     def defaults(self):
         """Returns the builder's keyword arguments and their defaults."""
@@ -138,7 +142,7 @@ def _defaults(builder):
 
 
 def register_model(name, *, family, task, input_kind="points", output_kind="logits", description="",
-                   preprocessing=None, test_config=None, feature_layer=None):
+                   preprocessing=None, test_config=None, feature_layer=None, recipe=None):
     """Decorator registering a model builder under `name`.
 
     Example:
@@ -164,6 +168,7 @@ def register_model(name, *, family, task, input_kind="points", output_kind="logi
             are taken from the builder's defaults.
         test_config: Builder keyword arguments of a tiny model for the tests.
         feature_layer: See `ModelEntry.feature_layer`.
+        recipe: A `TrainingRecipe` (see `ModelEntry.recipe`), or None.
 
     Returns:
         The decorator. The builder it returns records its name, task and
@@ -186,6 +191,8 @@ def register_model(name, *, family, task, input_kind="points", output_kind="logi
         preprocessing = Preprocessing()
     if not isinstance(preprocessing, Preprocessing):
         raise ValueError(f"register_model: preprocessing must be a Preprocessing, got {preprocessing!r}")
+    if recipe is not None and not isinstance(recipe, TrainingRecipe):
+        raise ValueError(f"register_model: recipe must be a TrainingRecipe or None, got {recipe!r}")
 
     def decorator(builder):
         if name in _REGISTRY:
@@ -206,7 +213,8 @@ def register_model(name, *, family, task, input_kind="points", output_kind="logi
             return model
 
         _REGISTRY[name] = ModelEntry(name, task, build, description, input_kind, output_kind, family,
-                                     preprocessing.for_config(defaults), dict(test_config or {}), feature_layer)
+                                     preprocessing.for_config(defaults), dict(test_config or {}), feature_layer,
+                                     recipe)
         return build
 
     return decorator
@@ -255,6 +263,15 @@ def model_entry(name):
         return _REGISTRY[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}") from None
+
+
+def training_recipe(name):
+    """Returns the `TrainingRecipe` of a registered model, or None (PointNet: the task's defaults).
+
+    Raises:
+        ValueError: If no model has that name.
+    """
+    return model_entry(name).recipe
 
 
 def check_arguments(name, config):

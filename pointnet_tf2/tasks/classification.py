@@ -46,8 +46,9 @@ class Classification(Task):
         super().add_train_arguments(add)
         # Rotation protocols and metric learning (see pointnet_tf2.training.families).
         add("--train_rotation", default=None, choices=("none", "z", "so3"),
-            help="random training rotations (jitter is always added): z = about the up axis (the original's), "
-            "so3 = uniform over SO(3), none; default: none (z with --original_settings)")
+            help="random training rotations, in place of the rotation of the model's augmentation: z = about "
+            "the up axis (PointNet's original), so3 = uniform over SO(3), none; default: none (with "
+            "--original_settings: the model's original, z for PointNet)")
         add("--test_rotation", default="none", choices=("none", "z", "so3"), help="random rotations of the test set")
         add("--triplet_margin", type=float, default=0.2, help="embedding models: margin of the triplet loss")
         add("--triplet_mining", default="batch_hard", choices=("batch_hard", "batch_all"),

@@ -1,14 +1,20 @@
 """Argument parsing of `train_cls.py`, `train_sem_seg.py` and `train_part_seg.py`.
 
-Flag names and defaults are the original scripts'; the extra flags
-(`--data`, `--seed`, `--resume`, ...) are the project's.
+Flag names are the original scripts'; the extra flags (`--data`, `--seed`,
+`--resume`, ...) are the project's. The training settings a model's original
+recipe sets default to None: the run takes the recipe's value, else the
+task's (the original PointNet's; see `pointnet_tf2.training.recipes`).
 """
 
 import argparse
+import functools
 import json
 import sys
 
+from pointnet_tf2.models import list_models
+from pointnet_tf2.models import training_recipe
 from pointnet_tf2.tasks import get_task
+from pointnet_tf2.training.recipes import PROJECT_DEFAULTS
 from pointnet_tf2.training.trainer import LR_SCHEDULES
 from pointnet_tf2.training.trainer import TrainConfig
 from pointnet_tf2.training.trainer import train
@@ -49,13 +55,31 @@ def model_args(pairs):
     return args
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None (a default the help text describes)."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
+def _recipe_default(task_name, field, fallback):
+    """Help text of a flag defaulting to the model's recipe, with an example model of the task."""
+    examples = [(name, training_recipe(name).config[field]) for name in list_models(task=task_name)
+                if training_recipe(name) is not None and field in training_recipe(name).config]
+    example = next(((name, value) for name, value in examples if value != fallback), None)
+    show = lambda value: f"{value:g}" if isinstance(value, float) else str(value)  # noqa: E731
+    text = "default: the model's original" + (f" (e.g. {example[0]}: {show(example[1])})" if example else "")
+    return f"{text}, else {show(fallback)}"
+
+
 def build_parser(task_name):
     """Returns the argument parser of the train script of a task."""
     task = get_task(task_name)
     parser = argparse.ArgumentParser(
         prog=task.script,
-        description=f"Train a {task_name} model of pointnet-tf2 (defaults: the original PointNet's).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=f"Train a {task_name} model of pointnet-tf2 (defaults: the model's original training, "
+        "else the original PointNet's; with the project's stability defaults, see --original_settings).",
+        formatter_class=_HelpFormatter,
     )
     add = parser.add_argument
     add("--data", default=None, help="dataset directory in an original layout, or a VDS/HDF5 file; "
@@ -68,28 +92,41 @@ def build_parser(task_name):
         "dropout_rate=0.5; VALUE is read as JSON when it parses (numbers, true/false, lists), else as a string. "
         "Arguments the run sets (num_classes, num_points, input_dims, ...) come from the data and their flags")
     add("--log_dir", default=task.log_dir, help="checkpoints, config.json, log.csv and TensorBoard events")
-    add("--num_point", type=int, default=task.num_point, help="points per cloud")
-    add("--max_epoch", type=int, default=task.max_epoch, help="epochs to run")
-    add("--batch_size", type=int, default=task.batch_size, help="batch size during training")
-    add("--learning_rate", type=float, default=task.learning_rate, help="initial learning rate")
-    add("--momentum", type=float, default=0.9, help="momentum of --optimizer momentum")
-    add("--optimizer", default="adam", choices=("adam", "momentum"), help="adam or momentum")
-    add("--lr_schedule", default="cosine", choices=LR_SCHEDULES,
+    recipe = functools.partial(_recipe_default, task_name)
+    add("--num_point", type=int, default=None, help="points per cloud; " + recipe("num_point", task.num_point))
+    add("--max_epoch", type=int, default=None, help="epochs to run; " + recipe("max_epoch", task.max_epoch))
+    add("--batch_size", type=int, default=None,
+        help="batch size during training; " + recipe("batch_size", task.batch_size))
+    add("--learning_rate", type=float, default=None,
+        help="initial learning rate; " + recipe("learning_rate", task.learning_rate))
+    add("--momentum", type=float, default=None,
+        help="momentum of --optimizer momentum; " + recipe("momentum", PROJECT_DEFAULTS["momentum"]))
+    add("--optimizer", default=None, choices=("adam", "momentum"),
+        help="adam or momentum (SGD); " + recipe("optimizer", PROJECT_DEFAULTS["optimizer"]))
+    add("--lr_schedule", default=None, choices=LR_SCHEDULES,
         help="cosine = from --learning_rate down to 1e-5 over --max_epoch epochs; staircase = the original's "
-        "x --decay_rate every --decay_step samples (floor 1e-5)")
-    add("--decay_step", type=int, default=task.decay_step, help="samples between learning-rate decays (staircase)")
-    add("--decay_rate", type=float, default=task.decay_rate, help="learning-rate decay factor (staircase)")
-    add("--bn_init_decay", type=float, default=0.5,
-        help="batch-norm momentum (decay of the moving averages) at the start, as the original")
-    add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=task.bn_decay_step,
-        help="samples between BN-momentum steps (1 - momentum halves each step)")
-    add("--bn_decay_clip", type=float, default=0.99, help="largest batch-norm momentum")
-    add("--precise_bn_batches", type=int, default=16,
+        "x --decay_rate every --decay_step samples (floor 1e-5); default: cosine (--original_settings: the "
+        "model's original, e.g. staircase)")
+    add("--decay_step", type=int, default=None,
+        help="samples between learning-rate decays (staircase); " + recipe("decay_step", task.decay_step))
+    add("--decay_rate", type=float, default=None,
+        help="learning-rate decay factor (staircase); " + recipe("decay_rate", task.decay_rate))
+    add("--bn_init_decay", type=float, default=None,
+        help="batch-norm momentum (decay of the moving averages) at the start; "
+        + recipe("bn_init_decay", PROJECT_DEFAULTS["bn_init_decay"]))
+    add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=None,
+        help="samples between BN-momentum steps (1 - momentum halves each step); "
+        + recipe("bn_decay_decay_step", task.bn_decay_step))
+    add("--bn_decay_clip", type=float, default=None,
+        help="largest batch-norm momentum; " + recipe("bn_decay_clip", PROJECT_DEFAULTS["bn_decay_clip"]))
+    add("--precise_bn_batches", type=int, default=None,
         help="before each validation, set the batch-norm moving statistics from this many training batches "
-        "run through the current weights (0: keep the moving averages, as the original; one-device runs only)")
+        "run through the current weights (0: keep the moving averages, as the original; one-device runs only); "
+        f"default: {PROJECT_DEFAULTS['precise_bn_batches']} (--original_settings: 0)")
     add("--original_settings", action="store_true",
-        help="the original's exact training: --lr_schedule staircase --precise_bn_batches 0 and, for "
-        "classifiers, --train_rotation z (see README, 'Training on real data')")
+        help="the model's original training exactly: its learning-rate schedule (staircase; dgcnn_cls: cosine), "
+        "--precise_bn_batches 0 and, for classifiers, its rotation (--train_rotation z for PointNet) "
+        "(see README, 'Training on real data')")
     add("--divergence_factor", type=float, default=5.0,
         help="stop when an epoch's training loss exceeds this multiple of the lowest so far and the first "
         "epoch's loss (0: only NaN/inf stop the run)")
@@ -100,7 +137,8 @@ def build_parser(task_name):
         "'test' validates on the test split as the original did")
     add("--seed", type=int, default=0, help="seed of shuffling, augmentation, hold-out and initialisation")
     add("--resume", action="store_true", help="continue the run in --log_dir from its last checkpoint")
-    add("--label_smoothing", type=float, default=0.0, help="label smoothing of the cross-entropy")
+    add("--label_smoothing", type=float, default=None,
+        help="label smoothing of the cross-entropy (Keras'); " + recipe("label_smoothing", PROJECT_DEFAULTS["label_smoothing"]))
     add("--class_weights", default=None, help="'balanced' or comma-separated per-class weights of the loss")
     add("--orthogonal_weight", type=float, default=None,
         help="weight of the feature-transform regulariser (per-sample mean); default: the original's "

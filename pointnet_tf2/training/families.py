@@ -3,7 +3,9 @@
 The registry tells what a model takes and gives (`ModelEntry.input_kind`,
 `output_kind`); the trainer asks this module, through a few calls, for:
 
-- the Sequence options of a run: the training rotation (`--train_rotation`),
+- the Sequence options of a run: the training augmentation (the resolved
+  `TrainConfig.augmentation`: the model's recipe or the task's, with the
+  rotation of `--train_rotation`, see `pointnet_tf2.training.recipes`),
   occupancy grids for voxel models (`inputs="voxels"`: the dataset's stored
   grids when it has them, else the points voxelised on the fly with the
   model's `Voxelize`), and class-balanced P x K batches for embedding models;
@@ -13,8 +15,8 @@ The compile arguments and the checkpoint monitor of a model's output kind are
 its task's (`pointnet_tf2.tasks`).
 """
 
+from pointnet_tf2.data.augment import augmentation_from_steps
 from pointnet_tf2.data.augment import check_rotation
-from pointnet_tf2.data.augment import train_augmentation
 from pointnet_tf2.data.samplers import ClassBalancedSampler
 from pointnet_tf2.data.voxels import Voxelize
 from pointnet_tf2.models.kinds import model_kinds
@@ -65,24 +67,18 @@ def classes_per_batch(config, description):
     return p
 
 
-def default_train_rotation(config):
-    """The classifiers' training rotation without `--train_rotation`.
-
-    "none" (jitter only): ModelNet's shapes are aligned, and turning them
-    about the up axis cost PointNet 17 points of validation accuracy after
-    the first epoch on real ModelNet10 shapes (README, "Training on real
-    data"); "z", the original's rotation about the up axis, with
-    `--original_settings` and for runs recorded before this default.
-    """
-    return "z" if config.original_settings else "none"
-
-
 def train_sequence_options(config, description):
     """Extra `PointCloudSequence` arguments of the training data of a run.
 
+    Args:
+        config: A resolved `TrainConfig` (its `augmentation` and, for
+            classifiers, `train_rotation` set).
+        description: The `DatasetDescription` trained on.
+
     Returns:
-        A dict, possibly with `augment` (from `--train_rotation`), `inputs`
-        and `voxelize` (voxel models) and `sampler` (embedding models).
+        A dict, possibly with `augment` (the run's augmentation; rotations
+        about the data's up axis), `inputs` and `voxelize` (voxel models)
+        and `sampler` (embedding models).
 
     Raises:
         ValueError: On options that do not fit the run.
@@ -90,17 +86,14 @@ def train_sequence_options(config, description):
     check_options(config)
     entry = _entry(config)
     options = {}
-    train_rotation = getattr(config, "train_rotation", None)
     stored_grids = entry.input_kind == "voxels" and description.voxel_resolution is not None
-    if train_rotation is None and get_task(config.task).train_rotations and not stored_grids:
-        train_rotation = default_train_rotation(config)
-    if train_rotation is not None:
-        if entry.input_kind == "voxels" and description.voxel_resolution is not None:
+    if stored_grids:  # the grids get the Sequence's grid augmentation instead
+        if config.train_rotation not in (None, "none"):
             raise ValueError(f"{description.root}: --train_rotation turns points, but {config.model} reads the "
                              "dataset's stored voxel grids")  # fmt: skip
-
-        options["augment"] = train_augmentation(train_rotation, task=config.task, up_axis=description.up_axis,
-                                                seed=config.seed)
+    else:
+        pipeline = augmentation_from_steps(config.augmentation, up_axis=description.up_axis, seed=config.seed)
+        options["augment"] = pipeline if len(pipeline) else False
     if entry.input_kind == "voxels":
         options.update(_voxel_inputs(config))
     if entry.output_kind == "embedding":

@@ -38,15 +38,16 @@ from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.distribute import check_mode
+from pointnet_tf2.training.recipes import ORIGINAL_SETTINGS  # noqa: F401  (re-exported)
+from pointnet_tf2.training.recipes import recipe_line
+from pointnet_tf2.training.recipes import resolve_augmentation
+from pointnet_tf2.training.recipes import run_defaults
 from pointnet_tf2.training.schedules import StaircaseDecay
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.errors import first_line
 from pointnet_tf2.utils.keras_utils import check_keras_file
 
 LR_SCHEDULES = ("cosine", "staircase")
-# What --original_settings changes: the original's learning-rate staircase and
-# batch-norm momentum schedule starting at 0.5 (see README, "Training on real data").
-ORIGINAL_SETTINGS = {"lr_schedule": "staircase", "precise_bn_batches": 0}
 # Batch norm over fewer samples than this per replica is refused in training.
 MIN_BATCH_NORM_BATCH = 2
 # ... and below this a warning is printed.
@@ -68,8 +69,9 @@ RUN_MODEL_ARGUMENTS = {
 class TrainConfig:
     """Every setting of a training run (the train scripts' flags).
 
-    Fields left at None take the task's original default (see
-    `pointnet_tf2.tasks.TASKS`).
+    Fields left at None take the model's original value (its
+    `TrainingRecipe`), else the task's (PointNet's) or the project's default:
+    see `pointnet_tf2.training.recipes.run_defaults`.
     """
 
     task: str
@@ -81,24 +83,24 @@ class TrainConfig:
     max_epoch: Optional[int] = None
     batch_size: Optional[int] = None
     learning_rate: Optional[float] = None
-    momentum: float = 0.9
-    optimizer: str = "adam"
+    momentum: Optional[float] = None
+    optimizer: Optional[str] = None
     decay_step: Optional[int] = None
     decay_rate: Optional[float] = None
-    lr_schedule: str = "cosine"
-    bn_init_decay: float = 0.5
+    lr_schedule: Optional[str] = None
+    bn_init_decay: Optional[float] = None
     # Training batches whose statistics replace the BN moving averages before validation (0: keep the averages).
-    precise_bn_batches: int = 16
-    bn_decay_decay_rate: float = 0.5
+    precise_bn_batches: Optional[int] = None
+    bn_decay_decay_rate: Optional[float] = None
     bn_decay_decay_step: Optional[int] = None
-    bn_decay_clip: float = 0.99
+    bn_decay_clip: Optional[float] = None
     log_dir: Optional[str] = None
     seed: int = 0
     resume: bool = False
     val_split: float = 0.1
     validate_on: str = "auto"
     test_area: int = 6
-    label_smoothing: float = 0.0
+    label_smoothing: Optional[float] = None
     class_weights: Optional[str] = None
     orthogonal_weight: Optional[float] = None
     seg_weight: float = 1.0
@@ -108,6 +110,9 @@ class TrainConfig:
     verbose: int = 1
     # Rotation protocols and other model families (see pointnet_tf2.training.families).
     train_rotation: Optional[str] = None
+    # Training augmentation of the points, as [augment class name, kwargs] steps (see
+    # pointnet_tf2.data.augment.augmentation_from_steps); None: the model's recipe, else the task's.
+    augmentation: Optional[list] = None
     test_rotation: str = "none"
     triplet_margin: float = 0.2
     triplet_mining: str = "batch_hard"
@@ -121,7 +126,7 @@ class TrainConfig:
     jit_compile: bool = False
     # Stops a run whose epoch loss exceeds this multiple of its lowest (0: only non-finite losses).
     divergence_factor: float = 5.0
-    # The original's exact schedules (see ORIGINAL_SETTINGS) instead of the stable defaults.
+    # The original's exact settings (see pointnet_tf2.training.recipes) instead of the stability defaults.
     original_settings: bool = False
     # Further builder arguments of the model (--model_arg KEY=VALUE), e.g. {"resolution": 24}.
     model_args: dict = dataclasses.field(default_factory=dict)
@@ -136,21 +141,24 @@ class TrainConfig:
         return cls(**{**{k: v for k, v in values.items() if k in fields}, **overrides})
 
     def resolved(self):
-        """Returns a copy with the task's defaults filled in and values checked.
+        """Returns a copy with the defaults filled in and values checked.
+
+        A value given wins; else the model's recipe, else the task's or the
+        project's default (`pointnet_tf2.training.recipes.run_defaults`).
+        The training augmentation is resolved too (`augmentation`).
 
         Raises:
             ValueError: On an out-of-range value, quoting it.
         """
         task = get_task(self.task)
-        config = dataclasses.replace(self, **(ORIGINAL_SETTINGS if self.original_settings else {}))
-        for field in ("num_point", "max_epoch", "batch_size", "learning_rate", "decay_step", "decay_rate", "log_dir"):
-            if getattr(config, field) is None:
-                setattr(config, field, getattr(task, field))
+        config = dataclasses.replace(self)
         if config.model is None:
             config.model = task.default_model
+        for field, value in run_defaults(task.name, config.model, config.original_settings).items():
+            if getattr(config, field) is None:
+                setattr(config, field, value)
         config.model_args = dict(config.model_args or {})
-        if config.bn_decay_decay_step is None:
-            config.bn_decay_decay_step = task.bn_decay_step
+        config.augmentation = resolve_augmentation(config, self.augmentation)
         for field in ("num_point", "max_epoch", "batch_size", "decay_step", "bn_decay_decay_step", "steps_per_execution"):
             value = getattr(config, field)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -169,6 +177,8 @@ class TrainConfig:
             raise ValueError(f"--precise_bn_batches must be an integer >= 0, got {config.precise_bn_batches!r}")
         if not config.divergence_factor >= 0:
             raise ValueError(f"--divergence_factor must be >= 0, got {config.divergence_factor!r}")
+        if not 0.0 <= config.label_smoothing < 1.0:
+            raise ValueError(f"--label_smoothing must be in [0, 1), got {config.label_smoothing!r}")
         if config.optimizer not in ("adam", "momentum"):
             raise ValueError(f"--optimizer must be 'adam' or 'momentum', got {config.optimizer!r}")
         if not 0.0 <= config.val_split < 1.0:
@@ -290,10 +300,11 @@ def check_model_arguments(config):
             settable = sorted(set(accepted) - set(RUN_MODEL_ARGUMENTS))
             raise ValueError(f"--model_arg {key}: {config.model} has no argument {key!r}; it accepts "
                              f"{', '.join(settable)}")
+    defaults = run_defaults(config.task, config.model, config.original_settings)
     for argument, flag, value in (("orthogonal_weight", "orthogonal_weight", config.orthogonal_weight),
                                   ("bn_momentum", "bn_init_decay", config.bn_init_decay),
                                   ("input_dims", "use_normals", config.use_normals)):
-        if argument not in accepted and value != _FIELD_DEFAULTS[flag]:
+        if argument not in accepted and value is not None and value != defaults.get(flag, _FIELD_DEFAULTS[flag]):
             raise ValueError(f"--{flag} does not apply to {config.model} (its builder takes no {argument}); "
                              "leave it at its default")
 
@@ -406,7 +417,8 @@ def save_run_config(config, description, model, path):
 # --learning_rate and the schedule, --verbose, --visuals_every, --no_test, ...)
 # may change.
 RESUME_SETTINGS = ("num_point", "use_normals", "batch_size", "orthogonal_weight", "bn_init_decay", "optimizer", "seed",
-                   "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch", "model_args")
+                   "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch", "model_args",
+                   "augmentation")
 # Dataset properties a resumed run must keep (dataset root, class count, channels).
 RESUME_DATASET = ("num_classes", "input_dims", "root")
 
@@ -424,6 +436,10 @@ def resume_mismatch(previous, config, description=None):
     """
     recorded = dict(previous["train_config"])
     recorded.setdefault("model_args", {})  # runs recorded before --model_arg had none
+    if recorded.get("train_rotation") is None and config.train_rotation is not None:
+        # Runs recorded before the rotation was resolved: none by default, z with --original_settings
+        # (or before that flag existed), as pointnet_tf2.rotations reads them.
+        recorded["train_rotation"] = "z" if recorded.get("original_settings", True) else "none"
     for key in RESUME_SETTINGS:
         if key in recorded and recorded[key] != getattr(config, key):
             flag = "model_arg" if key == "model_args" else key
@@ -862,6 +878,8 @@ def prepare_run(config, held, *, strategy=None, cluster=None):
     run.per_replica = dist.replica_batch_size(config.batch_size, dist.num_replicas(strategy))
     data = resolve_data(run.task.name, config.data, verbose=config.verbose if run.is_chief else 0)
     run.description = description = open_training_data(config, data)
+    if recipe_line(config):  # the model's original settings, and what of them the zoo cannot apply
+        run.log(recipe_line(config))
     if config.num_point > description.num_points:
         raise ValueError(f"{description.root}: --num_point {config.num_point} is more than the "
                          f"{description.num_points} points stored per cloud")

@@ -25,6 +25,7 @@ def _labelled(batch=4, points=50, seed=0):
 ALL = [
     A.RotateUp(seed=1),
     A.RotateSO3(seed=1),
+    A.RotatePerturbation(seed=1),
     A.Jitter(seed=1),
     A.Scale(seed=1),
     A.Translate(seed=1),
@@ -122,7 +123,8 @@ def test_normals_rotate_with_the_points():
     normals = rng.normal(size=(3, 20, 3))
     normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
     points = np.concatenate([xyz, normals], axis=-1)
-    for augmentation in (A.RotateUp(seed=0), A.RotateSO3(seed=0), A.Scale(seed=0), A.Shear(seed=0)):
+    for augmentation in (A.RotateUp(seed=0), A.RotateSO3(seed=0), A.RotatePerturbation(seed=0), A.Scale(seed=0),
+                         A.Shear(seed=0)):
         out, _ = augmentation(points)
         np.testing.assert_allclose(np.linalg.norm(out[..., 3:], axis=-1), 1.0, atol=1e-6)
         # a plane through the origin with this normal stays such a plane: x . n == 0 is preserved
@@ -180,6 +182,11 @@ def test_default_augmentation_per_task():
         (lambda: A.Shear(0.7), "amount"),
         (lambda: A.PointDropout(1.0), "max_ratio"),
         (lambda: A.RotateUp(axis=3), "axis"),
+        (lambda: A.RotatePerturbation(sigma=-0.1), "sigma"),
+        (lambda: A.RotatePerturbation(clip=0), "clip"),
+        (lambda: A.augmentation_from_steps([("Flip", {})]), "unknown augmentation 'Flip'"),
+        (lambda: A.augmentation_from_steps([("Jitter", {"amount": 1})]), "Jitter"),
+        (lambda: A.augmentation_from_steps(["Jitter"]), r"\(name, kwargs\)"),
         (lambda: A.RotateUp(normals="yes"), "normals"),
         (lambda: A.Jitter(seed=-1), "seed"),
         (lambda: A.default_train_augmentation(0, task="detect"), "task"),
@@ -190,3 +197,48 @@ def test_default_augmentation_per_task():
 def test_bad_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def _reference_rotate_perturbation(batch, normals, angles):
+    """charlesq34/pointnet2 utils/provider.py rotate_perturbation_point_cloud(_with_normal), one cloud at a time,
+    with the angles given instead of drawn."""
+    out = np.zeros_like(batch)
+    for k in range(batch.shape[0]):
+        a = angles[k]
+        rx = np.array([[1, 0, 0], [0, np.cos(a[0]), -np.sin(a[0])], [0, np.sin(a[0]), np.cos(a[0])]])
+        ry = np.array([[np.cos(a[1]), 0, np.sin(a[1])], [0, 1, 0], [-np.sin(a[1]), 0, np.cos(a[1])]])
+        rz = np.array([[np.cos(a[2]), -np.sin(a[2]), 0], [np.sin(a[2]), np.cos(a[2]), 0], [0, 0, 1]])
+        r = np.dot(rz, np.dot(ry, rx))
+        out[k, :, 0:3] = np.dot(batch[k, :, 0:3].reshape((-1, 3)), r)
+        if normals:
+            out[k, :, 3:6] = np.dot(batch[k, :, 3:6].reshape((-1, 3)), r)
+    return out
+
+
+@pytest.mark.parametrize("channels", [3, 6])
+def test_rotate_perturbation_matches_the_original(channels):
+    points = _batch(5, 40, channels, seed=3).astype(np.float64)
+    if channels == 6:
+        points[..., 3:] /= np.linalg.norm(points[..., 3:], axis=-1, keepdims=True)
+    sigma, clip = 0.3, 0.4  # large enough that some angles are clipped
+    out, _ = A.RotatePerturbation(sigma, clip)(points, rng=np.random.default_rng(9))
+    angles = np.clip(sigma * np.random.default_rng(9).standard_normal((5, 3)), -clip, clip)
+    assert np.any(np.abs(angles) == clip) and np.any(np.abs(angles) < clip)
+    np.testing.assert_allclose(out, _reference_rotate_perturbation(points, channels == 6, angles), atol=1e-12)
+
+
+def test_steps_build_composes_and_train_rotation_replaces_the_rotation_part():
+    steps = [["Scale", {"low": 0.8, "high": 1.25, "anisotropic": False}], ["RotateUp", {}], ["Jitter", {}]]
+    pipeline = A.augmentation_from_steps(steps, up_axis=2, seed=4)
+    assert [type(s).__name__ for s in pipeline.augmentations] == ["Scale", "RotateUp", "Jitter"]
+    assert pipeline.augmentations[1].axis == 2 and pipeline.augmentations[0].anisotropic is False
+    assert A.steps_rotation(steps) == "z" and A.steps_rotation(steps[:1]) == "none"
+    assert A.with_train_rotation(steps, "none") == [steps[0], steps[2]]
+    assert A.with_train_rotation(steps, "z") == steps
+    assert A.with_train_rotation(steps, "so3") == [steps[0], ["RotateSO3", {}], steps[2]]
+    assert A.with_train_rotation([["Jitter", {}]], "z") == [["RotateUp", {}], ["Jitter", {}]]
+    # the original PointNet's steps build today's default classifier augmentation, draw for draw
+    points = _batch(3, 30, 3)
+    built, _ = A.augmentation_from_steps(A.POINTNET_CLS_STEPS)(points, rng=np.random.default_rng(2))
+    default, _ = A.default_train_augmentation(0)(points, rng=np.random.default_rng(2))
+    np.testing.assert_array_equal(built, default)

@@ -32,6 +32,7 @@ from pointnet_tf2.models.dgcnn.backbone import check_momentum
 from pointnet_tf2.models.dgcnn.backbone import edge_features
 from pointnet_tf2.models.dgcnn.backbone import logits_layer
 from pointnet_tf2.models.dgcnn.backbone import torch_conv_bn
+from pointnet_tf2.models.dgcnn.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.pointnet import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
@@ -40,6 +41,7 @@ from pointnet_tf2.models.validation import check_num_classes
 @register_model(
     "dgcnn_cls", family="dgcnn", task="cls", preprocessing=SHAPES, feature_layer="pooled",
     description="DGCNN classifier, the paper's PyTorch network (paper: 92.9% ModelNet40)",
+    recipe=TRAINING_DEFAULTS["dgcnn_cls"],
     test_config=dict(num_classes=3, num_points=None, k=4, edge_widths=(8, 8), emb_dims=16, head_widths=(16, 8)),
 )
 def dgcnn_cls(

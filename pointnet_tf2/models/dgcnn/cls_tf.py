@@ -24,6 +24,7 @@ from pointnet_tf2.models.dgcnn.backbone import edge_features
 from pointnet_tf2.models.dgcnn.backbone import input_transform as apply_input_transform
 from pointnet_tf2.models.dgcnn.backbone import logits_layer
 from pointnet_tf2.models.dgcnn.backbone import tf_conv_bn
+from pointnet_tf2.models.dgcnn.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.pointnet import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
@@ -32,6 +33,7 @@ from pointnet_tf2.models.validation import check_num_classes
 @register_model(
     "dgcnn_cls_tf", family="dgcnn", task="cls", preprocessing=SHAPES,
     description="DGCNN classifier, the official TF1 network (input transform net, max pooling)",
+    recipe=TRAINING_DEFAULTS["dgcnn_cls_tf"],
     test_config=dict(num_classes=3, num_points=None, k=4, edge_widths=(8, 8), emb_dims=16, head_widths=(16, 8),
                      tnet_edge_widths=(8,), tnet_conv_widths=(16,), tnet_fc_widths=(8,)),
 )

@@ -1,64 +1,28 @@
 """The original training settings of each DGCNN network, read from the official code (WangYueFt/dgcnn).
 
-Plain data for the trainer to apply (this module imports nothing of the
-package: the models layer may not import `data` or `training`):
-
-- `config`: values of `pointnet_tf2.training.run_setup.TrainConfig` fields
-  (the train scripts' flags), in the zoo's units (`decay_step` counts
-  samples = optimizer steps x `batch_size`);
-- `augmentation`: the training augmentation, in order, as
-  `(class name in pointnet_tf2.data.augment, keyword arguments)`; a name
-  that module does not have yet is listed in `missing`;
-- `missing`: settings the trainer has no flag or class for (yet);
-- `notes`: quirks of the original runs a faithful reproduction should know;
-- `differences_from_pointnet`: where the defaults differ from the PointNet
-  model of the same task (`pointnet_tf2.tasks`).
+Each is a `TrainingRecipe` (`pointnet_tf2.models.recipes`), registered
+with its model: `config` holds `TrainConfig` field values in the zoo's units
+(`decay_step` counts samples = optimizer steps x `batch_size`),
+`augmentation` the steps as `(class name in pointnet_tf2.data.augment,
+kwargs)`, `not_applied` what the zoo cannot apply, `notes` the quirks of the
+original runs, `differences_from_pointnet` where the settings differ from the
+PointNet model of the same task (`pointnet_tf2.tasks`).
 
 A batch-norm "momentum" here is Keras' (the weight of the old moving
 average): PyTorch's `momentum=0.1` is 0.9; TF1's `bn_decay` is already it.
 """
 
-import dataclasses
+from pointnet_tf2.models.recipes import TrainingRecipe
+from pointnet_tf2.models.recipes import torch_label_smoothing
 
 # The number of classes the label smoothing below is exact for (ModelNet40).
 MODELNET40_CLASSES = 40
 
-
-@dataclasses.dataclass(frozen=True)
-class TrainingDefaults:
-    """One network's original training settings (see the module docstring).
-
-    Attributes:
-        model: Registry name.
-        sources: Files of WangYueFt/dgcnn the values come from.
-        config: `TrainConfig` field -> value.
-        augmentation: `((augment class name, kwargs), ...)`, applied in order.
-        missing: Settings without a `TrainConfig` field or augment class: name -> value.
-        notes: Quirks of the original training runs.
-        differences_from_pointnet: How the settings differ from the PointNet model of the task.
-    """
-
-    model: str
-    sources: tuple
-    config: dict
-    augmentation: tuple
-    missing: dict
-    notes: tuple
-    differences_from_pointnet: tuple
+# Kept for `from pointnet_tf2.models.dgcnn.defaults import TrainingDefaults`.
+TrainingDefaults = TrainingRecipe
 
 
-def torch_label_smoothing(eps, num_classes):
-    """The Keras `label_smoothing` equal to the PyTorch `cal_loss` smoothing `eps` (`pytorch/util.py`).
-
-    `cal_loss` puts `1 - eps` on the true class and `eps / (C - 1)` on each
-    other; Keras puts `1 - s + s / C` and `s / C`. They agree for
-    `s = eps * C / (C - 1)` (0.2 at 40 classes: 0.2051...).
-    """
-    return eps * num_classes / (num_classes - 1)
-
-
-DGCNN_CLS = TrainingDefaults(
-    model="dgcnn_cls",
+DGCNN_CLS = TrainingRecipe(
     sources=("pytorch/main.py", "pytorch/data.py", "pytorch/util.py", "pytorch/model.py"),
     config={
         "num_point": 1024,  # the first 1024 of the 2048 stored points, train and test
@@ -67,13 +31,11 @@ DGCNN_CLS = TrainingDefaults(
         "optimizer": "momentum",  # SGD, momentum 0.9
         "momentum": 0.9,
         "learning_rate": 0.1,  # --lr 0.001 x 100 with --use_sgd (the default)
-        "lr_schedule": "cosine",  # CosineAnnealingLR(T_max=250 epochs, eta_min=0.001), see missing
+        "lr_schedule": "cosine",  # CosineAnnealingLR(T_max=250 epochs, eta_min=0.001), see not_applied
         "label_smoothing": torch_label_smoothing(0.2, MODELNET40_CLASSES),
         # PyTorch BatchNorm momentum 0.1, fixed: a schedule that stays at 0.9.
         "bn_init_decay": 0.9,
         "bn_decay_clip": 0.9,
-        "train_rotation": "none",
-        "seed": 1,
     },
     augmentation=(
         # translate_pointcloud: x U(2/3, 3/2) per axis, then + U(-0.2, 0.2) per axis
@@ -81,13 +43,14 @@ DGCNN_CLS = TrainingDefaults(
         ("Translate", {"shift": 0.2}),
         ("ShufflePoints", {}),  # np.random.shuffle of the cloud's points
     ),
-    missing={
+    not_applied={
         "weight_decay": 1e-4,  # SGD weight_decay: + 1e-4 * w in every gradient (all parameters, BN and biases too)
-        "min_learning_rate": 0.001,  # cosine floor (eta_min); the zoo's cosine ends at 1e-5
+        "lr_floor": 0.001,  # cosine floor (eta_min); the zoo's cosine ends at 1e-5
         "lr_schedule_per": "epoch",  # the rate changes once per epoch, not per step
         "test_batch_size": 16,
     },
     notes=(
+        "torch.manual_seed(1) (--seed 1): the zoo's random streams differ anyway, its --seed default 0 is kept.",
         "scheduler.step() runs at the start of each epoch (pre-1.1 PyTorch order): epoch e trains at the "
         "cosine value of e + 1, so the first epoch already runs below 0.1.",
         "Label smoothing is cal_loss's: 0.8 on the true class and 0.2 / 39 on each other (not Keras' 0.8 + 0.2 / 40); "
@@ -107,8 +70,7 @@ DGCNN_CLS = TrainingDefaults(
     ),
 )
 
-DGCNN_CLS_TF = TrainingDefaults(
-    model="dgcnn_cls_tf",
+DGCNN_CLS_TF = TrainingRecipe(
     sources=("tensorflow/train.py", "tensorflow/models/dgcnn.py", "tensorflow/provider.py"),
     config={
         "num_point": 1024,  # the first 1024 stored points
@@ -124,16 +86,14 @@ DGCNN_CLS_TF = TrainingDefaults(
         "bn_decay_decay_step": 200_000,
         "bn_decay_clip": 0.99,
         "label_smoothing": 0.2,  # tf.losses.softmax_cross_entropy: Keras' definition
-        "train_rotation": "z",  # the zoo's name for a rotation about the up axis (y for ModelNet40)
     },
     augmentation=(
-        ("RotateUp", {"axis": 1}),  # rotate_point_cloud: random angle about y
+        ("RotateUp", {}),  # rotate_point_cloud: random angle about y, the up axis of ModelNet40
         ("Jitter", {"sigma": 0.01, "clip": 0.05}),
         ("Scale", {"low": 0.8, "high": 1.25, "anisotropic": False}),  # random_scale_point_cloud: one factor per cloud
         ("RotatePerturbation", {"sigma": 0.06, "clip": 0.18}),  # angles about x, y, z; R = Rz Ry Rx
         ("Translate", {"shift": 0.1}),  # shift_point_cloud
     ),
-    missing={"RotatePerturbation": {"sigma": 0.06, "clip": 0.18}},
     notes=(
         "The clouds' order is shuffled within each training file; points are not shuffled.",
         "Evaluation on the test files every epoch, batches of 32 without the remainder; checkpoint every 10 epochs.",
@@ -146,8 +106,7 @@ DGCNN_CLS_TF = TrainingDefaults(
     ),
 )
 
-DGCNN_PART_SEG = TrainingDefaults(
-    model="dgcnn_part_seg",
+DGCNN_PART_SEG = TrainingRecipe(
     # (read in their copies under part_seg/, before the move into tensorflow/)
     sources=("tensorflow/part_seg/train_multi_gpu.py", "tensorflow/part_seg/part_seg_model.py"),
     config={
@@ -165,11 +124,11 @@ DGCNN_PART_SEG = TrainingDefaults(
         "bn_decay_decay_rate": 0.5,
         "bn_decay_decay_step": 16881 * 80,  # the original's 16881 * 40, counted the same way
         "bn_decay_clip": 0.99,
-        "seg_weight": 1.0,  # no category classifier: segmentation loss only
     },
     augmentation=(),
-    missing={"weight_decay": 0.0},  # --wd 0; even when set, the L2 terms are never added to the loss
     notes=(
+        "No category classifier: the segmentation loss only (the zoo's --seg_weight 1.0).",
+        "No weight decay (--wd 0; even when set, the L2 terms are never added to the loss).",
         "Two GPU towers read overlapping batches: step j feeds samples [16j, 16j+16) and [16j+16, 16j+32) of the "
         "shuffled file, for n // 32 steps, so an epoch sees about the first half of each file, most samples twice.",
         "The learning-rate and BN schedules count 16 samples per step (the per-GPU batch); the config above "
@@ -185,8 +144,7 @@ DGCNN_PART_SEG = TrainingDefaults(
     ),
 )
 
-DGCNN_SEM_SEG = TrainingDefaults(
-    model="dgcnn_sem_seg",
+DGCNN_SEM_SEG = TrainingRecipe(
     sources=("tensorflow/sem_seg/train.py", "tensorflow/sem_seg/model.py"),
     config={
         "num_point": 4096,
@@ -202,14 +160,14 @@ DGCNN_SEM_SEG = TrainingDefaults(
         "bn_decay_decay_rate": 0.5,
         "bn_decay_decay_step": 600_000,
         "bn_decay_clip": 0.99,
-        "test_area": 6,
     },
     augmentation=(),
-    missing={
-        "weight_decay": 0.0,  # model.py reads an undefined global weight_decay (upstream issue #62); tf_util's default
+    not_applied={
         "fixed_bn_momentum": {"seg_conv1_bn": 0.9, "seg_conv2_bn": 0.9},  # built without bn_decay: 0.9 throughout
     },
     notes=(
+        "Area 6 held out for testing (the zoo's --test_area 6).",
+        "No weight decay: model.py reads an undefined global weight_decay (upstream issue #62); tf_util's default 0.",
         "Two GPU towers read overlapping batches: step j feeds blocks [12j, 12j+12) and [12j+12, 12j+24) of the "
         "shuffled training blocks, for n // 24 steps, so an epoch sees about the first half, most blocks twice.",
         "The schedules count 12 samples per step (the per-GPU batch); the config converts them to 24 per step.",
@@ -222,4 +180,5 @@ DGCNN_SEM_SEG = TrainingDefaults(
     ),
 )
 
-TRAINING_DEFAULTS = {d.model: d for d in (DGCNN_CLS, DGCNN_CLS_TF, DGCNN_PART_SEG, DGCNN_SEM_SEG)}
+TRAINING_DEFAULTS = {"dgcnn_cls": DGCNN_CLS, "dgcnn_cls_tf": DGCNN_CLS_TF, "dgcnn_part_seg": DGCNN_PART_SEG,
+                     "dgcnn_sem_seg": DGCNN_SEM_SEG}

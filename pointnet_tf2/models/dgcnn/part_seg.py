@@ -30,6 +30,7 @@ from pointnet_tf2.models.dgcnn.backbone import input_transform as apply_input_tr
 from pointnet_tf2.models.dgcnn.backbone import logits_layer
 from pointnet_tf2.models.dgcnn.backbone import tf_conv_bn
 from pointnet_tf2.models.dgcnn.backbone import tf_edge_blocks
+from pointnet_tf2.models.dgcnn.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.pointnet import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
@@ -38,6 +39,7 @@ from pointnet_tf2.models.validation import check_num_classes
 @register_model(
     "dgcnn_part_seg", family="dgcnn", task="part_seg", preprocessing=SHAPES,
     description="DGCNN part segmentation, the official TF1 network (ShapeNet part: 16 categories, 50 parts)",
+    recipe=TRAINING_DEFAULTS["dgcnn_part_seg"],
     test_config=dict(num_parts=5, num_categories=3, num_points=None, k=4, edge_widths=((8, 8), (8,)), emb_dims=16,
                      category_width=4, seg_widths=(16, 8), tnet_edge_widths=(8,), tnet_conv_widths=(16,),
                      tnet_fc_widths=(8,)),

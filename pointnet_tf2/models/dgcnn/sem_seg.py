@@ -23,6 +23,7 @@ from pointnet_tf2.models.dgcnn.backbone import first_neighbours
 from pointnet_tf2.models.dgcnn.backbone import logits_layer
 from pointnet_tf2.models.dgcnn.backbone import tf_conv_bn
 from pointnet_tf2.models.dgcnn.backbone import tf_edge_blocks
+from pointnet_tf2.models.dgcnn.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.pointnet import points_input
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
@@ -31,6 +32,7 @@ from pointnet_tf2.models.validation import check_num_classes
 @register_model(
     "dgcnn_sem_seg", family="dgcnn", task="sem_seg", preprocessing=S3DIS_BLOCKS,
     description="DGCNN semantic segmentation, the official TF1 network (S3DIS: 13 classes, 9-d points)",
+    recipe=TRAINING_DEFAULTS["dgcnn_sem_seg"],
     test_config=dict(num_classes=5, num_points=None, k=4, edge_widths=((8, 8), (8,)), emb_dims=16,
                      seg_widths=(16, 8)),
 )

@@ -23,6 +23,7 @@ from pointnet_tf2.models.pointnet2.common import SHAPES
 from pointnet_tf2.models.pointnet2.common import TINY_MSG
 from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
+from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
 
@@ -40,6 +41,7 @@ def _classify(points, xyz, features, *, level, global_mlp, num_classes, head_wid
 @register_model(
     "pointnet2_cls_ssg", family="pointnet2", task="cls", preprocessing=SHAPES,
     description="PointNet++ classifier, single-scale grouping (paper: 90.7% ModelNet40, XYZ)",
+    recipe=TRAINING_DEFAULTS["pointnet2_cls_ssg"],
     test_config=dict(num_classes=4, num_points=None, **TINY_SSG, global_mlp=(16,), head_widths=(8,)),
 )
 def pointnet2_cls_ssg(
@@ -112,6 +114,7 @@ def pointnet2_cls_ssg(
 @register_model(
     "pointnet2_cls_msg", family="pointnet2", task="cls", preprocessing=SHAPES,
     description="PointNet++ classifier, multi-scale grouping (as intended: upstream use_nchw defect fixed)",
+    recipe=TRAINING_DEFAULTS["pointnet2_cls_msg"],
     test_config=dict(num_classes=4, num_points=None, **TINY_MSG, global_mlp=(16,), head_widths=(8,)),
 )
 def pointnet2_cls_msg(

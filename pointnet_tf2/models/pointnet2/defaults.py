@@ -1,101 +1,59 @@
 """The original training settings of each PointNet++ model, read from charlesq34/pointnet2 (HEAD 4292663).
 
-`TRAINING_DEFAULTS[name]` is an `OriginalTraining` whose fields use the names
-of `pointnet_tf2.training.TrainConfig` where one exists (`num_point`,
-`batch_size`, `max_epoch`, `learning_rate`, `optimizer`, `momentum`,
-`decay_step`, `decay_rate`, `bn_init_decay`, `bn_decay_decay_rate`,
-`bn_decay_decay_step`, `bn_decay_clip`), plus what TrainConfig has no field
-for: the learning-rate floor, the augmentation (the `provider.py` functions
-the script applies, in order, with their arguments) and notes. Plain data:
-the training layer turns them into its own objects.
+`TRAINING_DEFAULTS[name]` is the model's `TrainingRecipe`
+(`pointnet_tf2.models.recipes`), registered with the model: `config` holds
+the values of `TrainConfig` fields, `augmentation` the `provider.py`
+functions the script applies, in order, as the augment classes that do the
+same, `not_applied` what the zoo cannot apply.
 
 In every script the learning rate is `lr * decay_rate ^ floor(samples /
-decay_step)` (staircase, counted in samples = steps x batch size) and the
-batch-norm momentum `min(clip, 1 - init * rate ^ floor(samples / step))`.
+decay_step)` (staircase, counted in samples = steps x batch size; floor 1e-5,
+the zoo's, unless `not_applied` says otherwise) and the batch-norm momentum
+`min(clip, 1 - init * rate ^ floor(samples / step))`.
 
 `DIFFERENCES_FROM_POINTNET` lists, per task, where these differ from the
 original PointNet's settings (the zoo's task defaults).
 """
 
-import dataclasses
 import math
-from typing import Optional
 
-# Augmentations, as `(provider.py function, arguments)`:
-ROTATE_UP_Y = ("rotate_point_cloud", {"axis": "y", "max_angle": 2 * math.pi})  # one uniform angle per cloud
-ROTATE_UP_Z = ("rotate_point_cloud_z", {"axis": "z", "max_angle": 2 * math.pi})
-# Small rotation about x, y and z: angles N(0, 0.06) clipped to +-0.18 rad, R = Rz Ry Rx.
-ROTATE_PERTURBATION = ("rotate_perturbation_point_cloud", {"sigma": 0.06, "clip": 0.18})
-SCALE = ("random_scale_point_cloud", {"low": 0.8, "high": 1.25, "anisotropic": False})  # one factor per cloud
-SHIFT = ("shift_point_cloud", {"shift_range": 0.1})  # uniform per cloud and axis
-JITTER = ("jitter_point_cloud", {"sigma": 0.01, "clip": 0.05})  # per point, XYZ only
-# Per block: ratio ~ U(0, 0.875); each point with u <= ratio becomes a copy of point 0 (label too) with weight 0.
-POINT_DROPOUT = ("random_point_dropout", {"max_dropout_ratio": 0.875})
+from pointnet_tf2.models.recipes import TrainingRecipe
 
-
-@dataclasses.dataclass(frozen=True)
-class OriginalTraining:
-    """How the original trains one PointNet++ network.
-
-    Attributes:
-        source: The file of charlesq34/pointnet2 the values come from.
-        num_point: Points per cloud.
-        batch_size: Clouds per step.
-        max_epoch: Epochs.
-        learning_rate: Initial learning rate.
-        optimizer: "adam" (the default of every script) or "momentum".
-        momentum: Momentum of the "momentum" optimizer.
-        decay_step: Samples between two learning-rate decays (staircase).
-        decay_rate: Learning-rate decay factor.
-        lr_floor: Learning-rate floor, or None when the script applies none.
-        bn_init_decay: Initial `1 - momentum` of batch norm (momentum 0.5).
-        bn_decay_decay_rate: Its decay factor.
-        bn_decay_decay_step: Samples between two batch-norm momentum steps.
-        bn_decay_clip: The momentum's ceiling.
-        augmentation: The training augmentation, in order (see the constants above).
-        notes: What else the script does that a port must know.
-    """
-
-    source: str
-    num_point: int
-    batch_size: int
-    max_epoch: int
-    learning_rate: float
-    optimizer: str
-    momentum: float
-    decay_step: int
-    decay_rate: float
-    lr_floor: Optional[float]
-    bn_init_decay: float
-    bn_decay_decay_rate: float
-    bn_decay_decay_step: int
-    bn_decay_clip: float
-    augmentation: tuple
-    notes: tuple = ()
-
-    def train_config_values(self):
-        """The values of the fields `TrainConfig` has, as a dict."""
-        names = ("num_point", "batch_size", "max_epoch", "learning_rate", "optimizer", "momentum", "decay_step",
-                 "decay_rate", "bn_init_decay", "bn_decay_decay_rate", "bn_decay_decay_step", "bn_decay_clip")
-        return {name: getattr(self, name) for name in names}
+# Augmentations: `provider.py` function -> the augment step doing the same.
+# rotate_point_cloud (about y) / rotate_point_cloud_z: one uniform angle in [0, 2 pi) per cloud about the up axis.
+ROTATE_UP = ("RotateUp", {"max_angle": 2 * math.pi})
+# rotate_perturbation_point_cloud: angles about x, y and z ~ N(0, 0.06) clipped to +-0.18 rad, R = Rz Ry Rx.
+ROTATE_PERTURBATION = ("RotatePerturbation", {"sigma": 0.06, "clip": 0.18})
+SCALE = ("Scale", {"low": 0.8, "high": 1.25, "anisotropic": False})  # random_scale_point_cloud: one factor per cloud
+SHIFT = ("Translate", {"shift": 0.1})  # shift_point_cloud: uniform per cloud and axis
+JITTER = ("Jitter", {"sigma": 0.01, "clip": 0.05})  # jitter_point_cloud: per point, XYZ only
+# random_point_dropout (scannet get_batch_wdp): per block, ratio ~ U(0, 0.875); each point with u <= ratio becomes
+# a copy of point 0 (label too); the original also gives it loss weight 0 (not applied).
+POINT_DROPOUT = ("PointDropout", {"max_ratio": 0.875})
 
 
-_CLS = OriginalTraining(
-    source="train.py",
+def _recipe(source, *, num_point, batch_size, max_epoch, decay_step, decay_rate, bn_decay_decay_step, augmentation,
+            notes, not_applied=None):
+    """A recipe with what every PointNet++ script shares: Adam at 0.001 (momentum 0.9 unused), staircase
+    schedules, batch-norm momentum 0.5 -> 0.99 halving its complement every `bn_decay_decay_step` samples."""
+    return TrainingRecipe(
+        sources=(source,),
+        config={"num_point": num_point, "batch_size": batch_size, "max_epoch": max_epoch, "learning_rate": 0.001,
+                "optimizer": "adam", "momentum": 0.9, "lr_schedule": "staircase", "decay_step": decay_step,
+                "decay_rate": decay_rate, "bn_init_decay": 0.5, "bn_decay_decay_rate": 0.5,
+                "bn_decay_decay_step": bn_decay_decay_step, "bn_decay_clip": 0.99},
+        augmentation=augmentation, not_applied=dict(not_applied or {}), notes=notes)
+
+
+_CLS = _recipe(
+    "train.py",
     num_point=1024,
     batch_size=16,
     max_epoch=251,
-    learning_rate=0.001,
-    optimizer="adam",
-    momentum=0.9,
     decay_step=200_000,
     decay_rate=0.7,
-    lr_floor=1e-5,
-    bn_init_decay=0.5,
-    bn_decay_decay_rate=0.5,
     bn_decay_decay_step=200_000,  # BN_DECAY_DECAY_STEP = DECAY_STEP
-    bn_decay_clip=0.99,
-    augmentation=(ROTATE_UP_Y, ROTATE_PERTURBATION, SCALE, SHIFT, JITTER),
+    augmentation=(ROTATE_UP, ROTATE_PERTURBATION, SCALE, SHIFT, JITTER),
     notes=(
         "XYZ: modelnet_h5_dataset.py reads the first 1024 of the 2048 stored points (npoints is hard-coded "
         "to 1024) and shuffles the clouds of each file; the augmentation is its _augment_batch_data",
@@ -113,21 +71,14 @@ _CLS = OriginalTraining(
 TRAINING_DEFAULTS = {
     "pointnet2_cls_ssg": _CLS,
     "pointnet2_cls_msg": _CLS,
-    "pointnet2_part_seg": OriginalTraining(
-        source="part_seg/train.py (run by part_seg/command.sh: --max_epoch 201)",
+    "pointnet2_part_seg": _recipe(
+        "part_seg/train.py (run by part_seg/command.sh: --max_epoch 201)",
         num_point=2048,
         batch_size=32,
         max_epoch=201,
-        learning_rate=0.001,
-        optimizer="adam",
-        momentum=0.9,
         decay_step=200_000,
         decay_rate=0.7,
-        lr_floor=1e-5,
-        bn_init_decay=0.5,
-        bn_decay_decay_rate=0.5,
         bn_decay_decay_step=200_000,
-        bn_decay_clip=0.99,
         augmentation=(JITTER,),
         notes=(
             "data: shapenetcore_partanno_segmentation_benchmark_v0_normal (XYZ + normals + part label per point), "
@@ -136,43 +87,35 @@ TRAINING_DEFAULTS = {
             "evaluation restricts each shape's predictions to its category's parts (argmax over them)",
         ),
     ),
-    "pointnet2_part_seg_msg": OriginalTraining(
-        source="part_seg/train_one_hot.py run by part_seg/command_one_hot.sh (--batch_size 8 --max_epoch 201)",
+    "pointnet2_part_seg_msg": _recipe(
+        "part_seg/train_one_hot.py run by part_seg/command_one_hot.sh (--batch_size 8 --max_epoch 201)",
         num_point=2048,
         batch_size=8,  # the script's flag default is 32; the authors' command passes 8
         max_epoch=201,
-        learning_rate=0.001,
-        optimizer="adam",
-        momentum=0.9,
         decay_step=16881 * 20,
         decay_rate=0.5,
-        lr_floor=1e-5,
-        bn_init_decay=0.5,
-        bn_decay_decay_rate=0.5,
         bn_decay_decay_step=16881 * 20,
-        bn_decay_clip=0.99,
         augmentation=(JITTER,),
         notes=(
             "as pointnet2_part_seg (data, trainval, resampling, evaluation), plus the object category of each "
             "shape fed as a one-hot input",
         ),
     ),
-    "pointnet2_sem_seg": OriginalTraining(
-        source="scannet/train.py",
+    "pointnet2_sem_seg": _recipe(
+        "scannet/train.py",
         num_point=8192,
         batch_size=32,
         max_epoch=201,
-        learning_rate=0.001,
-        optimizer="adam",
-        momentum=0.9,
         decay_step=200_000,
         decay_rate=0.7,
-        lr_floor=None,  # the script assigns the clipped rate to a misspelt `learing_rate` and returns the unclipped one
-        bn_init_decay=0.5,
-        bn_decay_decay_rate=0.5,
         bn_decay_decay_step=200_000,
-        bn_decay_clip=0.99,
-        augmentation=(POINT_DROPOUT, ROTATE_UP_Z),
+        augmentation=(POINT_DROPOUT, ROTATE_UP),  # rotate_point_cloud_z: ScanNet's up axis
+        not_applied={
+            # the script assigns the clipped rate to a misspelt `learing_rate` and returns the unclipped one
+            "lr_floor": None,
+            "class_weights": "the dataset's label weights",  # cross-entropy weighted per point by its class
+            "dropped_point_weight": 0.0,  # random_point_dropout's points get loss weight 0
+        },
         notes=(
             "ScanNet (scannet_data_pointnet2), 21 classes (0 = unannotated, left out of the accuracies), "
             "XYZ only; blocks of 8192 points",
@@ -212,7 +155,7 @@ DIFFERENCES_FROM_POINTNET = {
 
 
 def training_defaults(name):
-    """Returns the `OriginalTraining` of a PointNet++ model.
+    """Returns the `TrainingRecipe` of a PointNet++ model.
 
     Raises:
         ValueError: If `name` is not a PointNet++ model.

@@ -34,6 +34,7 @@ from pointnet_tf2.models.pointnet2.common import SHAPES
 from pointnet_tf2.models.pointnet2.common import TINY_MSG
 from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
+from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
 
@@ -51,6 +52,7 @@ def _segment(points, category, pyramid, *, skip0, fp_mlps, fp_names, num_parts, 
 @register_model(
     "pointnet2_part_seg", family="pointnet2", task="part_seg", preprocessing=SHAPES,
     description="PointNet++ part segmentation, single-scale, XYZ + normals (ShapeNet part: 50 parts)",
+    recipe=TRAINING_DEFAULTS["pointnet2_part_seg"],
     test_config=dict(num_parts=6, num_categories=3, num_points=None, **TINY_SSG, global_mlp=(16,),
                      fp_mlps=((8,), (8,), (8,)), head_widths=(8,)),
 )
@@ -137,6 +139,7 @@ def pointnet2_part_seg(
 @register_model(
     "pointnet2_part_seg_msg", family="pointnet2", task="part_seg", preprocessing=SHAPES,
     description="PointNet++ part segmentation, multi-scale, XYZ + normals + one-hot category (ShapeNet part)",
+    recipe=TRAINING_DEFAULTS["pointnet2_part_seg_msg"],
     test_config=dict(num_parts=6, num_categories=3, num_points=None, **TINY_MSG, global_mlp=(16,),
                      fp_mlps=((8,), (8,), (8,)), head_widths=(8,)),
 )

@@ -18,6 +18,7 @@ from pointnet_tf2.models.pointnet2.common import logits_layer
 from pointnet_tf2.models.pointnet2.common import BLOCKS
 from pointnet_tf2.models.pointnet2.common import TINY_SSG
 from pointnet_tf2.models.pointnet2.common import points_input
+from pointnet_tf2.models.pointnet2.defaults import TRAINING_DEFAULTS
 from pointnet_tf2.models.registry import register_model
 from pointnet_tf2.models.validation import check_num_classes
 
@@ -25,6 +26,7 @@ from pointnet_tf2.models.validation import check_num_classes
 @register_model(
     "pointnet2_sem_seg", family="pointnet2", task="sem_seg", preprocessing=BLOCKS,
     description="PointNet++ semantic segmentation, single-scale, 4 levels (ScanNet network; S3DIS: 13 classes)",
+    recipe=TRAINING_DEFAULTS["pointnet2_sem_seg"],
     test_config=dict(num_classes=5, num_points=None, input_dims=9, **TINY_SSG, fp_mlps=((8,), (8,)),
                      head_widths=(8,)),
 )

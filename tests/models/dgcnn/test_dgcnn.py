@@ -8,6 +8,7 @@ import pytest
 
 from pointnet_tf2.data import augment
 from pointnet_tf2.models import get_model
+from pointnet_tf2.models import model_entry
 from pointnet_tf2.models.dgcnn import TRAINING_DEFAULTS
 from pointnet_tf2.models.dgcnn.defaults import torch_label_smoothing
 from pointnet_tf2.training.run_setup import TrainConfig
@@ -256,13 +257,12 @@ def test_bad_arguments_raise_value_errors_quoting_the_value(name, argument, valu
 def test_training_defaults_name_real_settings():
     fields = {field.name for field in dataclasses.fields(TrainConfig)}
     assert set(TRAINING_DEFAULTS) == set(TINY)
-    for defaults in TRAINING_DEFAULTS.values():
-        assert set(defaults.config) <= fields, defaults.model
+    for name, defaults in TRAINING_DEFAULTS.items():
+        assert set(defaults.config) <= fields, name
         for kind, arguments in defaults.augmentation:
-            if kind in defaults.missing:
-                continue
             getattr(augment, kind)(**arguments)  # the augmentation exists and takes these arguments
-        assert get_model(defaults.model).builder_config["num_points"] == defaults.config["num_point"]
+        assert get_model(name).builder_config["num_points"] == defaults.config["num_point"]
+        assert model_entry(name).recipe is defaults  # registered with the model
     assert TRAINING_DEFAULTS["dgcnn_cls"].config["learning_rate"] == 0.1
 
 

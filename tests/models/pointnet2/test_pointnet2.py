@@ -234,10 +234,13 @@ def test_training_defaults_cover_every_model_and_name_train_config_fields():
     for name in NAMES:
         values = training_defaults(name).train_config_values()
         assert set(values) <= fields
-    cls = training_defaults("pointnet2_cls_ssg")
-    assert (cls.batch_size, cls.max_epoch, cls.decay_step, cls.decay_rate, cls.bn_decay_decay_step) == (
+        assert model_entry(name).recipe is training_defaults(name)  # registered with the model
+    cls = training_defaults("pointnet2_cls_ssg").config
+    assert (cls["batch_size"], cls["max_epoch"], cls["decay_step"], cls["decay_rate"], cls["bn_decay_decay_step"]) == (
         16, 251, 200_000, 0.7, 200_000)
-    assert training_defaults("pointnet2_part_seg_msg").decay_step == 337_620
-    assert training_defaults("pointnet2_sem_seg").lr_floor is None
+    assert [name for name, _ in training_defaults("pointnet2_cls_msg").augmentation] == [
+        "RotateUp", "RotatePerturbation", "Scale", "Translate", "Jitter"]
+    assert training_defaults("pointnet2_part_seg_msg").config["decay_step"] == 337_620
+    assert training_defaults("pointnet2_sem_seg").not_applied["lr_floor"] is None
     with pytest.raises(ValueError, match="no original training settings for 'pointnet_cls'"):
         training_defaults("pointnet_cls")

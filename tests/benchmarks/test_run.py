@@ -79,3 +79,38 @@ def test_quick_classification_run_writes_the_ratios(tmp_path):
     for key in RATIOS:
         assert results[key] > 0
     assert "ratios (classification, 1024 points):" in proc.stdout
+
+
+def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch):
+    # The children run in this process (one TensorFlow start-up instead of fifteen): sizes "tiny", one step each.
+    monkeypatch.setattr(run_script, "run_child", lambda kind, **options: run_script.CHILDREN[kind](json.loads(json.dumps(options))))
+    results = run_script.measure_families("tiny", say=lambda message: None)
+    from pointnet_tf2.layers import sampling
+
+    assert sampling.knn.__name__ == "knn"  # the step without the search put the real one back
+    size = run_script.FAMILY_SIZES["tiny"]
+    assert [(row["points"], row["chunk_size"]) for row in results["knn"]] == [
+        (points, chunk) for _, points, _, _, c in size["knn"] for chunk in (None, c)]
+    assert all(row["ms"] > 0 and row["peak_rss_mb"] >= row["rss_ready_mb"] > 0 for row in results["knn"])
+    assert results["knn"][0]["distance_matrix_mb"] == pytest.approx(2 * 64 * 64 * 4 / 2**20)
+    assert results["knn"][1]["distance_matrix_mb"] == pytest.approx(2 * 16 * 64 * 4 / 2**20)
+    assert list(results["models"]) == ["pointnet_cls", "pointnet2_cls_ssg", "dgcnn_cls"]
+    assert results["models"]["dgcnn_cls"]["train"]["params"] == 1_809_576  # trainable, 40 classes
+    for entry in results["models"].values():
+        for mode in ("train", "infer"):
+            assert entry[mode]["samples_per_s"] == pytest.approx(2000 / entry[mode]["ms_per_step"])
+    share = results["knn_share"]
+    assert share["share_by_difference"] == pytest.approx(1 - share["step_without_knn_ms"] / share["step_ms"])
+    assert len(share["knn_alone_ms"]) == 4 and share["target"] == 0.25
+    assert [row["knn_chunk_size"] for row in results["dgcnn_sem_seg"].values()] == [None, size["sem_seg"][2]]
+    text = run_script.report({"families": results})
+    assert text.startswith("PointNet++ and DGCNN") and "GEMM" not in text
+    for needle in ("direct", "chunk 16", "chunk 32", "pointnet2_cls_ssg", "kNN share of a dgcnn_cls training step",
+                   "knn_chunk_size=None", "knn_chunk_size=32"):  # fmt: skip
+        assert needle in text, needle
+
+
+def test_sections_are_checked(run_script, capsys):
+    with pytest.raises(SystemExit):
+        run_script.main(["--sections", "pointnet,dgcnn"])
+    assert "--sections: choose among pointnet,families, got 'pointnet,dgcnn'" in capsys.readouterr().err

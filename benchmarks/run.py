@@ -468,6 +468,8 @@ def child_knn_share(options):
     of neighbours (same shapes and gathers); alternating the two keeps a
     changing machine load out of the difference. Also times the four
     searches alone (3, 64, 64 and 128 channels, as the network's EdgeConvs).
+    Shares are medians over the rounds of each round's own share, in wall
+    time and in the process's CPU time (which a busy machine disturbs less).
     """
     import tensorflow as tf
 
@@ -491,16 +493,23 @@ def child_knn_share(options):
     alone = tf.function(lambda *xs: [sampling.knn(f, f, k) for f in xs])
     steps["alone"] = lambda: [t.numpy() for t in alone(*features)]
     steps["alone"]()
-    times = {name: [] for name in steps}
+    times, cpu = ({name: [] for name in steps} for _ in range(2))
     for _ in range(options["steps"]):
         for name, step in steps.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             step()
             times[name].append(1000 * (time.perf_counter() - start))
-    ms = {name: statistics.median(values) for name, values in times.items()}
-    return {"step_ms": ms["with"], "step_without_knn_ms": ms["without"], "knn_alone_ms": ms["alone"],
-            "share_by_difference": (ms["with"] - ms["without"]) / ms["with"], "share_of_knn_alone": ms["alone"] / ms["with"],
-            "times_ms": times}  # fmt: skip
+            cpu[name].append(1000 * (time.process_time() - start_cpu))
+
+    def share(values, part):
+        return statistics.median(part(i) / w for i, w in enumerate(values["with"]))
+
+    return {"step_ms": statistics.median(times["with"]), "step_without_knn_ms": statistics.median(times["without"]),
+            "knn_alone_ms": statistics.median(times["alone"]),
+            "share_by_difference": share(times, lambda i: times["with"][i] - times["without"][i]),
+            "share_of_knn_alone": share(times, lambda i: times["alone"][i]),
+            "cpu_share_by_difference": share(cpu, lambda i: cpu["with"][i] - cpu["without"][i]),
+            "cpu_share_of_knn_alone": share(cpu, lambda i: cpu["alone"][i]), "times_ms": times, "cpu_ms": cpu}  # fmt: skip
 
 
 def child_family_model(options):
@@ -586,7 +595,8 @@ def report_families(results):
     lines += ["", (f"kNN share of a dgcnn_cls training step (alternated in one process): step {share['step_ms']:.0f} ms, "
                    f"without the search {share['step_without_knn_ms']:.0f} ms -> {share['share_by_difference']:.0%} "
                    f"({met} {share['target']:.0%}); the four searches alone {share['knn_alone_ms']:.0f} ms = "
-                   f"{share['share_of_knn_alone']:.0%}")]  # fmt: skip
+                   f"{share['share_of_knn_alone']:.0%}; in CPU time {share['cpu_share_by_difference']:.0%} and "
+                   f"{share['cpu_share_of_knn_alone']:.0%} (shares: medians of each round's)")]  # fmt: skip
     lines.append("dgcnn_sem_seg forward:")
     for row in results["dgcnn_sem_seg"].values():
         lines.append(f"  B={row['batch']} N={row['points']} knn_chunk_size={row['knn_chunk_size']}: "

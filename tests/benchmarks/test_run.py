@@ -102,9 +102,11 @@ def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch)
         for mode in ("train", "infer"):
             assert entry[mode]["samples_per_s"] == pytest.approx(2000 / entry[mode]["ms_per_step"])
     share = results["knn_share"]
+    assert all(len(times) == 1 for times in share["times_ms"].values()) and share["target"] == 0.25  # one round
     assert share["share_by_difference"] == pytest.approx(1 - share["step_without_knn_ms"] / share["step_ms"])
     assert share["share_of_knn_alone"] == pytest.approx(share["knn_alone_ms"] / share["step_ms"])
-    assert share["target"] == 0.25 and all(len(times) == 1 for times in share["times_ms"].values())
+    cpu = share["cpu_ms"]
+    assert share["cpu_share_of_knn_alone"] == pytest.approx(cpu["alone"][0] / cpu["with"][0])
     assert [row["knn_chunk_size"] for row in results["dgcnn_sem_seg"].values()] == [None, size["sem_seg"][2]]
     text = run_script.report({"families": results})
     assert text.startswith("PointNet++ and DGCNN") and "GEMM" not in text

@@ -28,8 +28,17 @@ process (so peak RSS is that measurement's own):
 Tasks: cls (1024 points, batch 32), sem_seg (4096 points, batch 24) and
 part_seg (2048 points, batch 32), on the built-in synthetic datasets.
 
+The families section (`--sections families` runs it alone) measures, on
+random clouds: DGCNN's kNN alone, direct and chunked (batch 8 x 1024 points
+and 24 x 4096, 64 channels, k = 20) with peak memory; `pointnet_cls`,
+`pointnet2_cls_ssg` and `dgcnn_cls` training and inference samples/s and
+peak RSS (batch 32 x 1024 points); the kNN share of a `dgcnn_cls` training
+step; and peak memory of a `dgcnn_sem_seg` forward at 24 x 4096 points with
+`knn_chunk_size` unset and set.
+
     python benchmarks/run.py --quick --json perf.json   # about 8 minutes on 2 cores
-    python benchmarks/run.py --json perf.json           # about 28 minutes
+    python benchmarks/run.py --sections pointnet --json perf.json           # about 28 minutes
+    python benchmarks/run.py --sections families --json families.json   # about 18 minutes (under load)
 
 Run it on a quiet machine: every figure is a rate.
 """

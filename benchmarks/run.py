@@ -28,8 +28,17 @@ process (so peak RSS is that measurement's own):
 Tasks: cls (1024 points, batch 32), sem_seg (4096 points, batch 24) and
 part_seg (2048 points, batch 32), on the built-in synthetic datasets.
 
+The families section (`--sections families` runs it alone) measures, on
+random clouds: DGCNN's kNN alone, direct and chunked (batch 8 x 1024 points
+and 24 x 4096, 64 channels, k = 20) with peak memory; `pointnet_cls`,
+`pointnet2_cls_ssg` and `dgcnn_cls` training and inference samples/s and
+peak RSS (batch 32 x 1024 points); the kNN share of a `dgcnn_cls` training
+step; and peak memory of a `dgcnn_sem_seg` forward at 24 x 4096 points with
+`knn_chunk_size` unset and set.
+
     python benchmarks/run.py --quick --json perf.json   # about 8 minutes on 2 cores
-    python benchmarks/run.py --json perf.json           # about 28 minutes
+    python benchmarks/run.py --sections pointnet --json perf.json           # about 28 minutes
+    python benchmarks/run.py --sections families --json families.json   # about 18 minutes (under load)
 
 Run it on a quiet machine: every figure is a rate.
 """
@@ -393,6 +402,218 @@ def child_stream(options):
                                 buffer_mb=16)  # fmt: skip
 
 
+# -- the PointNet++ and DGCNN families (`--sections families`) --------------------------------
+
+# Sizes of the families section: kNN alone (batch, points, channels, k, chunk), the classifiers (batch, points),
+# DGCNN sem seg (batch, points, chunk), steps and repeats. "tiny" is for the tests, not a measurement.
+FAMILY_SIZES = {
+    "full": {"knn": [(8, 1024, 64, 20, 256), (24, 4096, 64, 20, 512)], "cls": (32, 1024), "sem_seg": (24, 4096, 512),
+             "steps": 5, "repeats": 5},
+    "quick": {"knn": [(8, 1024, 64, 20, 256), (24, 4096, 64, 20, 512)], "cls": (32, 1024), "sem_seg": (24, 4096, 512),
+              "steps": 2, "repeats": 2},
+    "tiny": {"knn": [(2, 64, 8, 4, 16), (2, 128, 8, 4, 32)], "cls": (2, 64), "sem_seg": (2, 128, 32), "steps": 1,
+             "repeats": 1},
+}  # fmt: skip
+FAMILY_MODELS = ("pointnet_cls", "pointnet2_cls_ssg", "dgcnn_cls")
+KNN_SHARE_TARGET = 0.25  # issue 18: the kNN within 25% of a DGCNN training step
+
+
+def _rss_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _fixed_neighbours(queries, points, k, **_):
+    """Stand-in for `sampling.knn` without the search: k random points per query (a fixed draw, as scattered in memory)."""
+    import tensorflow as tf
+
+    shape = tf.stack([tf.shape(queries)[0], tf.shape(queries)[1], k])
+    return tf.random.stateless_uniform(shape, seed=[0, 0], minval=0, maxval=tf.shape(points)[1], dtype=tf.int32)
+
+
+def child_knn(options):
+    """`sampling.knn` alone on random features: ms per call (median) and peak RSS above the process before it.
+
+    `channels` may be a list (one timing each, as the EdgeConvs of a network);
+    the peak is then the largest of them.
+    """
+    import tensorflow as tf
+
+    from pointnet_tf2.layers import sampling
+
+    batch, points, k, chunk = options["batch"], options["points"], options["k"], options["chunk_size"]
+    channels = options["channels"] if isinstance(options["channels"], list) else [options["channels"]]
+    rng = np.random.default_rng(0)
+    inputs = [tf.constant(rng.normal(size=(batch, points, c)).astype(np.float32)) for c in channels]
+    search = tf.function(lambda x: sampling.knn(x, x, k, chunk_size=chunk))
+    ready = _rss_mb()
+    ms = [1000 * _timed(lambda x=x: search(x).numpy(), options["repeats"]) for x in inputs]
+    peak = _peak_rss_mb()
+    distances_mb = batch * (chunk or points) * points * 4 / 2**20  # one (B, chunk, N) float32 distance matrix
+    return {"ms": ms, "rss_ready_mb": ready, "peak_rss_mb": peak, "peak_above_ready_mb": peak - ready,
+            "distance_matrix_mb": distances_mb}  # fmt: skip
+
+
+def _step_function(model, mode, x, y):
+    """A no-argument function running one training step (Adam) or one inference of `model` on `x`."""
+    import keras
+    import tensorflow as tf
+
+    if mode == "train":
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+        return lambda: model.train_on_batch(x, y)
+    infer = tf.function(lambda clouds: model(clouds, training=False))
+    return lambda: infer(x).numpy()
+
+
+def child_knn_share(options):
+    """The kNN share of a `dgcnn_cls` training step: steps with and without the search, alternated in one process.
+
+    The step without the search is the same network with a fixed random draw
+    of neighbours (same shapes and gathers); alternating the two keeps a
+    changing machine load out of the difference. Also times the four
+    searches alone (3, 64, 64 and 128 channels, as the network's EdgeConvs).
+    Shares are medians over the rounds of each round's own share, in wall
+    time and in the process's CPU time (which a busy machine disturbs less).
+    """
+    import tensorflow as tf
+
+    import pointnet_tf2
+    from pointnet_tf2.layers import sampling
+
+    batch, points, k = options["batch"], options["points"], options["k"]
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(batch, points, 3)).astype(np.float32))
+    y = tf.constant(rng.integers(0, 40, size=(batch,)))
+    steps = {"with": _step_function(pointnet_tf2.get_model("dgcnn_cls", num_points=points, k=k), "train", x, y)}
+    steps["with"]()  # traced with the search
+    search = sampling.knn
+    sampling.knn = _fixed_neighbours
+    try:
+        steps["without"] = _step_function(pointnet_tf2.get_model("dgcnn_cls", num_points=points, k=k), "train", x, y)
+        steps["without"]()  # traced without it
+    finally:
+        sampling.knn = search
+    features = [tf.constant(rng.normal(size=(batch, points, c)).astype(np.float32)) for c in (3, 64, 64, 128)]
+    alone = tf.function(lambda *xs: [sampling.knn(f, f, k) for f in xs])
+    steps["alone"] = lambda: [t.numpy() for t in alone(*features)]
+    steps["alone"]()
+    times, cpu = ({name: [] for name in steps} for _ in range(2))
+    for _ in range(options["steps"]):
+        for name, step in steps.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            step()
+            times[name].append(1000 * (time.perf_counter() - start))
+            cpu[name].append(1000 * (time.process_time() - start_cpu))
+
+    def share(values, part):
+        return statistics.median(part(i) / w for i, w in enumerate(values["with"]))
+
+    return {"step_ms": statistics.median(times["with"]), "step_without_knn_ms": statistics.median(times["without"]),
+            "knn_alone_ms": statistics.median(times["alone"]),
+            "share_by_difference": share(times, lambda i: times["with"][i] - times["without"][i]),
+            "share_of_knn_alone": share(times, lambda i: times["alone"][i]),
+            "cpu_share_by_difference": share(cpu, lambda i: cpu["with"][i] - cpu["without"][i]),
+            "cpu_share_of_knn_alone": share(cpu, lambda i: cpu["alone"][i]), "times_ms": times, "cpu_ms": cpu}  # fmt: skip
+
+
+def child_family_model(options):
+    """One registered model on random clouds: training steps (Adam, `train_on_batch`) or inference samples/s.
+
+    The median seconds per step after one warm-up step (which traces and
+    builds the optimizer's variables); peak RSS of the process, also above
+    its RSS before the first step.
+    """
+    import tensorflow as tf
+
+    import pointnet_tf2
+
+    batch, points = options["batch"], options["points"]
+    kwargs = dict(options.get("kwargs", {}))
+    model = pointnet_tf2.get_model(options["model"], num_points=points, **kwargs)
+    rng = np.random.default_rng(0)
+    dims = model.inputs[0].shape[-1]
+    classes = model.outputs[0].shape[-1]
+    x = tf.constant(rng.normal(size=(batch, points, dims)).astype(np.float32))
+    per_point = len(model.outputs[0].shape) == 3
+    y = tf.constant(rng.integers(0, classes, size=(batch, points) if per_point else (batch,)))
+    step = _step_function(model, options["mode"], x, y)
+    ready = _rss_mb()
+    seconds = _timed(step, options["steps"])  # its warm-up call traces (and builds the optimizer's variables)
+    peak = _peak_rss_mb()
+    params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    return {"ms_per_step": 1000 * seconds, "samples_per_s": batch / seconds, "params": params, "rss_ready_mb": ready,
+            "peak_rss_mb": peak, "peak_above_ready_mb": peak - ready}  # fmt: skip
+
+
+def measure_families(sizes, say):
+    """The families section: kNN alone, the classifiers side by side, the kNN share, DGCNN sem seg memory."""
+    size = FAMILY_SIZES[sizes]
+    steps, repeats = size["steps"], size["repeats"]
+    results = {"sizes": sizes, "knn": [], "models": {}, "dgcnn_sem_seg": {}}
+    for batch, points, channels, k, chunk in size["knn"]:
+        for chunk_size in (None, chunk):
+            say(f"families: kNN B={batch} N={points} C={channels} k={k} chunk={chunk_size} ...")
+            row = run_child("knn", batch=batch, points=points, channels=channels, k=k, chunk_size=chunk_size,
+                            repeats=repeats)  # fmt: skip
+            results["knn"].append({"batch": batch, "points": points, "channels": channels, "k": k,
+                                   "chunk_size": chunk_size, **row, "ms": row["ms"][0]})  # fmt: skip
+    batch, points = size["cls"]
+    for model in FAMILY_MODELS:
+        entry = {"batch": batch, "points": points}
+        for mode in ("train", "infer"):
+            say(f"families: {model} {mode} B={batch} N={points} ...")
+            entry[mode] = run_child("family_model", model=model, mode=mode, batch=batch, points=points, steps=steps)
+        results["models"][model] = entry
+    say("families: dgcnn_cls training steps with and without the kNN search, alternated ...")
+    share = run_child("knn_share", batch=batch, points=points, k=20, steps=steps)
+    results["knn_share"] = {**share, "target": KNN_SHARE_TARGET}
+    batch, points, chunk = size["sem_seg"]
+    for chunk_size in (None, chunk):
+        say(f"families: dgcnn_sem_seg forward B={batch} N={points} knn_chunk_size={chunk_size} ...")
+        results["dgcnn_sem_seg"][str(chunk_size)] = {
+            "batch": batch, "points": points, "knn_chunk_size": chunk_size,
+            **run_child("family_model", model="dgcnn_sem_seg", mode="infer", batch=batch, points=points,
+                        steps=max(1, steps // 2), kwargs={"knn_chunk_size": chunk_size}),
+        }  # fmt: skip
+    return results
+
+
+def report_families(results):
+    """The families section as printable lines."""
+    lines = ["PointNet++ and DGCNN (random clouds; peak = peak RSS of the measuring process, above it before)", "",
+             "kNN alone (sampling.knn, float32):"]  # fmt: skip
+    for row in results["knn"]:
+        chunk = "direct" if row["chunk_size"] is None else f"chunk {row['chunk_size']}"
+        lines.append(f"  B={row['batch']:<3} N={row['points']:<5} C={row['channels']:<4} k={row['k']:<3} {chunk:<10} "
+                     f"{row['ms']:>9.1f} ms  peak +{row['peak_above_ready_mb']:>6.0f} MB  "
+                     f"(one distance matrix {row['distance_matrix_mb']:.0f} MB)")  # fmt: skip
+    first = next(iter(results["models"].values()))
+    lines += ["", f"classifiers, batch {first['batch']} x {first['points']} points (train: Adam train_on_batch):",
+              f"  {'model':<20} {'params':>10} {'train/s':>8} {'peak MB':>8} {'infer/s':>8} {'peak MB':>8}"]  # fmt: skip
+    for model, entry in results["models"].items():
+        train, infer = entry["train"], entry["infer"]
+        lines.append(f"  {model:<20} {train['params']:>10,} {train['samples_per_s']:>8.1f} {train['peak_rss_mb']:>8.0f} "
+                     f"{infer['samples_per_s']:>8.1f} {infer['peak_rss_mb']:>8.0f}")  # fmt: skip
+    share = results["knn_share"]
+    met = "within" if share["share_by_difference"] <= share["target"] else "NOT within"
+    lines += ["", (f"kNN share of a dgcnn_cls training step (alternated in one process): step {share['step_ms']:.0f} ms, "
+                   f"without the search {share['step_without_knn_ms']:.0f} ms -> {share['share_by_difference']:.0%} "
+                   f"({met} {share['target']:.0%}); the four searches alone {share['knn_alone_ms']:.0f} ms = "
+                   f"{share['share_of_knn_alone']:.0%}; in CPU time {share['cpu_share_by_difference']:.0%} and "
+                   f"{share['cpu_share_of_knn_alone']:.0%} (shares: medians of each round's)")]  # fmt: skip
+    lines.append("dgcnn_sem_seg forward:")
+    for row in results["dgcnn_sem_seg"].values():
+        lines.append(f"  B={row['batch']} N={row['points']} knn_chunk_size={row['knn_chunk_size']}: "
+                     f"{row['ms_per_step']:.0f} ms, {row['samples_per_s']:.1f} samples/s, peak RSS "
+                     f"{row['peak_rss_mb']:.0f} MB (+{row['peak_above_ready_mb']:.0f} MB)")  # fmt: skip
+    return lines
+
+
 CHILDREN = {name[len("child_"):]: value for name, value in dict(globals()).items() if name.startswith("child_")}
 
 
@@ -494,7 +715,15 @@ def measure(args, workdir, say):
 
 
 def report(results):
-    """The results as a printable table."""
+    """The results as a printable table (the sections that were run)."""
+    lines = report_pointnet(results) if "gemm_gflops" in results else []
+    if "families" in results:
+        lines += ([""] if lines else []) + report_families(results["families"])
+    return "\n".join(lines)
+
+
+def report_pointnet(results):
+    """The PointNet section as printable lines."""
     ceiling = results["gemm_gflops"]["square_4096"]
     lines = [f"GEMM fp32 through TensorFlow: 4096^3 {ceiling:.0f} GFLOP/s (the ceiling); "
              f"32768x128x1024 {results['gemm_gflops']['pointnet_32768x128x1024']:.0f} GFLOP/s", ""]  # fmt: skip
@@ -542,7 +771,7 @@ def report(results):
         lines += ["", "ratios (classification, 1024 points):"]
         for key, t in results["targets"].items():
             lines.append(f"  {key:<27} {t['value']:>6.2f}  target >= {t['target']:<4g} {'met' if t['met'] else 'NOT met'}")
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv=None):
@@ -550,6 +779,10 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer epochs, steps and repetitions; no levers (< 10 min)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--tasks", default="cls,sem_seg,part_seg", help="comma-separated tasks [cls,sem_seg,part_seg]")
+    parser.add_argument("--sections", default="pointnet,families",
+                        help="comma-separated sections [pointnet,families]: PointNet against the original graph; "
+                             "kNN, PointNet++ and DGCNN")  # fmt: skip
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # families at toy sizes (tests)
     parser.add_argument("--workdir", help="folder for generated data and runs (default: a temporary folder, removed)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--options", help=argparse.SUPPRESS)
@@ -557,6 +790,9 @@ def main(argv=None):
     if args.child:
         print(json.dumps(CHILDREN[args.child](json.loads(args.options))))
         return 0
+    sections = args.sections.split(",")
+    if not sections or not set(sections) <= {"pointnet", "families"}:
+        parser.error(f"--sections: choose among pointnet,families, got {args.sections!r}")
     sys.path.insert(0, ROOT)
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench_run_")
     started = time.perf_counter()
@@ -565,7 +801,9 @@ def main(argv=None):
         print(f"[{time.perf_counter() - started:5.0f} s] {message}", file=sys.stderr, flush=True)
 
     try:
-        results = measure(args, workdir, say)
+        results = measure(args, workdir, say) if "pointnet" in sections else {}
+        if "families" in sections:
+            results["families"] = measure_families("tiny" if args.tiny else "quick" if args.quick else "full", say)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

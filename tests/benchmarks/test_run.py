@@ -79,3 +79,55 @@ def test_quick_classification_run_writes_the_ratios(tmp_path):
     for key in RATIOS:
         assert results[key] > 0
     assert "ratios (classification, 1024 points):" in proc.stdout
+
+
+def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch):
+    # The children run in this process (one TensorFlow start-up instead of a dozen), at sizes "tiny", one step each;
+    # PointNet++ is left to the end-to-end run below (its rows are the same code as the others').
+    monkeypatch.setattr(run_script, "run_child", lambda kind, **options: run_script.CHILDREN[kind](json.loads(json.dumps(options))))
+    monkeypatch.setattr(run_script, "FAMILY_MODELS", ("pointnet_cls", "dgcnn_cls"))
+    results = run_script.measure_families("tiny", say=lambda message: None)
+    from pointnet_tf2.layers import sampling
+
+    assert sampling.knn.__name__ == "knn"  # the step without the search put the real one back
+    size = run_script.FAMILY_SIZES["tiny"]
+    assert [(row["points"], row["chunk_size"]) for row in results["knn"]] == [
+        (points, chunk) for _, points, _, _, c in size["knn"] for chunk in (None, c)]
+    assert all(row["ms"] > 0 and row["peak_rss_mb"] >= row["rss_ready_mb"] > 0 for row in results["knn"])
+    assert results["knn"][0]["distance_matrix_mb"] == pytest.approx(2 * 64 * 64 * 4 / 2**20)
+    assert results["knn"][1]["distance_matrix_mb"] == pytest.approx(2 * 16 * 64 * 4 / 2**20)
+    assert list(results["models"]) == ["pointnet_cls", "dgcnn_cls"]
+    assert results["models"]["dgcnn_cls"]["train"]["params"] == 1_809_576  # trainable, 40 classes
+    for entry in results["models"].values():
+        for mode in ("train", "infer"):
+            assert entry[mode]["samples_per_s"] == pytest.approx(2000 / entry[mode]["ms_per_step"])
+    share = results["knn_share"]
+    assert all(len(times) == 1 for times in share["times_ms"].values()) and share["target"] == 0.25  # one round
+    assert share["share_by_difference"] == pytest.approx(1 - share["step_without_knn_ms"] / share["step_ms"])
+    assert share["share_of_knn_alone"] == pytest.approx(share["knn_alone_ms"] / share["step_ms"])
+    cpu = share["cpu_ms"]
+    assert share["cpu_share_of_knn_alone"] == pytest.approx(cpu["alone"][0] / cpu["with"][0])
+    assert [row["knn_chunk_size"] for row in results["dgcnn_sem_seg"].values()] == [None, size["sem_seg"][2]]
+    text = run_script.report({"families": results})
+    assert text.startswith("PointNet++ and DGCNN") and "GEMM" not in text
+    for needle in ("direct", "chunk 16", "chunk 32", "pointnet_cls", "dgcnn_cls", "kNN share of a dgcnn_cls training step",
+                   "knn_chunk_size=None", "knn_chunk_size=32"):  # fmt: skip
+        assert needle in text, needle
+
+
+def test_sections_are_checked(run_script, capsys):
+    with pytest.raises(SystemExit):
+        run_script.main(["--sections", "pointnet,dgcnn"])
+    assert "--sections: choose among pointnet,families, got 'pointnet,dgcnn'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_families_section_runs_alone_from_the_command_line(tmp_path):
+    output = tmp_path / "families.json"
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--sections", "families", "--tiny",
+                           "--json", str(output)], capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(output.read_text())
+    assert set(results) == {"families", "seconds"}  # no PointNet section, no GEMM
+    assert list(results["families"]["models"]) == ["pointnet_cls", "pointnet2_cls_ssg", "dgcnn_cls"]
+    assert proc.stdout.startswith("PointNet++ and DGCNN") and "pointnet2_cls_ssg" in proc.stdout

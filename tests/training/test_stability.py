@@ -1,7 +1,6 @@
 """Training on real shapes: full batches only, the divergence guard, the original's settings."""
 
 import csv
-import os
 
 import keras
 import numpy as np

@@ -19,7 +19,6 @@ from pointnet_tf2.layers import OrthogonalRegularizer
 from pointnet_tf2.tasks.predictions import chunked
 from pointnet_tf2.tasks.predictions import resampled
 from pointnet_tf2.losses.cross_entropy import SparseCrossEntropy
-from pointnet_tf2.losses.triplet import TripletLoss
 
 OUTPUT_KINDS = ("logits", "embedding")
 
@@ -358,8 +357,3 @@ class Task:
 def orthogonal_weight_for(batch_size):
     """The regulariser weight reproducing the original's `0.001 * l2_loss` scale."""
     return OrthogonalRegularizer.original_scale(batch_size=batch_size).weight
-
-
-def triplet_loss(triplet):
-    """A `TripletLoss` from a dict of its arguments (margin, distance, mining)."""
-    return TripletLoss(**triplet)

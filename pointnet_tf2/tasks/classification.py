@@ -5,14 +5,14 @@ import numpy as np
 from keras import ops
 
 from pointnet_tf2 import metrics
-from pointnet_tf2.tasks.base import Task
-from pointnet_tf2.tasks.base import triplet_loss
+from pointnet_tf2.losses.triplet import TripletLoss
+from pointnet_tf2.losses.triplet import pairwise_distances
 from pointnet_tf2.task_names import CLS
+from pointnet_tf2.tasks.base import Task
 from pointnet_tf2.tasks.predictions import softmax
 from pointnet_tf2.tasks.predictions import split_outputs
 from pointnet_tf2.tasks.predictions import stack_samples
 from pointnet_tf2.tasks.predictions import top_k as best_classes
-from pointnet_tf2.losses.triplet import pairwise_distances
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
@@ -67,7 +67,7 @@ class Classification(Task):
         }
 
     def embedding_compile_args(self, triplet):
-        return {"loss": triplet_loss(triplet), "metrics": [NearestNeighbourAccuracy()]}
+        return {"loss": TripletLoss(**triplet), "metrics": [NearestNeighbourAccuracy()]}
 
     def monitor_key(self, output_kind="logits", outputs=None):
         return "val_nn_accuracy" if output_kind == "embedding" else self.monitor

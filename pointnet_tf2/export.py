@@ -178,6 +178,7 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
     if fold_batch_norm:
         # LiteRT and ONNX have no TensorList ops for DenseMaxPooling's loop over clouds.
         model = fold(model, fuse_max_pool=format == "saved_model")
+        _call_once(model)  # the folded copy is a new model, never called
     if format == "saved_model":
         _export_folder(model, output)
     else:

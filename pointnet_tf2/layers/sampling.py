@@ -201,8 +201,9 @@ def farthest_point_sample(points, npoint):
         # The first position holding the maximum (argmax's tie order is unspecified on GPU).
         last = tf.reduce_min(tf.where(running == best, positions, count), axis=1)
         # Column j of `chosen` is still 0: add the choice there (no TensorArray, so LiteRT
-        # converts the loop with builtin ops only).
-        return j + 1, last, running, chosen + tf.one_hot(j, npoint, dtype=tf.int32)[None, :] * last[:, None]
+        # converts the loop with builtin ops only; no OneHot of a scalar, which tf2onnx refuses).
+        column = tf.cast(tf.equal(tf.range(npoint), j), tf.int32)
+        return j + 1, last, running, chosen + column[None, :] * last[:, None]
 
     first = tf.zeros([batch], tf.int32)  # position 0 of `order` is index 0
     chosen = tf.zeros([batch, npoint], tf.int32)

@@ -33,7 +33,11 @@ random clouds: DGCNN's kNN alone, direct and chunked (batch 8 x 1024 points
 and 24 x 4096, 64 channels, k = 20) with peak memory; `pointnet_cls`,
 `pointnet2_cls_ssg` and `dgcnn_cls` training and inference samples/s and
 peak RSS (batch 32 x 1024 points); the kNN share of a `dgcnn_cls` training
-step; and peak memory of a `dgcnn_sem_seg` forward at 24 x 4096 points with
+step; PointNet++'s ops alone (farthest point sampling 16 x 1024 -> 512,
+ball query, grouping, three-NN interpolation) against one 1024-wide
+shared-MLP layer on the same batch; the share of FPS and the ball query in
+a `pointnet2_cls_ssg` training step (batch 16, its recipe's); and peak
+memory of a `dgcnn_sem_seg` forward at 24 x 4096 points with
 `knn_chunk_size` unset and set.
 
     python benchmarks/run.py --quick --json perf.json   # about 8 minutes on 2 cores
@@ -408,14 +412,16 @@ def child_stream(options):
 # DGCNN sem seg (batch, points, chunk), steps and repeats. "tiny" is for the tests, not a measurement.
 FAMILY_SIZES = {
     "full": {"knn": [(8, 1024, 64, 20, 256), (24, 4096, 64, 20, 512)], "cls": (32, 1024), "sem_seg": (24, 4096, 512),
-             "steps": 5, "repeats": 5},
+             "pn2_ops": (16, 1024, 512), "pn2_step": (16, 1024), "steps": 5, "repeats": 5},
     "quick": {"knn": [(8, 1024, 64, 20, 256), (24, 4096, 64, 20, 512)], "cls": (32, 1024), "sem_seg": (24, 4096, 512),
-              "steps": 2, "repeats": 2},
-    "tiny": {"knn": [(2, 64, 8, 4, 16), (2, 128, 8, 4, 32)], "cls": (2, 64), "sem_seg": (2, 128, 32), "steps": 1,
-             "repeats": 1},
+              "pn2_ops": (16, 1024, 512), "pn2_step": (16, 1024), "steps": 2, "repeats": 2},
+    "tiny": {"knn": [(2, 64, 8, 4, 16), (2, 128, 8, 4, 32)], "cls": (2, 64), "sem_seg": (2, 128, 32),
+             "pn2_ops": (2, 64, 32), "pn2_step": (2, 64), "steps": 1, "repeats": 1},
 }  # fmt: skip
 FAMILY_MODELS = ("pointnet_cls", "pointnet2_cls_ssg", "dgcnn_cls")
 KNN_SHARE_TARGET = 0.25  # issue 18: the kNN within 25% of a DGCNN training step
+SAMPLING_SHARE_TARGET = 0.20  # issue 16: sampling, grouping and interpolation within 20% of a PointNet++ step
+FPS_OVER_MLP_TARGET = 10.0  # issue 16: FPS 1024 -> 512 within 10x one 1024-wide shared-MLP layer, same batch
 
 
 def _rss_mb():
@@ -470,13 +476,70 @@ def _step_function(model, mode, x, y):
     return lambda: infer(x).numpy()
 
 
-def child_knn_share(options):
-    """The kNN share of a `dgcnn_cls` training step: steps with and without the search, alternated in one process.
+def _first_points(points, npoint):
+    """Stand-in for `sampling.farthest_point_sample` without the search: the first `npoint` indices (cycling)."""
+    import tensorflow as tf
 
-    The step without the search is the same network with a fixed random draw
-    of neighbours (same shapes and gathers); alternating the two keeps a
-    changing machine load out of the difference. Also times the four
-    searches alone (3, 64, 64 and 128 channels, as the network's EdgeConvs).
+    first = tf.range(npoint) % tf.shape(points)[1]
+    return tf.tile(first[None, :], tf.stack([tf.shape(points)[0], 1]))
+
+
+def _fixed_ball(points, centres, radius, nsample, **_):
+    """Stand-in for `sampling.ball_query` without the search: `nsample` random points per centre, full counts."""
+    import tensorflow as tf
+
+    idx = _fixed_neighbours(centres, points, nsample)
+    return idx, tf.fill(tf.shape(idx)[:2], nsample)
+
+
+# The searches each share measurement replaces by a stand-in (same output shapes and gathers).
+STAND_INS = {"dgcnn_cls": {"knn": _fixed_neighbours},
+             "pointnet2_cls_ssg": {"farthest_point_sample": _first_points, "ball_query": _fixed_ball}}  # fmt: skip
+
+
+def _searches_alone(model, batch, points, k, rng):
+    """A no-argument function running the model's neighbour work alone, at the network's sizes.
+
+    `dgcnn_cls`: the four kNN searches (3, 64, 64 and 128 channels).
+    `pointnet2_cls_ssg`: both set-abstraction levels' sampling, ball query
+    and grouping, forward and the grouping's gradient, plus the last level's
+    grouping of every point.
+    """
+    import tensorflow as tf
+
+    from pointnet_tf2.layers import sampling
+
+    if model == "dgcnn_cls":
+        features = [tf.constant(rng.normal(size=(batch, points, c)).astype(np.float32)) for c in (3, 64, 64, 128)]
+        alone = tf.function(lambda *xs: [sampling.knn(f, f, k) for f in xs])
+        return lambda: [t.numpy() for t in alone(*features)]
+    # The original's levels: 512 centres (radius 0.2, 32 per ball) over XYZ, then 128 (0.4, 64) over 128
+    # channels, then every point with 256 channels; the features stand for the levels' MLP outputs.
+    xyz = tf.constant(rng.uniform(-1, 1, size=(batch, points, 3)).astype(np.float32))
+    features1 = tf.Variable(rng.normal(size=(batch, 512, 128)).astype(np.float32))
+    features2 = tf.Variable(rng.normal(size=(batch, 128, 256)).astype(np.float32))
+
+    @tf.function
+    def alone():
+        with tf.GradientTape() as tape:
+            xyz1, grouped1, _, _ = sampling.sample_and_group(xyz, None, 512, 0.2, 32)
+            xyz2, grouped2, _, _ = sampling.sample_and_group(xyz1, features1, 128, 0.4, 64)
+            _, grouped3, _, _ = sampling.sample_and_group_all(xyz2, features2)
+            total = tf.reduce_sum(grouped1) + tf.reduce_sum(grouped2) + tf.reduce_sum(grouped3)
+        return tape.gradient(total, [features1, features2])
+
+    return lambda: [g.numpy() for g in alone()]
+
+
+def child_op_share(options):
+    """The share of a model's neighbour searches in its training step: steps with and without them, alternated.
+
+    `dgcnn_cls`: the kNN; `pointnet2_cls_ssg`: farthest point sampling and
+    the ball query. The step without is the same network with stand-ins of
+    the same shapes (`STAND_INS`: a fixed random draw of neighbours, the
+    first points), so it keeps every gather; alternating the two keeps a
+    changing machine load out of the difference. Also times the model's
+    neighbour work alone (`_searches_alone`, which includes the gathers).
     Shares are medians over the rounds of each round's own share, in wall
     time and in the process's CPU time (which a busy machine disturbs less).
     """
@@ -485,40 +548,84 @@ def child_knn_share(options):
     import pointnet_tf2
     from pointnet_tf2.layers import sampling
 
-    batch, points, k = options["batch"], options["points"], options["k"]
+    name, batch, points, k = options["model"], options["batch"], options["points"], options.get("k", 20)
+    kwargs = {"k": k} if name == "dgcnn_cls" else {}
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(size=(batch, points, 3)).astype(np.float32))
+    x = tf.constant(rng.uniform(-1, 1, size=(batch, points, 3)).astype(np.float32))
     y = tf.constant(rng.integers(0, 40, size=(batch,)))
-    steps = {"with": _step_function(pointnet_tf2.get_model("dgcnn_cls", num_points=points, k=k), "train", x, y)}
-    steps["with"]()  # traced with the search
-    search = sampling.knn
-    sampling.knn = _fixed_neighbours
+    steps = {"with": _step_function(pointnet_tf2.get_model(name, num_points=points, **kwargs), "train", x, y)}
+    steps["with"]()  # traced with the searches
+    originals = {attr: getattr(sampling, attr) for attr in STAND_INS[name]}
+    for attr, stand_in in STAND_INS[name].items():
+        setattr(sampling, attr, stand_in)
     try:
-        steps["without"] = _step_function(pointnet_tf2.get_model("dgcnn_cls", num_points=points, k=k), "train", x, y)
-        steps["without"]()  # traced without it
+        steps["without"] = _step_function(pointnet_tf2.get_model(name, num_points=points, **kwargs), "train", x, y)
+        steps["without"]()  # traced without them
     finally:
-        sampling.knn = search
-    features = [tf.constant(rng.normal(size=(batch, points, c)).astype(np.float32)) for c in (3, 64, 64, 128)]
-    alone = tf.function(lambda *xs: [sampling.knn(f, f, k) for f in xs])
-    steps["alone"] = lambda: [t.numpy() for t in alone(*features)]
+        for attr, function in originals.items():
+            setattr(sampling, attr, function)
+    steps["alone"] = _searches_alone(name, batch, points, k, rng)
     steps["alone"]()
     times, cpu = ({name: [] for name in steps} for _ in range(2))
     for _ in range(options["steps"]):
-        for name, step in steps.items():
+        for step_name, step in steps.items():
             start, start_cpu = time.perf_counter(), time.process_time()
             step()
-            times[name].append(1000 * (time.perf_counter() - start))
-            cpu[name].append(1000 * (time.process_time() - start_cpu))
+            times[step_name].append(1000 * (time.perf_counter() - start))
+            cpu[step_name].append(1000 * (time.process_time() - start_cpu))
 
     def share(values, part):
         return statistics.median(part(i) / w for i, w in enumerate(values["with"]))
 
-    return {"step_ms": statistics.median(times["with"]), "step_without_knn_ms": statistics.median(times["without"]),
-            "knn_alone_ms": statistics.median(times["alone"]),
+    return {"model": name, "step_ms": statistics.median(times["with"]),
+            "step_without_search_ms": statistics.median(times["without"]),
+            "alone_ms": statistics.median(times["alone"]),
             "share_by_difference": share(times, lambda i: times["with"][i] - times["without"][i]),
-            "share_of_knn_alone": share(times, lambda i: times["alone"][i]),
+            "share_alone": share(times, lambda i: times["alone"][i]),
             "cpu_share_by_difference": share(cpu, lambda i: cpu["with"][i] - cpu["without"][i]),
-            "cpu_share_of_knn_alone": share(cpu, lambda i: cpu["alone"][i]), "times_ms": times, "cpu_ms": cpu}  # fmt: skip
+            "cpu_share_alone": share(cpu, lambda i: cpu["alone"][i]), "times_ms": times, "cpu_ms": cpu}  # fmt: skip
+
+
+def child_pn2_ops(options):
+    """PointNet++'s ops alone (ms, median) and one 1024-wide shared-MLP layer on the same batch.
+
+    FPS `points -> npoint`; the ball query of the `npoint` centres (radius
+    0.2, 32 per ball, as the first level); grouping 64 channels by those
+    indices; three-NN interpolation of 128 channels from the `npoint` points
+    back to all (as the last feature propagation); and the reference, a
+    PointNet layer 128 -> 1024 (Dense + ReLU) over every point.
+    """
+    import keras
+    import tensorflow as tf
+
+    from pointnet_tf2.layers import sampling
+
+    batch, points, npoint, repeats = options["batch"], options["points"], options["npoint"], options["repeats"]
+    rng = np.random.default_rng(0)
+    xyz = tf.constant(rng.uniform(-1, 1, size=(batch, points, 3)).astype(np.float32))
+    features = tf.constant(rng.normal(size=(batch, points, 64)).astype(np.float32))
+    wide = tf.constant(rng.normal(size=(batch, points, 128)).astype(np.float32))
+    idx = sampling.farthest_point_sample(xyz, npoint)
+    centres = sampling.gather_points(xyz, idx)
+    ball, _ = sampling.ball_query(xyz, centres, 0.2, 32)
+    known = tf.constant(rng.normal(size=(batch, npoint, 128)).astype(np.float32))
+    layer = keras.layers.Dense(1024, activation="relu")
+    layer.build((None, None, 128))
+
+    def interpolate(unknown, known_xyz, values):
+        dist, nn = sampling.three_nn(unknown, known_xyz)
+        return sampling.three_interpolate(values, nn, sampling.interpolation_weights(dist))
+
+    ops = {"fps": (lambda p: sampling.farthest_point_sample(p, npoint), (xyz,)),
+           "ball_query": (lambda p, c: sampling.ball_query(p, c, 0.2, 32)[0], (xyz, centres)),
+           "group": (sampling.group_points, (features, ball)),
+           "interpolate": (interpolate, (xyz, centres, known)),
+           "mlp_1024": (lambda x: layer(x), (wide,))}  # fmt: skip
+    ms = {}
+    for name, (function, args) in ops.items():
+        compiled = tf.function(function)
+        ms[name] = 1000 * _timed(lambda c=compiled, a=args: c(*a).numpy(), repeats)
+    return {"batch": batch, "points": points, "npoint": npoint, "ms": ms, "fps_over_mlp": ms["fps"] / ms["mlp_1024"]}
 
 
 def child_family_model(options):
@@ -570,8 +677,16 @@ def measure_families(sizes, say):
             entry[mode] = run_child("family_model", model=model, mode=mode, batch=batch, points=points, steps=steps)
         results["models"][model] = entry
     say("families: dgcnn_cls training steps with and without the kNN search, alternated ...")
-    share = run_child("knn_share", batch=batch, points=points, k=20, steps=steps)
+    share = run_child("op_share", model="dgcnn_cls", batch=batch, points=points, k=20, steps=steps)
     results["knn_share"] = {**share, "target": KNN_SHARE_TARGET}
+    batch, points, npoint = size["pn2_ops"]
+    say(f"families: PointNet++ ops alone B={batch} N={points} -> {npoint} ...")
+    results["pn2_ops"] = {**run_child("pn2_ops", batch=batch, points=points, npoint=npoint, repeats=repeats),
+                          "target": FPS_OVER_MLP_TARGET}  # fmt: skip
+    batch, points = size["pn2_step"]
+    say("families: pointnet2_cls_ssg training steps with and without FPS and the ball query, alternated ...")
+    share = run_child("op_share", model="pointnet2_cls_ssg", batch=batch, points=points, steps=steps)
+    results["sampling_share"] = {**share, "target": SAMPLING_SHARE_TARGET}
     batch, points, chunk = size["sem_seg"]
     for chunk_size in (None, chunk):
         say(f"families: dgcnn_sem_seg forward B={batch} N={points} knn_chunk_size={chunk_size} ...")
@@ -599,13 +714,25 @@ def report_families(results):
         train, infer = entry["train"], entry["infer"]
         lines.append(f"  {model:<20} {train['params']:>10,} {train['samples_per_s']:>8.1f} {train['peak_rss_mb']:>8.0f} "
                      f"{infer['samples_per_s']:>8.1f} {infer['peak_rss_mb']:>8.0f}")  # fmt: skip
-    share = results["knn_share"]
-    met = "within" if share["share_by_difference"] <= share["target"] else "NOT within"
-    lines += ["", (f"kNN share of a dgcnn_cls training step (alternated in one process): step {share['step_ms']:.0f} ms, "
-                   f"without the search {share['step_without_knn_ms']:.0f} ms -> {share['share_by_difference']:.0%} "
-                   f"({met} {share['target']:.0%}); the four searches alone {share['knn_alone_ms']:.0f} ms = "
-                   f"{share['share_of_knn_alone']:.0%}; in CPU time {share['cpu_share_by_difference']:.0%} and "
-                   f"{share['cpu_share_of_knn_alone']:.0%} (shares: medians of each round's)")]  # fmt: skip
+    lines.append("")
+    for key, searches, alone in (("knn_share", "the kNN search", "the four searches alone"),
+                                 ("sampling_share", "FPS and the ball query",
+                                  "sampling, ball query and grouping alone (with the grouping's gradient)")):  # fmt: skip
+        if key not in results:
+            continue
+        share = results[key]
+        met = "within" if max(share["share_by_difference"], share["share_alone"]) <= share["target"] else "NOT within"
+        lines.append(f"share of a {share['model']} training step (alternated in one process): step {share['step_ms']:.0f} "
+                     f"ms, without {searches} {share['step_without_search_ms']:.0f} ms -> "
+                     f"{share['share_by_difference']:.0%}; {alone} {share['alone_ms']:.0f} ms = {share['share_alone']:.0%} "
+                     f"({met} {share['target']:.0%}); in CPU time {share['cpu_share_by_difference']:.0%} and "
+                     f"{share['cpu_share_alone']:.0%} (shares: medians of each round's)")  # fmt: skip
+    if "pn2_ops" in results:
+        ops = results["pn2_ops"]
+        met = "within" if ops["fps_over_mlp"] <= ops["target"] else "NOT within"
+        lines.append(f"PointNet++ ops alone, B={ops['batch']} N={ops['points']} -> {ops['npoint']}: "
+                     + ", ".join(f"{name} {ms:.1f} ms" for name, ms in ops["ms"].items())
+                     + f"; FPS / one 1024-wide shared-MLP layer = {ops['fps_over_mlp']:.1f}x ({met} {ops['target']:.0f}x)")
     lines.append("dgcnn_sem_seg forward:")
     for row in results["dgcnn_sem_seg"].values():
         lines.append(f"  B={row['batch']} N={row['points']} knn_chunk_size={row['knn_chunk_size']}: "

@@ -101,16 +101,24 @@ def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch)
     for entry in results["models"].values():
         for mode in ("train", "infer"):
             assert entry[mode]["samples_per_s"] == pytest.approx(2000 / entry[mode]["ms_per_step"])
-    share = results["knn_share"]
-    assert all(len(times) == 1 for times in share["times_ms"].values()) and share["target"] == 0.25  # one round
-    assert share["share_by_difference"] == pytest.approx(1 - share["step_without_knn_ms"] / share["step_ms"])
-    assert share["share_of_knn_alone"] == pytest.approx(share["knn_alone_ms"] / share["step_ms"])
-    cpu = share["cpu_ms"]
-    assert share["cpu_share_of_knn_alone"] == pytest.approx(cpu["alone"][0] / cpu["with"][0])
+    for key, model, target in (("knn_share", "dgcnn_cls", 0.25), ("sampling_share", "pointnet2_cls_ssg", 0.20)):
+        share = results[key]
+        assert share["model"] == model and share["target"] == target
+        assert all(len(times) == 1 for times in share["times_ms"].values())  # one round
+        assert share["share_by_difference"] == pytest.approx(1 - share["step_without_search_ms"] / share["step_ms"])
+        assert share["share_alone"] == pytest.approx(share["alone_ms"] / share["step_ms"])
+        cpu = share["cpu_ms"]
+        assert share["cpu_share_alone"] == pytest.approx(cpu["alone"][0] / cpu["with"][0])
+    assert sampling.farthest_point_sample.__name__ == "farthest_point_sample" and sampling.ball_query.__name__ == "ball_query"
+    ops = results["pn2_ops"]
+    assert sorted(ops["ms"]) == ["ball_query", "fps", "group", "interpolate", "mlp_1024"]
+    assert all(ms > 0 for ms in ops["ms"].values()) and (ops["batch"], ops["points"], ops["npoint"]) == size["pn2_ops"]
+    assert ops["fps_over_mlp"] == pytest.approx(ops["ms"]["fps"] / ops["ms"]["mlp_1024"]) and ops["target"] == 10
     assert [row["knn_chunk_size"] for row in results["dgcnn_sem_seg"].values()] == [None, size["sem_seg"][2]]
     text = run_script.report({"families": results})
     assert text.startswith("PointNet++ and DGCNN") and "GEMM" not in text
-    for needle in ("direct", "chunk 16", "chunk 32", "pointnet_cls", "dgcnn_cls", "kNN share of a dgcnn_cls training step",
+    for needle in ("direct", "chunk 16", "chunk 32", "pointnet_cls", "dgcnn_cls", "share of a dgcnn_cls training step",
+                   "share of a pointnet2_cls_ssg training step", "FPS / one 1024-wide shared-MLP layer",
                    "knn_chunk_size=None", "knn_chunk_size=32"):  # fmt: skip
         assert needle in text, needle
 

@@ -266,6 +266,33 @@ def test_evaluate_a_preset_whose_dataset_moved_needs_data(run, tmp_path, capsys)
     assert open_checkpoint(str(moved)).class_names == preset_metadata(preset)["class_names"]
 
 
+def test_a_part_seg_preset_keeps_the_categories(part_seg_run, tmp_path):
+    preset = str(tmp_path / "part_seg")
+    assert cli.main(["save-preset", "--checkpoint", part_seg_run.log_dir, "--output", preset]) == 0
+    run, loaded = open_checkpoint(part_seg_run.log_dir), open_checkpoint(preset)
+    assert loaded.task == "part_seg" and loaded.class_names == run.class_names
+    assert loaded.category_names == run.category_names and loaded.category_parts == run.category_parts
+    assert preset_metadata(preset)["results"] == {"validation": None, "test": None}  # the run was never trained
+    card = open(os.path.join(preset, "README.md")).read()
+    assert "- validation: not measured" in card and f"Object categories ({len(run.category_names)})" in card
+
+
+def test_save_preset_refuses_a_foreign_preset_folder_before_training(tmp_path, tiny_data_cls, capsys):
+    log_dir = tmp_path / "log"
+    (log_dir / "preset").mkdir(parents=True)
+    (log_dir / "preset" / "notes.txt").write_text("mine")
+    status = train_cli.main("cls", ["--data", tiny_data_cls, "--num_point", "64", "--max_epoch", "1", "--verbose", "0",
+                                    "--log_dir", str(log_dir), "--save_preset"])
+    assert status == 1
+    assert "was not written by pointnet-tf2" in capsys.readouterr().err
+    assert sorted(os.listdir(log_dir)) == ["preset"] and (log_dir / "preset" / "notes.txt").read_text() == "mine"
+
+
+@pytest.fixture
+def tiny_data_cls(run):
+    return run[1]
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 

@@ -102,6 +102,21 @@ def test_a_model_alone_has_a_card_saying_what_is_unknown(tmp_path):
     assert loaded.checkpoint == path
 
 
+def test_cli_save_preset_of_a_standalone_keras_file(tmp_path, capsys):
+    model = get_model("pointnet_cls_basic", **model_entry("pointnet_cls_basic").test_config)
+    model.save(tmp_path / "alone.keras")
+    preset = str(tmp_path / "preset")
+    assert cli.main(["save-preset", "--checkpoint", str(tmp_path / "alone.keras"), "--output", preset]) == 0
+    assert "a model without its run" in capsys.readouterr().out
+    assert not os.path.exists(os.path.join(preset, "run.json"))
+    metadata = preset_metadata(preset)
+    assert metadata["results"] is None and metadata["command"] is None and metadata["dataset"] is None
+    assert metadata["checkpoint"] == str(tmp_path / "alone.keras")
+    assert "- validation: not measured" in open(os.path.join(preset, "README.md")).read()
+    assert cli.main(["evaluate", "--checkpoint", preset]) == 1
+    assert "a preset saved without its training run, so its dataset is unknown: pass --data" in capsys.readouterr().err
+
+
 def test_compile_needs_a_saved_training_configuration(tmp_path):
     model = get_model("pointnet_cls_basic", **model_entry("pointnet_cls_basic").test_config)
     uncompiled = save_to_preset(model, tmp_path / "plain")

@@ -20,5 +20,7 @@ from pointnet_tf2.training import schedules  # noqa: F401, E402
 # After `training`: its `__init__` imports the tasks, whose compile arguments import
 # `training.losses`, so the tasks must not be the first of the two to load.
 from pointnet_tf2.inference import predict  # noqa: E402
+from pointnet_tf2.presets import from_preset  # noqa: E402
+from pointnet_tf2.presets import save_to_preset  # noqa: E402
 
-__all__ = ["__version__", "fold_batch_norm", "get_model", "list_models", "predict"]
+__all__ = ["__version__", "fold_batch_norm", "from_preset", "get_model", "list_models", "predict", "save_to_preset"]

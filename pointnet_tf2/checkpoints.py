@@ -15,6 +15,14 @@ names=("last.keras",))`).
 - A standalone `.keras` file (a `convert-tf1` output, a model saved by hand:
   no `config.json` beside it) gives the model alone: its classes are called
   `class_0`, `class_1`, ..., unless a dataset is opened with it (`data=`).
+- A preset folder (written by `pointnet_tf2.save_to_preset` or
+  `pointnet-tf2 save-preset`; told apart from a run folder by its
+  `metadata.json` carrying the key `pointnet_tf2_preset`, which a run folder
+  never has) gives its model, rebuilt from `config.json` and
+  `model.weights.h5`, with the class names, task and preprocessing of its
+  `metadata.json` and the run configuration of its `run.json` (absent for a
+  model saved without its run). A preset of an incompatible version is
+  refused (`check_preset_version`).
 - Any other Keras model must take points (B, N, C) and give logits
   (`check_point_model`).
 
@@ -25,6 +33,7 @@ opened and checked against the model: its task and class count.
 import dataclasses
 import json
 import os
+import re
 from typing import Optional
 
 from pointnet_tf2.data.description import DatasetDescription
@@ -35,8 +44,10 @@ from pointnet_tf2.tasks import get_task
 from pointnet_tf2.task_names import CLS
 from pointnet_tf2.task_names import PART_SEG
 from pointnet_tf2.task_names import SEM_SEG
+from pointnet_tf2.utils.errors import first_line
 from pointnet_tf2.utils.keras_utils import check_keras_file
 from pointnet_tf2.utils.keras_utils import load_keras_model
+from pointnet_tf2.version import __version__
 
 # The run configuration file of a run folder.
 CONFIG_FILE = "config.json"
@@ -54,6 +65,10 @@ def load_run_config(directory):
     path = os.path.join(directory, CONFIG_FILE)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no run configuration (is this a pointnet-tf2 log folder?)")
+    return _read_run_config(path)
+
+
+def _read_run_config(path):
     try:
         with open(path) as f:
             payload = json.load(f)
@@ -61,6 +76,182 @@ def load_run_config(directory):
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{path}: not a valid run configuration ({error})") from None
     return payload
+
+
+# --- presets: reading the folder format of pointnet_tf2.presets -------------------------------
+
+# keras-hub's file names (keras_hub/src/utils/preset_utils.py), and ours beside them.
+PRESET_CONFIG_FILE = "config.json"  # the serialized Keras model (keras.saving.serialize_keras_object)
+PRESET_WEIGHTS_FILE = "model.weights.h5"  # model.save_weights
+PRESET_METADATA_FILE = "metadata.json"  # versions, parameter count, date, task, classes, preprocessing, results
+PRESET_RUN_FILE = "run.json"  # the run's config.json (absent for a model saved without its run)
+PRESET_CARD_FILE = "README.md"  # the model card
+# The key of metadata.json that makes a folder a pointnet-tf2 preset; its value is the format version.
+PRESET_MARKER = "pointnet_tf2_preset"
+PRESET_FORMAT_VERSION = 1
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def is_preset(path):
+    """Whether `path` is a preset folder: a folder with a `metadata.json` (a run folder has none).
+
+    A folder with a `metadata.json` that is not a pointnet-tf2 preset (a
+    keras-hub preset, a damaged file) counts too, so that loading it is
+    refused with a message instead of being taken for a run folder.
+    """
+    path = os.fspath(path)
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, PRESET_METADATA_FILE))
+
+
+def version_tuple(version):
+    """The leading `MAJOR.MINOR.PATCH` numbers of a version string (missing ones are 0; suffixes ignored).
+
+    Raises:
+        ValueError: If `version` does not start with a number.
+    """
+    match = re.match(r"^\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", str(version))
+    if match is None:
+        raise ValueError(f"not a version number: {version!r}")
+    return tuple(int(part or 0) for part in match.groups())
+
+
+def check_preset_version(saved, where, installed=__version__):
+    """Refuses a preset written by an incompatible pointnet-tf2.
+
+    The rule: a preset loads when it was written by the same major version
+    as the installed package and not by a newer one (`MAJOR.MINOR.PATCH`
+    compared as numbers, pre-release suffixes ignored). A newer writer may
+    use what this version does not know; another major version may have
+    changed the models.
+
+    Args:
+        saved: The `pointnet_tf2_version` of the preset's `metadata.json`.
+        where: The preset folder, for the message.
+        installed: The installed version.
+
+    Raises:
+        ValueError: One line naming the folder, both versions and what to do.
+    """
+    try:
+        written = version_tuple(saved)
+    except ValueError:
+        raise ValueError(f"{where}: damaged preset: {PRESET_METADATA_FILE} records the version {saved!r}") from None
+    have = version_tuple(installed)
+    if written[0] != have[0]:
+        reason = "another major version than"
+    elif written > have:
+        reason = "newer than"
+    else:
+        return
+    raise ValueError(f"{where}: a preset written by pointnet-tf2 {saved}, {reason} the installed {installed}; "
+                     f"install a compatible version (pip install \"pointnet-tf2>={saved},<{written[0] + 1}\") or "
+                     "save the preset again from its checkpoint with this one (pointnet-tf2 save-preset)")  # fmt: skip
+
+
+def read_preset_metadata(directory):
+    """Reads and checks a preset's `metadata.json`, and that its other files are there.
+
+    Args:
+        directory: The preset folder.
+
+    Returns:
+        The metadata dict.
+
+    Raises:
+        FileNotFoundError: If there is no such folder.
+        ValueError: One line: not a pointnet-tf2 preset, a damaged or missing
+            file, a newer format, or an incompatible version (`check_preset_version`).
+    """
+    directory = os.path.abspath(os.fspath(directory))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"{directory}: no such preset folder")
+    path = os.path.join(directory, PRESET_METADATA_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(f"{directory}: not a preset (no {PRESET_METADATA_FILE})")
+    try:
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{directory}: damaged preset: {PRESET_METADATA_FILE} cannot be read ({first_line(error)})") from None
+    if not isinstance(metadata, dict) or PRESET_MARKER not in metadata:
+        raise ValueError(f"{directory}: not a pointnet-tf2 preset ({PRESET_METADATA_FILE} has no {PRESET_MARKER!r} "
+                         "key; a keras-hub preset loads with keras_hub, not here)")  # fmt: skip
+    version = metadata[PRESET_MARKER]
+    if not isinstance(version, int) or isinstance(version, bool) or version > PRESET_FORMAT_VERSION:
+        raise ValueError(f"{directory}: preset format {version!r}, this pointnet-tf2 {__version__} reads format "
+                         f"{PRESET_FORMAT_VERSION} and older; install a newer pointnet-tf2")  # fmt: skip
+    check_preset_version(metadata.get("pointnet_tf2_version"), directory)
+    for key in ("task", "class_names", "preprocessing"):
+        if key not in metadata:
+            raise ValueError(f"{directory}: damaged preset: {PRESET_METADATA_FILE} has no {key!r}")
+    for name in (PRESET_CONFIG_FILE, PRESET_WEIGHTS_FILE):
+        if not os.path.isfile(os.path.join(directory, name)):
+            raise ValueError(f"{directory}: damaged preset: {name} is missing; save the preset again")
+    return metadata
+
+
+def preset_run_config(directory):
+    """The run configuration saved in a preset (`run.json`), or None for a model saved without its run.
+
+    Raises:
+        ValueError: If `run.json` is there but not valid.
+    """
+    path = os.path.join(os.fspath(directory), PRESET_RUN_FILE)
+    return _read_run_config(path) if os.path.exists(path) else None
+
+
+def load_preset_model(directory, *, compile=False):
+    """Rebuilds a preset's Keras model from `config.json` and loads `model.weights.h5`.
+
+    The model is rebuilt with `keras.saving.deserialize_keras_object(...,
+    safe_mode=True)` (only layers of Keras and of registered packages, as
+    the `.keras` loader), as keras-hub's `KerasPresetLoader` does.
+
+    Args:
+        directory: The preset folder (checked with `read_preset_metadata`).
+        compile: Also compile the model with the training configuration
+            saved in `config.json` (only a model that was compiled when saved
+            has one).
+
+    Returns:
+        The Keras model.
+
+    Raises:
+        ValueError: One line: a damaged file, weights that do not fit, or
+            `compile` without a saved training configuration.
+    """
+    import keras
+
+    directory = os.path.abspath(os.fspath(directory))
+    read_preset_metadata(directory)
+    config_path = os.path.join(directory, PRESET_CONFIG_FILE)
+    try:
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        config["class_name"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{directory}: damaged preset: {PRESET_CONFIG_FILE} is not a serialized Keras model "
+                         f"({first_line(error)})") from None  # fmt: skip
+    compile_config = config.pop("compile_config", None)
+    if compile and not compile_config:
+        raise ValueError(f"{directory}: the preset was saved from an uncompiled model (no compile_config in "
+                         f"{PRESET_CONFIG_FILE}); load it with compile=False and compile it yourself")  # fmt: skip
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a config it cannot rebuild.
+        raise ValueError(f"{directory}: damaged preset: {PRESET_CONFIG_FILE} cannot be rebuilt ({first_line(error)})") from None
+    weights = os.path.join(directory, PRESET_WEIGHTS_FILE)
+    with open(weights, "rb") as f:
+        if f.read(len(_HDF5_MAGIC)) != _HDF5_MAGIC:
+            raise ValueError(f"{directory}: damaged preset: {PRESET_WEIGHTS_FILE} is not an HDF5 file")
+    try:
+        model.load_weights(weights)
+    except Exception as error:  # h5py and Keras raise many types for a truncated or foreign file.
+        raise ValueError(f"{directory}: damaged preset: {PRESET_WEIGHTS_FILE} does not load into the model of "
+                         f"{PRESET_CONFIG_FILE} ({first_line(error)})") from None  # fmt: skip
+    if compile:
+        model.compile_from_config(compile_config)
+    return model
 
 
 # --- what a model takes and gives ------------------------------------------------------------
@@ -197,12 +388,14 @@ def output_width(model, task):
 
 
 def resolve_checkpoint(checkpoint, names=CHECKPOINT_NAMES):
-    """A `.keras` file, or the first of `names` (`best.keras`, else `last.keras`) in a run folder.
+    """A `.keras` file, a preset folder (itself), or the first of `names` (`best.keras`, else `last.keras`) in a run folder.
 
     Raises:
         FileNotFoundError: If there is no such file.
     """
     checkpoint = os.fspath(checkpoint)
+    if is_preset(checkpoint):
+        return checkpoint
     if os.path.isdir(checkpoint):
         for name in names:
             path = os.path.join(checkpoint, name)
@@ -237,6 +430,8 @@ class Checkpoint:
             from the model (`standalone` True, `dataset` None).
         input_kind: "points" or "voxels".
         output_kind: "logits" or "embedding".
+        preset: The `metadata.json` of a preset folder (`checkpoint` is
+            then the folder), else None.
     """
 
     model: object
@@ -252,6 +447,7 @@ class Checkpoint:
     run_config: Optional[dict] = None
     input_kind: str = "points"
     output_kind: str = "logits"
+    preset: Optional[dict] = None
 
     @property
     def up_axis_name(self):
@@ -273,10 +469,11 @@ def open_checkpoint(checkpoint, *, data=None, test_area=None, need_data=False, n
     """Loads a checkpoint with what is known about it.
 
     Args:
-        checkpoint: A `.keras` file, or a run folder (its `best.keras`, else
-            `last.keras`; see `names`).
+        checkpoint: A `.keras` file, a run folder (its `best.keras`, else
+            `last.keras`; see `names`) or a preset folder.
         data: A dataset to open and check against the model, instead of the
-            run's recorded one.
+            run's recorded one (a preset whose recorded dataset is not on
+            this machine, or that records none, needs it when data is needed).
         test_area: S3DIS test area of the opened dataset (default: the run's, else 6).
         need_data: Open the run's recorded dataset (a standalone file then needs `data`).
         names: The checkpoints a run folder is resolved to, in order.
@@ -291,14 +488,29 @@ def open_checkpoint(checkpoint, *, data=None, test_area=None, need_data=False, n
             its run configuration or dataset (task, class count).
     """
     path = resolve_checkpoint(checkpoint, names)
-    check_keras_file(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    config_path = os.path.join(folder, CONFIG_FILE)
-    run_config = load_run_config(folder) if os.path.exists(config_path) else None
-    if run_config is None and need_data and data is None:
-        raise ValueError(f"{path}: no {CONFIG_FILE} beside it (not in a training run folder), so its dataset "
-                         "is unknown: pass --data")  # fmt: skip
-    model = load_keras_model(path)
+    preset = None
+    if is_preset(path):
+        preset = read_preset_metadata(path)
+        config_path = os.path.join(path, PRESET_RUN_FILE)
+        run_config = preset_run_config(path)
+        if need_data and data is None:
+            recorded = (run_config or {}).get("dataset") or {}
+            if not recorded:
+                raise ValueError(f"{path}: a preset saved without its training run, so its dataset is unknown: "
+                                 "pass --data")  # fmt: skip
+            if not os.path.exists(recorded.get("root", "")):
+                raise ValueError(f"{path}: the preset's dataset {recorded.get('root')} is not on this machine: "
+                                 "pass --data")  # fmt: skip
+        model = load_preset_model(path)
+    else:
+        check_keras_file(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        config_path = os.path.join(folder, CONFIG_FILE)
+        run_config = load_run_config(folder) if os.path.exists(config_path) else None
+        if run_config is None and need_data and data is None:
+            raise ValueError(f"{path}: no {CONFIG_FILE} beside it (not in a training run folder), so its dataset "
+                             "is unknown: pass --data")  # fmt: skip
+        model = load_keras_model(path)
     check_point_model(model, path)
     task = get_task(model_task(model))
     spec = input_spec(model)
@@ -331,7 +543,14 @@ def open_checkpoint(checkpoint, *, data=None, test_area=None, need_data=False, n
         if len(task.label_names(description)) != classes:
             raise ValueError(f"{path}: the model predicts {classes} classes, its saved dataset has "
                              f"{len(task.label_names(description))}")  # fmt: skip
-    if description is None:
+    if description is None and preset is not None:  # a preset of a model saved without its run
+        names_ = preset["class_names"] or [f"class_{i}" for i in range(classes)]
+        if len(names_) != classes:
+            raise ValueError(f"{path}: damaged preset: {PRESET_METADATA_FILE} names {len(names_)} classes, "
+                             f"the model predicts {classes}")  # fmt: skip
+        categories, parts = preset.get("category_names"), preset.get("category_parts")
+        up_axis = "xyz".index(preset.get("up_axis") or "xyz"[task.predict_up_axis])
+    elif description is None:
         names_, categories, parts, up_axis = [f"class_{i}" for i in range(classes)], None, None, task.predict_up_axis
     else:
         names_ = list(task.label_names(description))
@@ -339,7 +558,8 @@ def open_checkpoint(checkpoint, *, data=None, test_area=None, need_data=False, n
     num_points = spec.num_points if spec.kind == "points" else run_config["train_config"].get("num_point")
     return Checkpoint(model, task.name, path, names_, category_names=categories, category_parts=parts,
                       up_axis=up_axis, num_points=num_points, input_dims=spec.input_dims, description=description,
-                      run_config=run_config, input_kind=input_kind, output_kind=output_kind)  # fmt: skip
+                      run_config=run_config, input_kind=input_kind, output_kind=output_kind,
+                      preset=preset)  # fmt: skip
 
 
 def load_checkpoint(checkpoint, *, data=None, test_area=None):

@@ -28,6 +28,7 @@ COMMANDS = {
     "predict": "predict",
     "show": "show",
     "export": "export",
+    "save-preset": "save_preset",
 }
 
 

@@ -65,6 +65,7 @@ LAYERS = {
     "rotations": 4,
     "inference": 4,
     "export": 4,
+    "presets": 4,  # writes presets (reading them is in checkpoints)
     "viz": 4,
     "migration": 4,
     # 5: command line.

@@ -18,9 +18,10 @@ HELP = "evaluate a checkpoint on a dataset split (accuracy, class accuracy, IoU)
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
                         help="a .keras checkpoint written by a train script (or its run folder: best.keras), "
-                        "or a standalone .keras model with --data")
+                        "a preset folder (save-preset), or a standalone .keras model with --data")
     parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the "
-                        "checkpoint; required for a .keras file outside a run folder)")
+                        "checkpoint, or in a preset if it is on this machine; required for a .keras file outside a "
+                        "run folder)")
     parser.add_argument("--split", default="test",
                         help="split to evaluate; 'validation' = exactly the clouds the run validated on "
                         "(its val split or its seeded --val_split hold-out of train)")

@@ -13,7 +13,8 @@ HELP = "export a checkpoint for serving: TF SavedModel, LiteRT (.tflite) or ONNX
 
 def add_arguments(parser):
     """Adds the command's arguments to `parser`."""
-    parser.add_argument("--checkpoint", required=True, help="a .keras checkpoint (or its run folder: best.keras)")
+    parser.add_argument("--checkpoint", required=True,
+                        help="a .keras checkpoint (or its run folder: best.keras), or a preset folder")
     parser.add_argument("--format", choices=("saved_model", "litert", "onnx"), default="saved_model",
                         help="saved_model: a folder; litert: a .tflite file; onnx: a .onnx file (default saved_model)")
     parser.add_argument("--output", required=True, help="where to write the export (a folder, .tflite or .onnx)")

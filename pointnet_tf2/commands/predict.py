@@ -18,7 +18,8 @@ HELP = "predict classes (top-k) or per-point labels (coloured PLY + PNG) for mes
 
 def add_arguments(parser):
     """Adds the command's arguments to `parser`."""
-    parser.add_argument("--checkpoint", required=True, help="a .keras checkpoint (or its run folder: best.keras)")
+    parser.add_argument("--checkpoint", required=True,
+                        help="a .keras checkpoint (or its run folder: best.keras), or a preset folder")
     parser.add_argument("inputs", nargs="+", metavar="FILE",
                         help="meshes (.off .obj .ply .stl), point files (.txt .xyz .pts .npy .ply) or FILE.h5:index")
     parser.add_argument("--top_k", type=int, default=5, help="classification: classes to list (default 5)")

@@ -17,7 +17,7 @@ HELP = "shape retrieval: every test shape queries all others (mAP, precision@k, 
 def add_arguments(parser):
     parser.add_argument("--checkpoint", required=True,
                         help="a .keras checkpoint written by train_cls.py (pointnet_embed, or any classifier), "
-                        "or its run folder")
+                        "its run folder, or a preset folder")
     parser.add_argument("--data", default=None, help="dataset (default: the one recorded in config.json beside the "
                         "checkpoint; required for a .keras file outside a run folder)")
     parser.add_argument("--split", default="test", help="split whose shapes query each other")
@@ -32,7 +32,8 @@ def add_arguments(parser):
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--num_queries", type=int, default=4, help="queries drawn in the PNG (0: no PNG)")
     parser.add_argument("--output_dir", default=None,
-                        help="where retrieval.json and retrieval.png go (default: the checkpoint's folder)")
+                        help="where retrieval.json and retrieval.png go (default: the checkpoint's folder; for a preset, "
+                        "the folder holding it)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the query choice and of the rotations")
 
 

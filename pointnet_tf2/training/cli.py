@@ -154,6 +154,9 @@ def build_parser(task_name):
     add("--jit_compile", action="store_true", help="compile the training step with XLA (slower on CPU: see README, Performance)")
     add("--visuals_every", type=int, default=10, help="epochs between confusion-matrix/point-cloud summaries (0: never)")
     add("--no_test", dest="test", action="store_false", help="skip the final test-set evaluation")
+    add("--save_preset", action="store_true",
+        help="at the end, write the best checkpoint as a preset folder into LOG_DIR/preset (model, weights, "
+        "metadata.json, README.md model card; load it with pointnet_tf2.from_preset)")
     add("--verbose", type=int, default=1, choices=(0, 1, 2), help="0 quiet, 1 progress bar, 2 one line per epoch")
     return parser
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from pointnet_tf2.checkpoints import CONFIG_FILE  # noqa: F401  (the run folder's file; re-exported)
 from pointnet_tf2.checkpoints import load_run_config
+from pointnet_tf2.checkpoints import open_checkpoint
 from pointnet_tf2.data.datasets import open_dataset
 from pointnet_tf2.data.description import holdout_indices
 from pointnet_tf2.data.sequence import PointCloudSequence
@@ -28,6 +29,7 @@ from pointnet_tf2.models import get_model
 from pointnet_tf2.models import model_entry
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.models.kinds import output_names
+from pointnet_tf2.presets import save_to_preset
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.tasks import orthogonal_weight_for
 from pointnet_tf2.training import callbacks as cb
@@ -45,6 +47,7 @@ from pointnet_tf2.training.recipes import run_defaults
 from pointnet_tf2.training.schedules import StaircaseDecay
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils.errors import first_line
+from pointnet_tf2.utils.files import check_output_folder
 from pointnet_tf2.utils.keras_utils import check_keras_file
 
 LR_SCHEDULES = ("cosine", "staircase")
@@ -54,6 +57,8 @@ MIN_BATCH_NORM_BATCH = 2
 SMALL_BATCH_NORM_BATCH = 8
 MIN_LEARNING_RATE = 1e-5  # the original's floor
 # Builder arguments a run sets itself, and what sets each: never a --model_arg.
+# The preset folder --save_preset writes inside the run folder.
+PRESET_DIR = "preset"
 RUN_MODEL_ARGUMENTS = {
     "num_classes": "the dataset's class count (--num_classes for data that names no classes)",
     "num_parts": "the dataset's part count",
@@ -130,6 +135,8 @@ class TrainConfig:
     original_settings: bool = False
     # Further builder arguments of the model (--model_arg KEY=VALUE), e.g. {"resolution": 24}.
     model_args: dict = dataclasses.field(default_factory=dict)
+    # Write the best checkpoint as a preset into log_dir/preset at the end (see pointnet_tf2.presets).
+    save_preset: bool = False
 
     @classmethod
     def from_values(cls, values, **overrides):
@@ -550,6 +557,8 @@ def check_run_folder(config, log_dir, description=None):
                              "with another --log_dir")
     elif state is not None or os.path.exists(last_path):
         raise ValueError(f"{log_dir}: already holds a training run; pass --resume to continue it or choose another --log_dir")
+    if config.save_preset:  # replaced at the end only if pointnet-tf2 wrote it
+        check_output_folder(os.path.join(log_dir, PRESET_DIR), overwrite=True, option="--save_preset")
     return state
 
 
@@ -911,11 +920,16 @@ def finish_run(run, train_seconds, *, wait=None, **extra):
             multi-worker loop keeps every worker up until the chief is done).
         **extra: More entries of the result.
 
+    With `config.save_preset`, the chief then writes `best.keras` as a
+    preset into `log_dir/preset` (`pointnet_tf2.presets.save_to_preset`;
+    replacing the preset of an earlier leg of a resumed run), with the
+    measured validation and test figures in its card.
+
     Returns:
         A dict: `log_dir`, `best_checkpoint`, `last_checkpoint`, `monitor`,
         `best_value` and `best_epoch` (None on a multi-worker run's other
-        workers), `train_seconds`, the `extra` entries and `test` (the test
-        results, if evaluated).
+        workers), `train_seconds`, the `extra` entries, `test` (the test
+        results, if evaluated) and `preset` (its folder, with `save_preset`).
     """
     import keras
 
@@ -938,6 +952,11 @@ def finish_run(run, train_seconds, *, wait=None, **extra):
         with atomic_output(os.path.join(run.log_dir, "test_results.json")) as tmp:
             with open(tmp, "w") as f:
                 json.dump(results, f, indent=2)
+    if run.is_chief and config.save_preset:
+        loaded = open_checkpoint(checkpoint.best_path)
+        result["preset"] = save_to_preset(loaded.model, os.path.join(run.log_dir, PRESET_DIR), checkpoint=loaded,
+                                          overwrite=True)  # fmt: skip
+        run.log(f"preset: {result['preset']}")
     if wait is not None:
         wait()
     if run.is_chief:

@@ -33,10 +33,7 @@ import csv
 import datetime
 import json
 import os
-import secrets
 import shlex
-import shutil
-import tempfile
 
 from pointnet_tf2.checkpoints import PRESET_CARD_FILE
 from pointnet_tf2.checkpoints import PRESET_CONFIG_FILE
@@ -52,10 +49,8 @@ from pointnet_tf2.models.registry import model_entry
 from pointnet_tf2.tasks import TASKS
 from pointnet_tf2.tasks import get_task
 from pointnet_tf2.utils.files import check_output_folder
-from pointnet_tf2.utils.files import remove_stale_temporaries
-from pointnet_tf2.utils.files import write_output_marker
+from pointnet_tf2.utils.files import staged_folder
 from pointnet_tf2.utils.keras_utils import count_trainable_params
-from pointnet_tf2.utils.locking import folder_lock
 from pointnet_tf2.version import __version__
 
 # Files of a training run folder the card reads (written by pointnet_tf2.training).
@@ -129,7 +124,7 @@ def save_to_preset(model, preset_dir, *, checkpoint=None, overwrite=False):
     check_output_folder(preset_dir, [source] if source else (), overwrite=overwrite)
     metadata, run_config = preset_contents(model, checkpoint)
 
-    def write(folder):
+    with staged_folder(preset_dir, overwrite=overwrite, kind="preset") as folder:
         config = keras.saving.serialize_keras_object(model)
         config.pop("build_config", None)  # as keras-hub: the model is built from its config
         with open(os.path.join(folder, PRESET_CONFIG_FILE), "w", encoding="utf-8") as f:
@@ -142,8 +137,6 @@ def save_to_preset(model, preset_dir, *, checkpoint=None, overwrite=False):
                 json.dump(run_config, f, indent=1)
         with open(os.path.join(folder, PRESET_CARD_FILE), "w", encoding="utf-8") as f:
             f.write(model_card(metadata, run_config))
-
-    _write_folder(preset_dir, write, overwrite)
     return preset_dir
 
 
@@ -411,40 +404,3 @@ def model_card(metadata, run_config=None):
 def _shape_text(shape):
     """An input shape of the metadata (-1: any) as `(B, N, 3)`."""
     return "(" + ", ".join("B" if i == 0 else ("N" if d == -1 else str(d)) for i, d in enumerate(shape)) + ")"
-
-
-# --- writing the folder ---------------------------------------------------------------------
-
-
-def _write_folder(preset_dir, write, overwrite):
-    """Fills a temporary folder beside `preset_dir` with `write(folder)` and renames it into place."""
-    parent, name = os.path.split(preset_dir)
-    os.makedirs(parent, exist_ok=True)
-    remove_stale_temporaries(parent, [name])
-    with folder_lock(parent):  # shared: our temporary is not a stale one
-        staging = tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=parent)
-        try:
-            os.chmod(staging, 0o777 & ~_umask())  # mkdtemp's folder is private; a preset is shared as any folder
-            write(staging)
-            write_output_marker(staging, kind="preset")
-            if os.path.isdir(preset_dir) and os.listdir(preset_dir):
-                check_output_folder(preset_dir, overwrite=overwrite)  # still ours, after the writing
-                old = os.path.join(parent, f".{name}.{secrets.token_hex(4)}.old")
-                os.rename(preset_dir, old)
-                try:
-                    os.rename(staging, preset_dir)
-                except BaseException:
-                    os.rename(old, preset_dir)
-                    raise
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(staging, preset_dir)  # onto nothing or an empty folder
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

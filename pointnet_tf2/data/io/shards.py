@@ -20,21 +20,13 @@ slice lazily (`numpy.memmap`, an `h5py.Dataset`) are written without loading
 them whole.
 """
 
-import contextlib
-import errno
 import json
 import os
 import re
-import secrets
-import shutil
 
 import numpy as np
 
-from pointnet_tf2.utils.files import check_output_folder
-from pointnet_tf2.utils.files import has_output_marker
-from pointnet_tf2.utils.files import remove_stale_temporaries
-from pointnet_tf2.utils.files import write_output_marker
-from pointnet_tf2.utils.locking import folder_lock
+from pointnet_tf2.utils.files import staged_folder  # noqa: F401  (re-exported: the dataset writers' import)
 
 GZIP_LEVEL = 4
 # Chunk rows are chosen so a chunk holds about this many bytes, at least one cloud.
@@ -42,87 +34,6 @@ CHUNK_BYTES = 1 << 15
 # Labels and part ids are stored as uint8.
 UINT8_LIMIT = 256
 WHITESPACE = re.compile(r"\s")
-
-
-# --- publishing a folder atomically --------------------------------------------------
-
-
-def _new_unique_dir(parent, prefix, suffix):
-    for _ in range(1000):
-        path = os.path.join(parent, f"{prefix}{secrets.token_hex(4)}{suffix}")
-        try:
-            os.mkdir(path)
-            return path
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"{parent}: could not create a temporary folder {prefix}*{suffix}")
-
-
-@contextlib.contextmanager
-def staged_folder(output_dir, *, overwrite=False):
-    """Yields an empty temporary folder that becomes `output_dir` on success.
-
-    The temporary folder is created next to `output_dir` (same file system, so
-    the final rename is atomic). If the body raises, it is removed and
-    `output_dir` is left as it was. Before publishing, the marker file
-    `pointnet_tf2.utils.files.OUTPUT_MARKER` is written into it. A missing or
-    empty `output_dir` is simply replaced; a non-empty one only with
-    `overwrite=True` and only if it carries the marker (pointnet-tf2 wrote
-    it), in which case the old folder is moved aside, the new one renamed in,
-    and the old one deleted. Temporaries of `output_dir` left by a killed
-    writer are removed first (when no writer is alive).
-
-    Args:
-        output_dir: Final folder.
-        overwrite: Replace a non-empty existing folder written by pointnet-tf2
-            (and everything in it).
-
-    Yields:
-        The absolute path of the temporary folder to fill.
-
-    Raises:
-        ValueError: If `output_dir` is a file, or a non-empty folder without
-            `overwrite` or without the marker.
-        FileExistsError: If `output_dir` was filled by someone else while the
-            temporary folder was being built (and `overwrite` is off, or it
-            has no marker).
-    """
-    output_dir = os.path.abspath(os.fspath(output_dir))
-    check_output_folder(output_dir, overwrite=overwrite)
-    parent, name = os.path.split(output_dir)
-    os.makedirs(parent, exist_ok=True)
-    remove_stale_temporaries(parent, [name])
-    with folder_lock(parent):  # shared: keeps our temporary safe from remove_stale_temporaries
-        tmp = _new_unique_dir(parent, f".{name}.", ".tmp")
-        try:
-            yield tmp
-            write_output_marker(tmp, kind="dataset")
-            _publish(tmp, output_dir, overwrite)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-
-
-def _publish(tmp, output_dir, overwrite):
-    try:
-        os.replace(tmp, output_dir)  # works onto a missing or an empty folder
-        return
-    except OSError as error:
-        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-            raise
-        if not overwrite or not has_output_marker(output_dir):
-            raise FileExistsError(
-                f"{output_dir}: the folder was filled by another process while this one was being written"
-            ) from error
-    parent, name = os.path.split(output_dir)
-    old = os.path.join(parent, f".{name}.{secrets.token_hex(4)}.old")
-    os.rename(output_dir, old)
-    try:
-        os.rename(tmp, output_dir)
-    except BaseException:
-        os.rename(old, output_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # --- validation ----------------------------------------------------------------------

@@ -276,7 +276,7 @@ def build(config=CONFIG, **overrides):
 # -- parity ----------------------------------------------------------------------------------------
 
 
-def test_converted_state_dict_gives_the_reference_logits(case):
+def test_parity_converted_state_dict_gives_the_reference_logits(case):
     state, points, reference = case
     model = build()
     mapping = load_torch_checkpoint(model, state)
@@ -294,7 +294,7 @@ def test_converted_state_dict_gives_the_reference_logits(case):
 
 
 @pytest.mark.slow
-def test_original_size_parity():
+def test_parity_at_the_original_size():
     """The released model's sizes (40 classes, k=20, 1024 points): 1,809,576 weights, same logits.
 
     At 1024 points some kNN distances tie within float32 rounding in the

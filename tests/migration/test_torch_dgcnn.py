@@ -22,6 +22,7 @@ from pointnet_tf2.checkpoints import open_checkpoint
 from pointnet_tf2.migration import dgcnn_cls_config
 from pointnet_tf2.migration import load_torch_checkpoint
 from pointnet_tf2.migration import read_torch_state_dict
+from pointnet_tf2.migration import torch_checkpoint
 
 PARITY_TOLERANCE = 1e-4  # max |keras - reference| relative to max |reference logits|, as the TF1 tests
 # A tiny network of the original's shape: four EdgeConv blocks, an embedding, two hidden linears.
@@ -473,8 +474,6 @@ def test_pickle_cannot_change_the_allowed_globals(tmp_path):
             out.writestr("archive/data.pkl", payload)
         with pytest.raises(ValueError, match="cannot read it as a PyTorch checkpoint"):
             read_torch_state_dict(path)
-    from pointnet_tf2.migration import torch_checkpoint
-
     assert torch_checkpoint._rebuild_tensor_v2.__defaults__ == (False, None, None)
 
 

@@ -17,6 +17,7 @@ COMMANDS = {
     "models": "models",
     "upgrade-report": "upgrade_report",
     "convert-tf1": "convert_tf1",
+    "convert-torch": "convert_torch",
     "build-vds": "build_vds",
     "synthetic": "synthetic",
     "evaluate": "evaluate",

@@ -13,7 +13,9 @@ Layer names are the PyTorch module names, so a `state_dict` maps one-to-one
   `linear2.bias`, `linear3.*` -> `linear2`, `linear3` kernel `w.T` and bias.
 
 Channel orders match without permutation: edge features `[x_j - x_i, x_i]`,
-the concatenation `(x1, x2, x3, x4)`, pooling `(max, mean)`.
+the concatenation `(x1, x2, x3, x4)`, pooling `(max, mean)`. `pointnet-tf2
+convert-torch` (`pointnet_tf2.migration.torch_checkpoint`) applies this
+mapping to a checkpoint file, without torch.
 """
 
 import keras

@@ -9,9 +9,6 @@
 
 import sys
 
-from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
-from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
-from pointnet_tf2.models import get_model
 from pointnet_tf2.utils import atomic_output
 
 HELP = "convert a checkpoint of the original TF1 PointNet, PointNet++ or DGCNN into a .keras model of the zoo (same outputs)"
@@ -45,6 +42,10 @@ def add_arguments(parser):
 
 
 def run(args):
+    from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
+    from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
+    from pointnet_tf2.models import get_model
+
     if not args.output.endswith(".keras"):
         raise ValueError(f"{args.output}: the output must be a .keras file")
     config = {}

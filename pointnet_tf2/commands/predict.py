@@ -107,9 +107,10 @@ def run(args):
                 cloud = load_input(spec, num_points=sample_points, normals=predictor.input_dims == 6,
                                    columns=args.columns, seed=args.seed)  # fmt: skip
                 points = cloud_for_model(cloud, predictor, up_axis=args.up_axis, normalize=not args.no_normalize)
-                result = predict(predictor.model, points, num_votes=args.num_votes, top_k=args.top_k, class_names=names,
-                                 category=category, category_parts=predictor.category_parts, up_axis=predictor.up_axis,
-                                 batch_size=args.batch_size, seed=args.seed, num_points=predictor.num_points)  # fmt: skip
+                result = predict(predictor.model, points, num_votes=args.num_votes, top_k=args.top_k,
+                                 class_names=names, category=category, category_parts=predictor.category_parts,
+                                 up_axis=predictor.up_axis, batch_size=args.batch_size, seed=args.seed,
+                                 num_points=predictor.num_points)  # fmt: skip
             except (ValueError, OSError) as error:
                 failures += 1
                 message = str(error) if str(error).startswith(spec.rpartition(":")[0] or spec) else f"{spec}: {error}"

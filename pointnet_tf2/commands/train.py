@@ -5,8 +5,8 @@ same parser (`pointnet_tf2.training.cli.build_parser`), flags and defaults;
 `pointnet-tf2 train --task cls --help` lists them.
 """
 
+import pointnet_tf2.training.cli as training_cli
 from pointnet_tf2.task_names import TASK_NAMES
-from pointnet_tf2.training.cli import build_parser
 
 HELP = ("train a model: --task cls, part_seg or sem_seg, then the flags of train_cls.py, train_part_seg.py or "
         "train_sem_seg.py")
@@ -26,7 +26,7 @@ def add_arguments(parser):
 
 def task_parser(task, prog="pointnet-tf2 train"):
     """The parser of the task's flags: `train_TASK.py`'s, with `prog --task TASK` in its usage line."""
-    return build_parser(task, prog=f"{prog} --task {task}")
+    return training_cli.build_parser(task, prog=f"{prog} --task {task}")
 
 
 def run(args):
@@ -35,8 +35,6 @@ def run(args):
     Returns:
         The exit status.
     """
-    from pointnet_tf2.training.cli import run as train
-
     parser = args._train_parser
     if args.task is None:
         if args.help:
@@ -44,4 +42,4 @@ def run(args):
             return 0
         parser.error("the following arguments are required: --task")
     rest = list(args._rest) + (["--help"] if args.help else [])
-    return train(args.task, task_parser(args.task, parser.prog).parse_args(rest))
+    return training_cli.run(args.task, task_parser(args.task, parser.prog).parse_args(rest))

@@ -8,7 +8,7 @@ task's (the original PointNet's; see `pointnet_tf2.training.recipes`).
 `pointnet-tf2 train --task TASK` uses the same parser. Building it imports
 no TensorFlow: the task defaults, recipe examples and task flags the help
 shows come from the snapshot `pointnet_tf2.cli_facts` (see
-`pointnet_tf2.training.help_facts`); `main` imports the trainer.
+`pointnet_tf2.training.help_facts`); `run` imports the trainer.
 """
 
 import argparse
@@ -78,22 +78,12 @@ def build_parser(task_name, *, prog=None, facts=None):
     check_task_name(task_name)
     facts = FACTS if facts is None else facts
     task = facts["tasks"][task_name]
-    return add_train_arguments(argparse.ArgumentParser(
+    parser = argparse.ArgumentParser(
         prog=prog or task["script"],
         description=f"Train a {task_name} model of pointnet-tf2 (defaults: the model's original training, "
         "else the original PointNet's; with the project's stability defaults, see --original_settings).",
         formatter_class=_HelpFormatter,
-    ), task_name, facts=facts)
-
-
-def add_train_arguments(parser, task_name, *, facts=None):
-    """Adds the flags of the train script of a task to `parser` (see `build_parser`).
-
-    Returns:
-        `parser`.
-    """
-    facts = FACTS if facts is None else facts
-    task = facts["tasks"][task_name]
+    )
     add = parser.add_argument
     add("--data", default=None, help="dataset directory in an original layout, or a VDS/HDF5 file; "
         "default: the built-in synthetic dataset, generated once into the cache")
@@ -105,7 +95,7 @@ def add_train_arguments(parser, task_name, *, facts=None):
         "dropout_rate=0.5; VALUE is read as JSON when it parses (numbers, true/false, lists), else as a string. "
         "Arguments the run sets (num_classes, num_points, input_dims, ...) come from the data and their flags")
     add("--log_dir", default=task["log_dir"], help="checkpoints, config.json, log.csv and TensorBoard events")
-    recipe = task["recipe_help"].get
+    recipe = task["recipe_help"].__getitem__  # "default: the model's original (e.g. ...), else ..."
     add("--num_point", type=int, default=None, help="points per cloud; " + recipe("num_point"))
     add("--max_epoch", type=int, default=None, help="epochs to run; " + recipe("max_epoch"))
     add("--batch_size", type=int, default=None,
@@ -188,7 +178,11 @@ def main(task_name, argv=None):
 
 
 def run(task_name, args):
-    """Trains with parsed train-script arguments (of `build_parser` or `add_train_arguments`).
+    """Trains with the arguments `build_parser(task_name)` parsed.
+
+    Args:
+        task_name: "cls", "part_seg" or "sem_seg".
+        args: The parsed arguments (an `argparse.Namespace`).
 
     Returns:
         The exit status.

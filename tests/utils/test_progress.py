@@ -90,7 +90,8 @@ def test_terminal_redraws_in_place_and_clears_for_other_output():
     text = stream.getvalue()
     assert text.count("\r") == 5 and text.endswith("took 0s\x1b[K\n")
     assert "\r\x1b[K" in text  # cleared
-    assert [draw.split("] ")[1].split(" (")[0] for draw in text.split("\r") if "] " in draw] == ["1/4", "3/4", "4/4", "4/4"]
+    counts = [draw.split("] ")[1].split(" (")[0] for draw in text.split("\r") if "] " in draw]
+    assert counts == ["1/4", "3/4", "4/4", "4/4"]
     assert "3/4 (75%) 6.0/s, 0s left\x1b[K" in text
 
 

@@ -61,6 +61,8 @@ import time
 import bench_data  # benchmarks/ is the script's folder, so on sys.path
 import numpy as np
 
+from pointnet_tf2.utils.progress import Progress
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TASKS = {  # task -> points, batch, dataset sizes (full, quick)
@@ -657,9 +659,46 @@ def child_family_model(options):
             "peak_rss_mb": peak, "peak_above_ready_mb": peak - ready}  # fmt: skip
 
 
+class SectionSteps:
+    """A `say` that also counts a section's steps in a progress line (rate and time left).
+
+    Each message starts a step and ends the one before; `close()` ends the last.
+    """
+
+    def __init__(self, say, total, label):
+        self.say, self.started = say, False
+        self.bar = Progress(total, label, unit="steps", always_final=True)
+
+    def __call__(self, message):
+        if self.started:
+            self.bar.update(1)
+        self.started = True
+        self.bar.clear()
+        self.say(message)
+
+    def note(self, message):
+        """Says `message` without starting a step."""
+        self.bar.clear()
+        self.say(message)
+
+    def close(self):
+        """Ends the last step and prints the section's final progress line."""
+        if self.started:
+            self.bar.update(1)
+        self.bar.close()
+
+
 def measure_families(sizes, say):
     """The families section: kNN alone, the classifiers side by side, the kNN share, DGCNN sem seg memory."""
     size = FAMILY_SIZES[sizes]
+    say = SectionSteps(say, 2 * len(size["knn"]) + 2 * len(FAMILY_MODELS) + 1 + 2, "families")
+    try:
+        return _measure_families(size, sizes, say)
+    finally:
+        say.close()
+
+
+def _measure_families(size, sizes, say):
     steps, repeats = size["steps"], size["repeats"]
     results = {"sizes": sizes, "knn": [], "models": {}, "dgcnn_sem_seg": {}}
     for batch, points, channels, k, chunk in size["knn"]:
@@ -781,6 +820,16 @@ def measure(args, workdir, say):
     tasks = [t for t in TASKS if t in args.tasks.split(",")]
     repeats = 3 if quick else 5
     data, tree = _prepare(workdir, quick, tasks)
+    levers = not quick and "cls" in tasks
+    say = SectionSteps(say, 1 + 3 * len(tasks) + 2 * ("cls" in tasks) + 1 + levers, "pointnet")
+    try:
+        return _measure(args, workdir, say, tasks, repeats, data, tree)
+    finally:
+        say.close()
+
+
+def _measure(args, workdir, say, tasks, repeats, data, tree):
+    quick = args.quick
     results = {"machine": {"cpus": os.cpu_count(), "quick": quick}, "tasks": {}}
     say("GEMM ceiling ...")
     results["gemm_gflops"] = run_child("gemm", repeats=repeats)
@@ -824,7 +873,7 @@ def measure(args, workdir, say):
                 levers[label] = run_child("keras_train", label=label.split()[0].split("=")[0], **common, **extra)["samples_per_s"]
             except RuntimeError as error:  # e.g. XLA cannot compile an op
                 levers[label] = float("nan")
-                say(f"lever {label} failed: {str(error).splitlines()[-1][:200]}")
+                say.note(f"lever {label} failed: {str(error).splitlines()[-1][:200]}")
         results["levers_train_samples_per_s"] = levers
         results["layers_ms"] = run_child("layers", repeats=repeats)
     if "cls" in tasks:

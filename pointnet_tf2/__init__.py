@@ -1,26 +1,45 @@
 """pointnet-tf2: a TensorFlow 2 / Keras 3 model zoo for 3-D point clouds.
 
-Importing the package registers its Keras objects (layers, models, losses,
-metrics, schedules), so a `.keras` file saved from a model of the zoo loads
-with `keras.saving.load_model` after a plain `import pointnet_tf2`.
+`import pointnet_tf2` is light: it imports neither TensorFlow nor Keras. The
+public names (`get_model`, `list_models`, `fold_batch_norm`, `predict`,
+`from_preset`, `save_to_preset`) are
+imported on first use (PEP 562), and the zoo's Keras objects (layers,
+models, losses, metrics, schedules) are registered as soon as Keras is
+imported (`pointnet_tf2.utils.registration`), so a `.keras` file saved from a
+model of the zoo loads with `keras.saving.load_model` after a plain
+`import pointnet_tf2`.
 """
 
+from pointnet_tf2.utils import registration as _registration
+from pointnet_tf2.utils.lazy import lazy_exports as _lazy_exports
 from pointnet_tf2.version import __version__
 
-from pointnet_tf2.models import fold_batch_norm
-from pointnet_tf2.models import get_model
-from pointnet_tf2.models import list_models
+_EXPORTS = {
+    "fold_batch_norm": "pointnet_tf2.models",
+    "get_model": "pointnet_tf2.models",
+    "list_models": "pointnet_tf2.models",
+    "predict": "pointnet_tf2.inference",
+    "from_preset": "pointnet_tf2.presets",
+    "save_to_preset": "pointnet_tf2.presets",
+    "register_keras_objects": "pointnet_tf2.utils.registration",
+}
 
-# Importing these modules registers every Keras object a saved `.keras` file
-# may name (`models` above registers the models and layers).
-from pointnet_tf2 import metrics  # noqa: F401, E402
-from pointnet_tf2 import losses  # noqa: F401, E402
-from pointnet_tf2.training import schedules  # noqa: F401, E402
+_getattr, _, _ = _lazy_exports(globals(), _EXPORTS)
 
-# After `training`: its `__init__` imports the tasks, whose compile arguments import
-# `training.losses`, so the tasks must not be the first of the two to load.
-from pointnet_tf2.inference import predict  # noqa: E402
-from pointnet_tf2.presets import from_preset  # noqa: E402
-from pointnet_tf2.presets import save_to_preset  # noqa: E402
 
-__all__ = ["__version__", "fold_batch_norm", "from_preset", "get_model", "list_models", "predict", "save_to_preset"]
+def __getattr__(name):
+    # A public name needs the zoo: register its Keras objects with it.
+    value = _getattr(name)
+    if name in _EXPORTS:
+        _registration.register_keras_objects()
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+__all__ = ["__version__", "fold_batch_norm", "from_preset", "get_model", "list_models", "predict",
+           "register_keras_objects", "save_to_preset"]
+
+_registration.install()

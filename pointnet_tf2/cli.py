@@ -2,8 +2,12 @@
 
 Each subcommand lives in its own module under `pointnet_tf2.commands`, which
 defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`.
-Command modules import what they run at their heads (importing the package
-loads TensorFlow and Keras anyway: it registers the zoo's Keras objects).
+Building the parser imports no TensorFlow: command modules import only light
+modules at their heads, and what they run inside `run` (`pointnet-tf2 --help`
+and `pointnet-tf2 COMMAND --help` answer in a fraction of a second). A module
+with `PASS_THROUGH = True` gets the arguments its parser does not know as
+`args._rest` (its parser has no automatic --help: `train` hands both to the
+train parser of the task).
 """
 
 import argparse
@@ -30,6 +34,7 @@ COMMANDS = {
     "show": "show",
     "export": "export",
     "save-preset": "save_preset",
+    "train": "train",
 }
 
 
@@ -47,9 +52,10 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(f"pointnet_tf2.commands.{module_name}")
-        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        pass_through = getattr(module, "PASS_THROUGH", False)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP, add_help=not pass_through)
         module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        sub.set_defaults(_run=module.run, _pass_through=pass_through)
     return parser
 
 
@@ -66,7 +72,10 @@ def main(argv=None):
         The exit status.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and not args._pass_through:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args._rest = rest
     try:
         return int(args._run(args) or 0)
     except (ValueError, OSError, KeyError) as error:

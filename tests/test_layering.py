@@ -8,13 +8,15 @@ data  ->  tasks, training, evaluation, inference
 The import graph is read from the module files with `ast` (nothing is
 imported): every `import` and `from ... import` naming a module of the
 package, at module level and inside functions. A `from pointnet_tf2.data
-import NAME` is followed through the lazy exports of `data/__init__.py` to the
-module defining NAME. Dynamic imports (`importlib.import_module`: the command
-dispatch of `cli.py`, the lazy exports) are not seen.
+import NAME` (or of any package with lazy `_EXPORTS`: `pointnet_tf2`,
+`training`, `data.raw`) is followed through those lazy exports to the module
+defining NAME. Dynamic imports (`importlib.import_module`: the command
+dispatch of `cli.py`, the lazy exports, the Keras registration of
+`utils/registration.py`) are not seen.
 
-Package `__init__` files are facades: `pointnet_tf2/__init__.py` imports the
-public API and registers the Keras objects, so it is the top layer; a
-subpackage's `__init__` is in its subpackage's layer.
+Package `__init__` files are facades: `pointnet_tf2/__init__.py` exports the
+public API lazily, so it is the top layer; a subpackage's `__init__` is in its
+subpackage's layer.
 
 The tests assert:
 
@@ -23,8 +25,10 @@ The tests assert:
 - no import from a lower layer to a higher one (`LAYERS`), and `data` imported
   only from the tasks layer up;
 - an import inside a function only for a heavy or optional dependency
-  (`HEAVY`), never for a module of the package, the standard library or
-  numpy.
+  (`HEAVY`), never for the standard library or numpy, and never for a module
+  of the package, except in the functions of `LAZY_IMPORTERS`: the `run` of a
+  command, which imports what it runs there so that `pointnet-tf2 --help`
+  and `pointnet-tf2 COMMAND --help` do not import TensorFlow.
 """
 
 import ast
@@ -70,6 +74,7 @@ LAYERS = {
     "migration": 4,
     # 5: command line.
     "training.cli": 5,  # the train_*.py scripts' flags
+    "cli_facts": 5,  # the help texts' snapshot of the zoo (plain data, written by training.help_facts)
     "commands": 5,
     "cli": 5,
     "__main__": 6,
@@ -82,6 +87,14 @@ DATA_USERS_FROM = 3
 # Third-party modules that may be imported inside a function: heavy to import,
 # optional, or needed only by one code path.
 HEAVY = {"tensorflow", "keras", "h5py", "matplotlib", "trimesh", "tensorboard", "onnx", "tf2onnx", "hypothesis"}
+
+# The only functions that may import modules of the package: module name (or
+# package prefix ending with ".") -> function names. A command's `run` imports
+# what it runs, so that building the command-line parser imports no TensorFlow.
+LAZY_IMPORTERS = {
+    "commands.": {"run"},
+    "training.cli": {"run"},
+}
 
 
 
@@ -98,14 +111,15 @@ def module_files(root=ROOT, package=PACKAGE):
 
 
 def _lazy_exports(files, package):
-    """Name -> defining module of `data/__init__.py`'s lazy `_EXPORTS` (empty when absent)."""
-    path = files.get(f"{package}.data")
-    if path is None:
-        return {}
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
-            return ast.literal_eval(node.value)
-    return {}
+    """Package -> {name -> defining module} of every package `__init__`'s lazy `_EXPORTS`."""
+    found = {}
+    for module, path in files.items():
+        if path.name != "__init__.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
+                found[module] = ast.literal_eval(node.value)
+    return found
 
 
 def _resolve(name, files):
@@ -120,7 +134,9 @@ def imports(files, package=PACKAGE):
 
     Returns:
         A list of `(importer, imported, in_function, line)`; `imported` is a
-        package module or, for other modules, the top-level name (e.g. "keras").
+        package module or, for other modules, the top-level name (e.g. "keras");
+        `in_function` is the name of the outermost function holding the import,
+        or False at module level.
     """
     lazy = _lazy_exports(files, package)
     found = []
@@ -136,8 +152,8 @@ def imports(files, package=PACKAGE):
                 base = ".".join(parts + ([node.module] if node.module else []))
             names = []
             for alias in node.names:
-                if base == f"{package}.data" and alias.name in lazy:
-                    names.append(lazy[alias.name])
+                if alias.name in lazy.get(base, {}):
+                    names.append(lazy[base][alias.name])
                 elif f"{base}.{alias.name}" in files:
                     names.append(f"{base}.{alias.name}")
                 else:
@@ -154,7 +170,8 @@ def imports(files, package=PACKAGE):
                                 found.append((module, target, in_function, child.lineno))
                         else:
                             found.append((module, name.split(".")[0], in_function, child.lineno))
-                visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
+                function = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                visit(child, in_function or (getattr(child, "name", "<lambda>") if function else False))
 
         visit(ast.parse(path.read_text(), filename=str(path)), False)
     return found
@@ -250,9 +267,17 @@ def test_no_upward_imports(graph):
     assert upward(found) == []
 
 
+def lazy_importer(module, function, package=PACKAGE):
+    """Whether `function` of `module` may import modules of the package (`LAZY_IMPORTERS`)."""
+    name = module[len(package) + 1:]
+    return any(function in functions for prefix, functions in LAZY_IMPORTERS.items()
+               if name == prefix or (prefix.endswith(".") and name.startswith(prefix)))
+
+
 def test_function_level_imports_only_for_heavy_modules(graph):
     _, found = graph
-    package_imports = {(a, b) for a, b, in_function, _ in found if in_function and b.startswith(PACKAGE)}
+    package_imports = {(a, b) for a, b, in_function, _ in found
+                       if in_function and b.startswith(PACKAGE) and not lazy_importer(a, in_function)}
     other = {(a, b) for a, b, in_function, _ in found if in_function and not b.startswith(PACKAGE) and b not in HEAVY}
     assert sorted(package_imports) == [], "move these imports to the module head"
     assert sorted(other) == [], "move these imports to the module head"
@@ -260,11 +285,14 @@ def test_function_level_imports_only_for_heavy_modules(graph):
 
 def test_graph_sees_known_imports(graph):
     _, found = graph
-    edges = {(a, b, in_function) for a, b, in_function, _ in found}
+    edges = {(a, b, bool(in_function)) for a, b, in_function, _ in found}
     assert ("pointnet_tf2.training.trainer", "pointnet_tf2.training.run_setup", False) in edges
     # Through the lazy exports of pointnet_tf2.data to the defining module.
     assert ("pointnet_tf2.training.run_setup", "pointnet_tf2.data.synthetic", False) in edges
     assert ("pointnet_tf2.compat", "tensorflow", True) in edges
+    # A command's run imports what it runs; through the lazy exports of pointnet_tf2.training.
+    assert ("pointnet_tf2.commands.evaluate", "pointnet_tf2.checkpoints", True) in edges
+    assert ("pointnet_tf2.training.cli", "pointnet_tf2.training.trainer", True) in edges
 
 
 def _write(root, files):
@@ -296,4 +324,14 @@ def test_checks_can_fail(tmp_path):
         ("pointnet_tf2.models", "pointnet_tf2.data.formats"),
         ("pointnet_tf2.utils.files", "pointnet_tf2.layers.blocks"),
     ]
-    assert ("pointnet_tf2.layers.blocks", "json", True, 3) in found
+    assert ("pointnet_tf2.layers.blocks", "json", "f", 3) in found
+    assert not lazy_importer("pointnet_tf2.layers.blocks", "f")
+
+
+def test_lazy_importers():
+    assert lazy_importer("pointnet_tf2.commands.evaluate", "run")
+    assert lazy_importer("pointnet_tf2.training.cli", "run")
+    assert not lazy_importer("pointnet_tf2.commands.evaluate", "add_arguments")
+    assert not lazy_importer("pointnet_tf2.training.cli", "main")
+    assert not lazy_importer("pointnet_tf2.commands_extra", "run")
+    assert not lazy_importer("pointnet_tf2.training.trainer", "run")

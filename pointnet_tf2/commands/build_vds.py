@@ -1,8 +1,5 @@
 """`pointnet-tf2 build-vds`: one virtual-dataset file over a dataset's shards."""
 
-from pointnet_tf2.data.datasets import open_dataset
-from pointnet_tf2.data.vds import build_vds
-
 HELP = "build one HDF5 virtual dataset (with splits and description) over a dataset directory's shards"
 
 
@@ -29,6 +26,9 @@ def add_arguments(parser):
 
 
 def run(args):
+    from pointnet_tf2.data.datasets import open_dataset
+    from pointnet_tf2.data.vds import build_vds
+
     output = build_vds(
         args.dataset_dir,
         args.output,

@@ -9,22 +9,11 @@
 
 import sys
 
-from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
-from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
-from pointnet_tf2.models import get_model
+from pointnet_tf2.commands.common import check_keras_output
+from pointnet_tf2.commands.common import parse_num_points
 from pointnet_tf2.utils import atomic_output
 
 HELP = "convert a checkpoint of the original TF1 PointNet, PointNet++ or DGCNN into a .keras model of the zoo (same outputs)"
-
-
-def _num_points(text):
-    if text.lower() in ("any", "none"):
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"--num_points must be a positive integer or 'any', got {text!r}") from None
-    return value
 
 
 def add_arguments(parser):
@@ -45,14 +34,17 @@ def add_arguments(parser):
 
 
 def run(args):
-    if not args.output.endswith(".keras"):
-        raise ValueError(f"{args.output}: the output must be a .keras file")
+    from pointnet_tf2.migration.tf1_checkpoint import load_tf1_checkpoint
+    from pointnet_tf2.migration.tf1_checkpoint import resolve_checkpoint
+    from pointnet_tf2.models import get_model
+
+    check_keras_output(args.output)
     config = {}
     for key in ("num_classes", "num_parts", "num_categories", "input_dims"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
     if args.num_points is not None:
-        config["num_points"] = _num_points(args.num_points)
+        config["num_points"] = parse_num_points(args.num_points)
 
     resolve_checkpoint(args.checkpoint)  # a missing checkpoint fails before building the model
     model = get_model(args.model, **config)

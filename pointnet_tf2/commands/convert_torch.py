@@ -10,18 +10,16 @@ torch is not needed: the checkpoint is read by `pointnet_tf2.migration.torch_che
 import os
 import sys
 
-from pointnet_tf2.commands.convert_tf1 import _num_points
-from pointnet_tf2.migration.torch_checkpoint import dgcnn_cls_config
-from pointnet_tf2.migration.torch_checkpoint import load_torch_checkpoint
-from pointnet_tf2.migration.torch_checkpoint import read_torch_state_dict
-from pointnet_tf2.models import get_model
+from pointnet_tf2.commands.common import check_keras_output
+from pointnet_tf2.commands.common import parse_num_points
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils import check_writable
 
 HELP = ("convert a PyTorch state_dict of the official DGCNN classifier (WangYueFt/dgcnn pretrained/model.1024.t7) "
         "into a .keras model of the zoo (same outputs; torch not needed)")
-# Zoo models whose layers carry the PyTorch module names, and how their builder arguments are read.
-MODELS = {"dgcnn_cls": dgcnn_cls_config}
+# Zoo models whose layers carry the PyTorch module names -> the function reading their builder arguments
+# from a state_dict (in pointnet_tf2.migration.torch_checkpoint).
+MODELS = {"dgcnn_cls": "dgcnn_cls_config"}
 
 
 def add_arguments(parser):
@@ -48,22 +46,24 @@ def run(args):
     Returns:
         The exit status, 0.
     """
+    from pointnet_tf2.migration import torch_checkpoint
+    from pointnet_tf2.models import get_model
+
     output = args.output
-    if not output.endswith(".keras"):
-        raise ValueError(f"{output}: the output must be a .keras file")
+    check_keras_output(output)
     if os.path.lexists(output) and not args.overwrite:
         raise ValueError(f"{output}: exists; choose another path or overwrite it (--overwrite)")
     check_writable(output)  # before the checkpoint is read and the model built
-    state = read_torch_state_dict(args.checkpoint)
-    config = MODELS[args.model](state, args.checkpoint)
+    state = torch_checkpoint.read_torch_state_dict(args.checkpoint)
+    config = getattr(torch_checkpoint, MODELS[args.model])(state, args.checkpoint)
     if args.num_classes is not None and args.num_classes != config["num_classes"]:
         raise ValueError(f"{args.checkpoint}: --num_classes {args.num_classes}, but the checkpoint has "
                          f"{config['num_classes']} classes")
     config["k"] = args.k
     if args.num_points is not None:
-        config["num_points"] = _num_points(args.num_points)
+        config["num_points"] = parse_num_points(args.num_points)
     model = get_model(args.model, **config)
-    mapping = load_torch_checkpoint(model, state, source=args.checkpoint)
+    mapping = torch_checkpoint.load_torch_checkpoint(model, state, source=args.checkpoint)
     with atomic_output(output) as tmp:
         model.save(tmp)
     widths = ", ".join(f"{key}={config[key]}" for key in ("num_classes", "edge_widths", "emb_dims", "head_widths"))

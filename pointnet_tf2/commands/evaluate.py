@@ -3,12 +3,6 @@
 import json
 import os
 
-from pointnet_tf2.checkpoints import open_checkpoint
-from pointnet_tf2.evaluation import evaluate
-from pointnet_tf2.evaluation import format_results
-from pointnet_tf2.rotations import format_protocol_table
-from pointnet_tf2.rotations import protocol_from_checkpoints
-from pointnet_tf2.training.trainer import run_validation_rows
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils import check_writable
 
@@ -41,6 +35,13 @@ def add_arguments(parser):
 
 
 def run(args):
+    from pointnet_tf2.checkpoints import open_checkpoint
+    from pointnet_tf2.evaluation import evaluate
+    from pointnet_tf2.evaluation import format_results
+    from pointnet_tf2.rotations import format_protocol_table
+    from pointnet_tf2.rotations import protocol_from_checkpoints
+    from pointnet_tf2.training.trainer import run_validation_rows
+
     if args.output:
         check_writable(args.output)  # before minutes of evaluation
     loaded = open_checkpoint(args.checkpoint, data=args.data, test_area=args.test_area, need_data=True)
@@ -61,7 +62,8 @@ def run(args):
     if split == "validation":
         split, indices = run_validation_rows(run_config, description, loaded.checkpoint)
     result = evaluate(model, description, split=split, num_points=num_points, num_votes=args.num_votes,
-                      batch_size=args.batch_size, rotation=args.test_rotation, seed=args.seed, indices=indices)
+                      batch_size=args.batch_size, rotation=args.test_rotation, seed=args.seed, indices=indices,
+                      progress=True)
     result["checkpoint"] = os.path.abspath(loaded.checkpoint)
     print(format_results(result))
     if args.output:

@@ -2,10 +2,6 @@
 
 import sys
 
-from pointnet_tf2.checkpoints import open_checkpoint
-from pointnet_tf2.export import export_model
-from pointnet_tf2.export import missing_packages
-from pointnet_tf2.export import model_metadata
 from pointnet_tf2.utils import check_writable
 
 HELP = "export a checkpoint for serving: TF SavedModel, LiteRT (.tflite) or ONNX (needs tf2onnx + onnx)"
@@ -29,6 +25,11 @@ def run(args):
     Returns:
         The exit status: 0, or 1 when an optional package is missing.
     """
+    from pointnet_tf2.checkpoints import open_checkpoint
+    from pointnet_tf2.export import export_model
+    from pointnet_tf2.export import missing_packages
+    from pointnet_tf2.export import model_metadata
+
     missing = missing_packages(args.format)
     if missing:
         print(f"pointnet-tf2 export: error: the {args.format} export needs the optional package(s) "

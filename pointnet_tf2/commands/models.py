@@ -1,17 +1,19 @@
 """`pointnet-tf2 models`: the zoo with each model's parameter count."""
 
-from pointnet_tf2.models import registry
-from pointnet_tf2.utils.keras_utils import count_trainable_params
+from pointnet_tf2.cli_facts import FACTS
 
 HELP = "list the models of the zoo with their task and trainable parameter count"
 
 
 def add_arguments(parser):
     parser.add_argument("--task", choices=("cls", "part_seg", "sem_seg"), help="only the models of this task")
-    parser.add_argument("--family", choices=registry.families(), help="only the models of this family")
+    parser.add_argument("--family", choices=FACTS["families"], help="only the models of this family")
 
 
 def run(args):
+    from pointnet_tf2.models import registry
+    from pointnet_tf2.utils.keras_utils import count_trainable_params
+
     rows = []
     for name in registry.list_models(args.task, family=args.family):
         entry = registry.model_entry(name)

@@ -5,13 +5,9 @@ import json
 import os
 import sys
 
-from pointnet_tf2 import viz
-from pointnet_tf2.checkpoints import open_checkpoint
-from pointnet_tf2.inference import cloud_for_model
-from pointnet_tf2.inference import load_input
-from pointnet_tf2.inference import predict
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils import check_writable
+from pointnet_tf2.utils.progress import Progress
 
 HELP = "predict classes (top-k) or per-point labels (coloured PLY + PNG) for meshes, point files or FILE.h5:index"
 
@@ -80,6 +76,12 @@ def run(args):
     Returns:
         The exit status: 0, or 1 if any input failed.
     """
+    from pointnet_tf2 import viz
+    from pointnet_tf2.checkpoints import open_checkpoint
+    from pointnet_tf2.inference import cloud_for_model
+    from pointnet_tf2.inference import load_input
+    from pointnet_tf2.inference import predict
+
     if args.output and not args.output.lower().endswith((".json", ".csv")):
         raise ValueError(f"--output {args.output}: must end with .json or .csv")
     if args.output:
@@ -98,38 +100,46 @@ def run(args):
     print(f"{predictor.checkpoint}: {predictor.task} model, {len(names)} classes, "
           f"{predictor.num_points or 'any number of'} points x {predictor.input_dims}{kind}")  # fmt: skip
     rows, failures, used = [], 0, set()
-    for spec in args.inputs:
-        try:
-            cloud = load_input(spec, num_points=sample_points, normals=predictor.input_dims == 6,
-                               columns=args.columns, seed=args.seed)  # fmt: skip
-            points = cloud_for_model(cloud, predictor, up_axis=args.up_axis, normalize=not args.no_normalize)
-            result = predict(predictor.model, points, num_votes=args.num_votes, top_k=args.top_k, class_names=names,
-                             category=category, category_parts=predictor.category_parts, up_axis=predictor.up_axis,
-                             batch_size=args.batch_size, seed=args.seed, num_points=predictor.num_points)  # fmt: skip
-        except (ValueError, OSError) as error:
-            failures += 1
-            message = str(error) if str(error).startswith(spec.rpartition(":")[0] or spec) else f"{spec}: {error}"
-            print(f"pointnet-tf2 predict: error: {message}", file=sys.stderr)
-            rows.append({"file": spec, "error": message})
-            continue
-        notes = f"  [{', '.join(cloud.notes)}]" if cloud.notes else ""
-        files = None
-        if task.per_point:
-            labels = result["labels"]
-            stem = _unique_stem(cloud.stem, used)
-            os.makedirs(args.output_dir, exist_ok=True)
-            files = {"ply": os.path.join(args.output_dir, f"{stem}.ply"),
-                     "png": os.path.join(args.output_dir, f"{stem}.png")}  # fmt: skip
-            up_axis = cloud.up_axis or args.up_axis
-            viz.write_ply(files["ply"], cloud.points, colors=viz.label_colors(labels), labels=labels,
-                          fields={"confidence": result["probabilities"].max(axis=-1)}, up_axis=up_axis)  # fmt: skip
-            title = task.prediction_title(cloud.name, result, category_names=predictor.category_names)
-            viz.write_views_png(files["png"], cloud.points, labels, class_names=names, up_axis=up_axis, title=title)
-        row = task.prediction_row(cloud.name, result, label_names=names, category_names=predictor.category_names,
-                                  files=files, notes=cloud.notes)  # fmt: skip
-        for line in task.prediction_lines(row, notes):
-            print(line)
-        rows.append(row)
+    # Many files: a progress line on stderr (quiet when they take less than a few seconds, see Progress).
+    bar = Progress(len(args.inputs), "predict", unit="files", enabled=len(args.inputs) > 1)
+    with bar:
+        for spec in args.inputs:
+            try:
+                cloud = load_input(spec, num_points=sample_points, normals=predictor.input_dims == 6,
+                                   columns=args.columns, seed=args.seed)  # fmt: skip
+                points = cloud_for_model(cloud, predictor, up_axis=args.up_axis, normalize=not args.no_normalize)
+                result = predict(predictor.model, points, num_votes=args.num_votes, top_k=args.top_k,
+                                 class_names=names, category=category, category_parts=predictor.category_parts,
+                                 up_axis=predictor.up_axis, batch_size=args.batch_size, seed=args.seed,
+                                 num_points=predictor.num_points)  # fmt: skip
+            except (ValueError, OSError) as error:
+                failures += 1
+                message = str(error) if str(error).startswith(spec.rpartition(":")[0] or spec) else f"{spec}: {error}"
+                bar.clear()
+                print(f"pointnet-tf2 predict: error: {message}", file=sys.stderr)
+                rows.append({"file": spec, "error": message})
+                bar.update(1)
+                continue
+            notes = f"  [{', '.join(cloud.notes)}]" if cloud.notes else ""
+            files = None
+            if task.per_point:
+                labels = result["labels"]
+                stem = _unique_stem(cloud.stem, used)
+                os.makedirs(args.output_dir, exist_ok=True)
+                files = {"ply": os.path.join(args.output_dir, f"{stem}.ply"),
+                         "png": os.path.join(args.output_dir, f"{stem}.png")}  # fmt: skip
+                up_axis = cloud.up_axis or args.up_axis
+                viz.write_ply(files["ply"], cloud.points, colors=viz.label_colors(labels), labels=labels,
+                              fields={"confidence": result["probabilities"].max(axis=-1)}, up_axis=up_axis)  # fmt: skip
+                title = task.prediction_title(cloud.name, result, category_names=predictor.category_names)
+                viz.write_views_png(files["png"], cloud.points, labels, class_names=names, up_axis=up_axis, title=title)
+            row = task.prediction_row(cloud.name, result, label_names=names, category_names=predictor.category_names,
+                                      files=files, notes=cloud.notes)  # fmt: skip
+            bar.clear()
+            for line in task.prediction_lines(row, notes):
+                print(line, flush=bar.enabled)
+            rows.append(row)
+            bar.update(1)
     if args.output and failures < len(args.inputs):  # errors alone are on stderr already
         _write_table(args.output, rows, task)
         print(f"results written to {args.output}")

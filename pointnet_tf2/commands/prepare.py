@@ -1,6 +1,7 @@
 """`pointnet-tf2 prepare`: meshes, point files or voxel grids (`.binvox`, `.npz`) -> the ModelNet40 HDF5 layout."""
 
-from pointnet_tf2.data.datasets.mesh_folder import prepare_dataset
+from pointnet_tf2.commands.common import add_output_arguments
+from pointnet_tf2.commands.common import output_of
 from pointnet_tf2.data.runner import run_kwargs
 
 HELP = ("convert a folder of meshes (OFF/OBJ/PLY/STL), point files or .binvox grids, or a .npz voxel archive, "
@@ -12,8 +13,7 @@ def add_arguments(parser):
     add = parser.add_argument
     add("root", help="data folder: ROOT/<class>/{train,test}/* (ModelNet40) or ROOT/<class>/* (flat), "
         "or a .npz voxel archive (X_train, y_train[, X_test, y_test], e.g. modelnet10.npz)")
-    add("output", nargs="?", default=None, help="dataset folder to create (or --output)")
-    add("--output", dest="output_option", default=None, metavar="OUTPUT", help="dataset folder to create")
+    add_output_arguments(parser, "dataset folder to create")
     add("--inputs", choices=("auto", "meshes", "binvox"), default="auto",
         help="what to read from a folder (default: .binvox files if there are any, else meshes and point files)")
     add("--class_names", default=None,
@@ -54,11 +54,9 @@ def run(args):
     Returns:
         The exit status (0).
     """
-    if args.output and args.output_option and args.output != args.output_option:
-        raise ValueError(f"two output folders given: {args.output} and --output {args.output_option}")
-    output = args.output or args.output_option
-    if not output:
-        raise ValueError("no output folder: pass it after ROOT or as --output OUTPUT")
+    from pointnet_tf2.data.datasets.mesh_folder import prepare_dataset
+
+    output = output_of(args)
     prepare_dataset(
         args.root, output, inputs=args.inputs, class_names=args.class_names, layout=args.layout,
         num_points=args.num_point, normals=args.normals, fps=args.fps, oversample=args.oversample,

@@ -5,9 +5,6 @@ import os
 
 import numpy as np
 
-from pointnet_tf2 import retrieval
-from pointnet_tf2.checkpoints import open_checkpoint
-from pointnet_tf2.checkpoints import resolve_checkpoint
 from pointnet_tf2.utils import atomic_output
 from pointnet_tf2.utils import check_writable
 
@@ -34,10 +31,28 @@ def add_arguments(parser):
     parser.add_argument("--output_dir", default=None,
                         help="where retrieval.json and retrieval.png go (default: the checkpoint's folder; for a preset, "
                         "the folder holding it)")
+    parser.add_argument("--output", default=None, metavar="FILE.json",
+                        help="write the results to this JSON file instead, and the PNG beside it as FILE.png")
     parser.add_argument("--seed", type=int, default=0, help="seed of the query choice and of the rotations")
 
 
+def _outputs(args, checkpoint):
+    """The results file and the PNG path (`--output`, else `--output_dir`, else the checkpoint's folder)."""
+    if args.output and args.output_dir:
+        raise ValueError(f"--output {args.output} and --output_dir {args.output_dir}: give one of them")
+    if args.output:
+        if not args.output.lower().endswith(".json"):
+            raise ValueError(f"--output {args.output}: must end with .json")
+        return args.output, os.path.splitext(args.output)[0] + ".png"
+    output_dir = args.output_dir or os.path.dirname(os.path.abspath(checkpoint))
+    return os.path.join(output_dir, "retrieval.json"), os.path.join(output_dir, "retrieval.png")
+
+
 def run(args):
+    from pointnet_tf2 import retrieval
+    from pointnet_tf2.checkpoints import open_checkpoint
+    from pointnet_tf2.checkpoints import resolve_checkpoint
+
     try:
         ks = [int(k) for k in args.top_k.split(",")]
         if min(ks) < 1:
@@ -45,8 +60,12 @@ def run(args):
     except ValueError:
         raise ValueError(f"--top_k must be comma-separated positive integers, got {args.top_k!r}") from None
     checkpoint = resolve_checkpoint(args.checkpoint)
-    output_dir = args.output_dir or os.path.dirname(os.path.abspath(checkpoint))
-    check_writable(output_dir, folder=True)  # before the features are computed
+    path, png_path = _outputs(args, checkpoint)
+    output_dir = os.path.dirname(os.path.abspath(path))
+    if args.output:
+        check_writable(path)  # before the features are computed
+    else:
+        check_writable(output_dir, folder=True)
     loaded = open_checkpoint(checkpoint, data=args.data, need_data=True)
     model, description, run_config = loaded.model, loaded.description, loaded.run_config
     retrieval.check_retrieval_model(model)
@@ -66,12 +85,11 @@ def run(args):
     if args.num_queries > 0:
         rng = np.random.default_rng(args.seed)
         queries = sorted(rng.choice(len(labels), size=min(args.num_queries, len(labels)), replace=False).tolist())
-        png = retrieval.neighbours_png(os.path.join(output_dir, "retrieval.png"), points, labels, queries,
+        png = retrieval.neighbours_png(png_path, points, labels, queries,
                                        metrics["order"], top=min(5, len(labels) - 1),
                                        class_names=description.class_names, up_axis=description.up_axis)
         result["png"] = png
         print(f"nearest shapes of {len(queries)} queries drawn in {png}")
-    path = os.path.join(output_dir, "retrieval.json")
     with atomic_output(path) as tmp:
         with open(tmp, "w") as f:
             json.dump(result, f, indent=2)

@@ -1,8 +1,5 @@
 """`pointnet-tf2 save-preset`: a checkpoint as a preset folder (model, weights, metadata, model card)."""
 
-from pointnet_tf2.checkpoints import open_checkpoint
-from pointnet_tf2.checkpoints import resolve_checkpoint
-from pointnet_tf2.presets import save_to_preset
 from pointnet_tf2.utils import check_writable
 from pointnet_tf2.utils.files import check_output_folder
 
@@ -24,6 +21,10 @@ def run(args):
     Returns:
         The exit status (0).
     """
+    from pointnet_tf2.checkpoints import open_checkpoint
+    from pointnet_tf2.checkpoints import resolve_checkpoint
+    from pointnet_tf2.presets import save_to_preset
+
     # Before the model is loaded. The input is the checkpoint file (or preset): a preset may go into its run folder.
     checkpoint = resolve_checkpoint(args.checkpoint)
     check_output_folder(args.output, [checkpoint], overwrite=args.overwrite)

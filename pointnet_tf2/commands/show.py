@@ -1,8 +1,5 @@
 """`pointnet-tf2 show`: render a cloud (mesh, point file or HDF5 row) to a three-view PNG."""
 
-from pointnet_tf2.data.meshes import DEFAULT_INPUT_UP_AXIS
-from pointnet_tf2.inference import load_input
-from pointnet_tf2.viz import write_views_png
 
 HELP = "render a mesh, point file or FILE.h5[:index] cloud to a PNG (front, side, top; coloured by label)"
 
@@ -29,6 +26,10 @@ def run(args):
     Returns:
         The exit status (0).
     """
+    from pointnet_tf2.data.meshes import DEFAULT_INPUT_UP_AXIS
+    from pointnet_tf2.inference import load_input
+    from pointnet_tf2.viz import write_views_png
+
     cloud = load_input(args.input, num_points=args.num_point)
     labels = colors = None
     if args.color in ("auto", "label") and cloud.labels is not None:

@@ -4,8 +4,6 @@ import json
 import os
 import time
 
-from pointnet_tf2.data import synthetic
-from pointnet_tf2.tasks import get_task
 
 HELP = "Generate a built-in procedural dataset (cls, part_seg or sem_seg) in the original HDF5 layout."
 
@@ -42,6 +40,9 @@ def run(args):
     Returns:
         The exit status (0).
     """
+    from pointnet_tf2.data import synthetic
+    from pointnet_tf2.tasks import get_task
+
     output = args.output or f"synthetic_{args.task}"
     start = time.perf_counter()
     path = synthetic.generate_synthetic(

@@ -7,8 +7,6 @@
 
 import sys
 
-from pointnet_tf2.migration.upgrade_report import compare_report_files
-from pointnet_tf2.migration.upgrade_report import upgrade_tree
 from pointnet_tf2.utils import atomic_output
 
 HELP = "run tf_upgrade_v2 on TF1 PointNet code (default: original/) and write its normalised report, or --compare two reports"
@@ -27,7 +25,7 @@ def add_arguments(parser):
                         help="compare two reports instead; exit status 1 when NEW has warnings or errors OLD has not")
 
 
-def _compare(args):
+def _compare(args, compare_report_files):
     if args.source or args.output or args.upgraded_tree or args.no_fixes:
         raise ValueError("--compare takes only the two report files")
     old, new = args.compare
@@ -44,8 +42,11 @@ def _compare(args):
 
 
 def run(args):
+    from pointnet_tf2.migration.upgrade_report import compare_report_files
+    from pointnet_tf2.migration.upgrade_report import upgrade_tree
+
     if args.compare:
-        return _compare(args)
+        return _compare(args, compare_report_files)
 
     if args.no_fixes and not args.upgraded_tree:
         raise ValueError("--no-fixes only applies with --upgraded-tree")

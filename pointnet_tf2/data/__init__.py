@@ -29,7 +29,7 @@ line) does not import TensorFlow until `PointCloudSequence` is used.
 - `ClassBalancedSampler`: P classes x K clouds per batch (a Sequence `sampler=`)
 """
 
-from pointnet_tf2.data._lazy import lazy_exports
+from pointnet_tf2.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "DatasetDescription": "pointnet_tf2.data.description",

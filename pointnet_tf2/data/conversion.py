@@ -43,7 +43,7 @@ ModelNet40 layout) and is meant to be reused by every converter of raw data
   (same keys, sizes and modification times), so an interrupted run continues
   where it stopped; the other options must be the same (`options` is stored
   in the manifest and compared);
-- shows a progress line on stderr and returns a `ConversionRun`: the counts,
+- shows a progress line on stderr (`pointnet_tf2.utils.progress`) and returns a `ConversionRun`: the counts,
   the skips (`run.skipped`: key, kind, reason), `run.summary_lines()`,
   `run.write_skipped(path)` (`skipped.txt`: one `key<TAB>kind<TAB>reason` line
   per skipped input) and `run.arrays(group)`: lazy row concatenations
@@ -81,7 +81,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import time
 import traceback
 from collections import Counter
@@ -96,6 +95,7 @@ from pointnet_tf2.utils.files import check_not_an_input
 from pointnet_tf2.utils.files import path_is_inside  # noqa: F401  (re-exported)
 from pointnet_tf2.utils.locking import LOCK_FILE
 from pointnet_tf2.utils.locking import run_lock
+from pointnet_tf2.utils.progress import Progress  # noqa: F401  (re-exported: its former home)
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -384,83 +384,6 @@ def _run_isolated(task, context):
         except BrokenProcessPool:
             return task[0], "skip", (CRASHED, "the worker process died while converting it "
                                               "(a crash in a library, or killed for using too much memory)"), (), 0.0
-
-
-# --- progress -------------------------------------------------------------------------------
-
-
-class Progress:
-    """A plain-text progress line on stderr: done/total, rate, ETA and skips.
-
-    On a terminal the line is redrawn in place at most 10 times a second;
-    otherwise (a log file, CI) a line is printed about every 10% or 30 s.
-
-    Args:
-        total: Number of items.
-        label: Text in front of the line.
-        stream: Where to write (default: `sys.stderr`).
-        enabled: False to print nothing.
-        initial: Items already done (e.g. resumed).
-    """
-
-    def __init__(self, total, label="convert", *, stream=None, enabled=True, initial=0):
-        self.total, self.label, self.enabled = int(total), label, enabled
-        self.stream = stream or sys.stderr
-        self.done = self.initial = int(initial)
-        self.skipped = 0
-        self.start = time.perf_counter()
-        self._last_draw = 0.0
-        self._last_fraction = -1.0
-        self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def update(self, count=1, *, skipped=0):
-        """Marks `count` more items done, `skipped` of them skipped."""
-        self.done += count
-        self.skipped += skipped
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        fraction = self.done / self.total if self.total else 1.0
-        if self._tty:
-            if now - self._last_draw >= 0.1 or self.done >= self.total:
-                self._last_draw = now
-                self.stream.write("\r" + self.line() + "\033[K")
-                self.stream.flush()
-        elif fraction - self._last_fraction >= 0.1 or now - self._last_draw >= 30 or self.done >= self.total:
-            self._last_draw, self._last_fraction = now, fraction
-            self.stream.write(self.line() + "\n")
-            self.stream.flush()
-
-    def line(self):
-        """The current progress text."""
-        elapsed = time.perf_counter() - self.start
-        new = self.done - self.initial
-        rate = new / elapsed if elapsed > 0 else 0.0
-        width = 24
-        filled = int(width * self.done / self.total) if self.total else width
-        eta = (self.total - self.done) / rate if rate > 0 else float("nan")
-        text = (f"{self.label}: [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
-                f"({100.0 * self.done / max(self.total, 1):.0f}%) {rate:.1f}/s")  # fmt: skip
-        if self.done < self.total and eta == eta:
-            text += f", {_duration(eta)} left"
-        if self.skipped:
-            text += f", {self.skipped} skipped"
-        return text
-
-    def close(self):
-        """Ends the progress line."""
-        if self.enabled and self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _duration(seconds):
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 # --- reading the shards back ------------------------------------------------------------
@@ -822,7 +745,7 @@ def _convert(inputs, convert, work_dir, schema, shard_size, seed, workers, resum
     for shard in plan:
         shard_of[shard.first:shard.first + len(shard.inputs)] = shard.index
 
-    bar = Progress(len(ordered), label, stream=stream, enabled=progress,
+    bar = Progress(len(ordered), label, stream=stream, enabled=progress, always_final=True,
                    initial=sum(len(s.inputs) for s in finished if s is not None))
     bar.skipped = sum(len(s.skipped) for s in finished if s is not None)
 

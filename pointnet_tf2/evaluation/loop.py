@@ -37,6 +37,7 @@ from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.data.voxels import Voxelize
 from pointnet_tf2.models.kinds import model_kinds
 from pointnet_tf2.data.checks import check_int
+from pointnet_tf2.utils.progress import Progress
 
 
 def input_transform(model):
@@ -201,13 +202,14 @@ class PredictionLoop:
                 points = clouds[index][0] if clouds is not None else (inputs["points"] if isinstance(inputs, dict) else inputs)
             yield inputs, targets, stored, points
 
-    def predict_split(self, description, task, *, keep_points=False, **options):
+    def predict_split(self, description, task, *, keep_points=False, progress=False, **options):
         """Outputs of every cloud of a split, averaged over the votes, in split order.
 
         Args:
             description: The `DatasetDescription`.
             task: The dataset's `Task` (it picks the logits among the outputs).
             keep_points: Also return the clouds' points.
+            progress: Show a progress line on stderr (`pointnet_tf2.utils.progress`).
             **options: Of `split_batches` (split, num_points, rotation, seed,
                 indices, channels).
 
@@ -217,18 +219,25 @@ class PredictionLoop:
             `keep_points` "points".
         """
         outputs, labels, categories, clouds = [], [], [], []
-        for inputs, targets, grids, points in self.split_batches(description, keep_points=keep_points, **options):
-            total = None
-            for vote in range(self.num_votes):
-                out = np.asarray(task.logits_of(self.run(inputs, vote=vote, grids=grids)), dtype=np.float64)
-                total = out if total is None else total + out
-            outputs.append((total / self.num_votes).astype(np.float32))
-            batch_labels, batch_categories = task.split_targets(targets)
-            labels.append(np.asarray(batch_labels))
-            if batch_categories is not None:
-                categories.append(np.asarray(batch_categories))
-            if keep_points:
-                clouds.append(points)
+        split = options.get("split", "test")
+        indices = options.get("indices")
+        votes = f", {self.num_votes} votes" if self.num_votes > 1 else ""
+        bar = Progress(len(indices) if indices is not None else description.splits.get(split), f"{split}{votes}",
+                       unit=getattr(task, "sample_unit", ""), enabled=progress)  # fmt: skip
+        with bar:
+            for inputs, targets, grids, points in self.split_batches(description, keep_points=keep_points, **options):
+                total = None
+                for vote in range(self.num_votes):
+                    out = np.asarray(task.logits_of(self.run(inputs, vote=vote, grids=grids)), dtype=np.float64)
+                    total = out if total is None else total + out
+                outputs.append((total / self.num_votes).astype(np.float32))
+                batch_labels, batch_categories = task.split_targets(targets)
+                labels.append(np.asarray(batch_labels))
+                if batch_categories is not None:
+                    categories.append(np.asarray(batch_categories))
+                if keep_points:
+                    clouds.append(points)
+                bar.update(len(outputs[-1]))
         result = {"outputs": np.concatenate(outputs), "labels": np.concatenate(labels)}
         if categories:
             result["categories"] = np.concatenate(categories)

@@ -7,7 +7,7 @@ from pointnet_tf2.tasks import get_task
 
 
 def predict_split(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none",
-                  seed=0, indices=None):
+                  seed=0, indices=None, progress=False):
     """Predicts every cloud of a split, averaging logits over rotated copies.
 
     With `num_votes = V > 1` each cloud is also rotated about the dataset's up
@@ -29,6 +29,7 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
         seed: Seed of the rotations.
         indices: Positions within the split to predict (None: all), e.g. a
             run's validation hold-out (`pointnet_tf2.training.trainer.validation_rows`).
+        progress: Show a progress line on stderr (clouds done, rate, time left).
 
     Voxel models read the dataset's stored grids when it has them
     (`description.voxel_resolution`); votes and rotations turn points, so
@@ -55,14 +56,15 @@ def predict_split(model, description, *, split="test", num_points=None, num_vote
         raise ValueError(f"{description.root}: the model takes {channels} channels per point, the data has {description.input_dims}")
     loop = PredictionLoop(model, num_votes=int(num_votes), up_axis=description.up_axis, batch_size=batch_size)
     predictions = loop.predict_split(description, get_task(description.task), split=split, num_points=num_points,
-                                     rotation=rotation, seed=seed, indices=indices, channels=channels)  # fmt: skip
+                                     rotation=rotation, seed=seed, indices=indices, channels=channels,
+                                     progress=progress)  # fmt: skip
     result = {"logits": predictions.pop("outputs")}
     result.update(predictions)
     return result
 
 
 def evaluate(model, description, *, split="test", num_points=None, num_votes=1, batch_size=32, rotation="none", seed=0,
-             indices=None):
+             indices=None, progress=False):
     """Evaluates a model on a split with the task's metric protocol.
 
     Classification: overall accuracy, mean per-class accuracy, per-class
@@ -82,6 +84,7 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
         rotation: 'none', 'z' or 'so3': random test rotations (see `predict_split`).
         seed: Seed of the rotations.
         indices: Positions within the split to evaluate (None: all).
+        progress: Show a progress line on stderr while predicting (see `predict_split`).
 
     Returns:
         A JSON-serialisable dict of results; its "headline" lists the keys of
@@ -98,7 +101,8 @@ def evaluate(model, description, *, split="test", num_points=None, num_votes=1, 
         return result
 
     predictions = predict_split(model, description, split=split, num_points=num_points, num_votes=num_votes,
-                                batch_size=batch_size, rotation=rotation, seed=seed, indices=indices)
+                                batch_size=batch_size, rotation=rotation, seed=seed, indices=indices,
+                                progress=progress)
     result = {"split": split, "num_samples": int(len(predictions["labels"])), "num_votes": int(num_votes),
               "task": description.task}
     if rotation != "none":

@@ -130,12 +130,12 @@ def _is_ignorable(name, value):
     return bool(_COUNTERS.match(name)) and (value.ndim == 0 or name == "_CHECKPOINTABLE_OBJECT_GRAPH")
 
 
-def _keras_layers(model):
+def flat_layers(model):
     """Every layer of the model, nested models flattened."""
     layers = []
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:
-            layers.extend(_keras_layers(layer))
+            layers.extend(flat_layers(layer))
         else:
             layers.append(layer)
     return layers
@@ -146,7 +146,7 @@ def _layer_targets(model):
     import keras
 
     targets = {}
-    for layer in _keras_layers(model):
+    for layer in flat_layers(model):
         if isinstance(layer, keras.layers.Dense):
             parts = [("weights", layer.kernel, False)]
             if layer.use_bias:
@@ -168,7 +168,8 @@ def _shape(shape):
     return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
-def _listing(items):
+def short_listing(items):
+    """The first items joined with "; ", and how many more there are (for one-line errors)."""
     shown = "; ".join(items[:_MAX_LISTED])
     more = f"; and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else ""
     return shown + more
@@ -333,13 +334,13 @@ def load_tf1_checkpoint(model, checkpoint_path):
 
     problems = []
     if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatch(es): {_listing(mismatched)}")
+        problems.append(f"{len(mismatched)} shape mismatch(es): {short_listing(mismatched)}")
     if missing:
-        problems.append(f"{len(missing)} model weight(s) not in the checkpoint: {_listing(missing)}")
+        problems.append(f"{len(missing)} model weight(s) not in the checkpoint: {short_listing(missing)}")
     if unused:
-        problems.append(f"{len(unused)} checkpoint variable(s) not used by the model: {_listing(unused)}")
+        problems.append(f"{len(unused)} checkpoint variable(s) not used by the model: {short_listing(unused)}")
     if other:
-        problems.append(f"{len(other)} model weight(s) outside Dense/BatchNormalization layers: {_listing(other)}")
+        problems.append(f"{len(other)} model weight(s) outside Dense/BatchNormalization layers: {short_listing(other)}")
     if problems:
         guess = guess_tf1_network({name: value.shape for name, value in values.items()})
         hint = f" (the checkpoint looks like {guess})" if guess else ""

@@ -49,8 +49,8 @@ import zipfile
 import keras
 import numpy as np
 
-from pointnet_tf2.migration.tf1_checkpoint import _keras_layers
-from pointnet_tf2.migration.tf1_checkpoint import _listing
+from pointnet_tf2.migration.tf1_checkpoint import flat_layers
+from pointnet_tf2.migration.tf1_checkpoint import short_listing
 
 # torch's legacy-format header (torch/serialization.py).
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -475,7 +475,7 @@ def _torch_kernel(value, target):
 
 def _targets(model):
     """`[(keras weight, [state_dict keys, first = canonical], kind)]` for every Dense and BN weight."""
-    layers = _keras_layers(model)
+    layers = flat_layers(model)
     dense_names = {layer.name for layer in layers if isinstance(layer, keras.layers.Dense)}
     targets, others = [], []
     for layer in layers:
@@ -563,16 +563,16 @@ def load_torch_checkpoint(model, checkpoint, *, source=None):
     unused = sorted(f"{key} {_shape(state[key].shape)}" for key in set(state) - used - set(ignored))
     problems = []
     if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatch(es): {_listing(mismatched)}")
+        problems.append(f"{len(mismatched)} shape mismatch(es): {short_listing(mismatched)}")
     if missing:
-        problems.append(f"{len(missing)} model weight(s) not in the state_dict: {_listing(missing)}")
+        problems.append(f"{len(missing)} model weight(s) not in the state_dict: {short_listing(missing)}")
     if unused:
-        problems.append(f"{len(unused)} state_dict tensor(s) not used by the model: {_listing(unused)}")
+        problems.append(f"{len(unused)} state_dict tensor(s) not used by the model: {short_listing(unused)}")
     if differing:
-        problems.append(f"copies of one module differ: {_listing(differing)}")
+        problems.append(f"copies of one module differ: {short_listing(differing)}")
     if others:
         problems.append(f"{len(others)} model weight(s) outside Dense/BatchNormalization layers: "
-                        f"{_listing([w.path for w in others])}")
+                        f"{short_listing([w.path for w in others])}")
     if problems:
         try:
             hint = " (the state_dict looks like dgcnn_cls with " + ", ".join(

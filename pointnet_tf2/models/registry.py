@@ -15,6 +15,7 @@ from typing import Optional
 
 from pointnet_tf2.models.recipes import TrainingRecipe
 from pointnet_tf2.task_names import TASK_NAMES
+from pointnet_tf2.utils import registration
 
 TASKS = TASK_NAMES  # kept for `from pointnet_tf2.models import TASKS`
 INPUT_KINDS = ("points", "voxels")
@@ -311,4 +312,5 @@ def get_model(name, /, **config):
     """
     entry = model_entry(name)
     check_arguments(name, config)
+    registration.register_keras_objects()  # a model built here may be saved, then loaded
     return entry.builder(**config)

@@ -1,10 +1,18 @@
-"""Training: the shared trainer, the original's schedules, callbacks and losses."""
+"""Training: the shared trainer, the original's schedules, callbacks and losses.
 
-from pointnet_tf2.training.schedules import StaircaseDecay
-from pointnet_tf2.training.schedules import bn_momentum
-from pointnet_tf2.tasks import TASKS
-from pointnet_tf2.tasks import get_task
-from pointnet_tf2.training.trainer import TrainConfig
-from pointnet_tf2.training.trainer import train
+Names are imported on first use (PEP 562), so `pointnet_tf2.training.cli`
+(the train scripts' flags) loads without TensorFlow.
+"""
 
-__all__ = ["TASKS", "StaircaseDecay", "TrainConfig", "bn_momentum", "get_task", "train"]
+from pointnet_tf2.utils.lazy import lazy_exports
+
+_EXPORTS = {
+    "StaircaseDecay": "pointnet_tf2.training.schedules",
+    "bn_momentum": "pointnet_tf2.training.schedules",
+    "TASKS": "pointnet_tf2.tasks",
+    "get_task": "pointnet_tf2.tasks",
+    "TrainConfig": "pointnet_tf2.training.trainer",
+    "train": "pointnet_tf2.training.trainer",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(globals(), _EXPORTS)

@@ -4,21 +4,22 @@ Flag names are the original scripts'; the extra flags (`--data`, `--seed`,
 `--resume`, ...) are the project's. The training settings a model's original
 recipe sets default to None: the run takes the recipe's value, else the
 task's (the original PointNet's; see `pointnet_tf2.training.recipes`).
+
+`pointnet-tf2 train --task TASK` uses the same parser. Building it imports
+no TensorFlow: the task defaults, recipe examples and task flags the help
+shows come from the snapshot `pointnet_tf2.cli_facts` (see
+`pointnet_tf2.training.help_facts`); `run` imports the trainer.
 """
 
 import argparse
-import functools
 import json
 import sys
 
-from pointnet_tf2.models import list_models
-from pointnet_tf2.models import training_recipe
-from pointnet_tf2.tasks import get_task
-from pointnet_tf2.training.recipes import PROJECT_DEFAULTS
-from pointnet_tf2.training.trainer import LR_SCHEDULES
-from pointnet_tf2.training.trainer import TrainConfig
-from pointnet_tf2.training.trainer import train
+from pointnet_tf2.cli_facts import FACTS
+from pointnet_tf2.task_names import check_task_name
 
+# `type=` of the tasks' own flags, recorded by name in the facts snapshot.
+_TYPES = {"int": int, "float": float, "str": str}
 
 
 def parse_model_arg(text):
@@ -62,21 +63,23 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default is None else super()._get_help_string(action)
 
 
-def _recipe_default(task_name, field, fallback):
-    """Help text of a flag defaulting to the model's recipe, with an example model of the task."""
-    examples = [(name, training_recipe(name).config[field]) for name in list_models(task=task_name)
-                if training_recipe(name) is not None and field in training_recipe(name).config]
-    example = next(((name, value) for name, value in examples if value != fallback), None)
-    show = lambda value: f"{value:g}" if isinstance(value, float) else str(value)  # noqa: E731
-    text = "default: the model's original" + (f" (e.g. {example[0]}: {show(example[1])})" if example else "")
-    return f"{text}, else {show(fallback)}"
+def build_parser(task_name, *, prog=None, facts=None):
+    """Returns the argument parser of the train script of a task.
 
+    Args:
+        task_name: "cls", "part_seg" or "sem_seg".
+        prog: Program name in the usage line (default: the task's script).
+        facts: The help facts (default: the snapshot `pointnet_tf2.cli_facts.FACTS`;
+            `pointnet_tf2.training.help_facts.compute_facts()` gives the live ones).
 
-def build_parser(task_name):
-    """Returns the argument parser of the train script of a task."""
-    task = get_task(task_name)
+    Raises:
+        ValueError: If the task is unknown.
+    """
+    check_task_name(task_name)
+    facts = FACTS if facts is None else facts
+    task = facts["tasks"][task_name]
     parser = argparse.ArgumentParser(
-        prog=task.script,
+        prog=prog or task["script"],
         description=f"Train a {task_name} model of pointnet-tf2 (defaults: the model's original training, "
         "else the original PointNet's; with the project's stability defaults, see --original_settings).",
         formatter_class=_HelpFormatter,
@@ -86,43 +89,43 @@ def build_parser(task_name):
         "default: the built-in synthetic dataset, generated once into the cache")
     add("--num_classes", type=int, default=None,
         help="class count of data that names no classes (no shape_names.txt); never guessed from the labels")
-    add("--model", default=task.default_model, help="registry name of a model for this task (pointnet-tf2 models)")
+    add("--model", default=task["default_model"], help="registry name of a model for this task (pointnet-tf2 models)")
     add("--model_arg", action="append", type=parse_model_arg, default=None, metavar="KEY=VALUE",
         help="an argument of the model's builder, repeatable, e.g. --model_arg resolution=24 --model_arg "
         "dropout_rate=0.5; VALUE is read as JSON when it parses (numbers, true/false, lists), else as a string. "
         "Arguments the run sets (num_classes, num_points, input_dims, ...) come from the data and their flags")
-    add("--log_dir", default=task.log_dir, help="checkpoints, config.json, log.csv and TensorBoard events")
-    recipe = functools.partial(_recipe_default, task_name)
-    add("--num_point", type=int, default=None, help="points per cloud; " + recipe("num_point", task.num_point))
-    add("--max_epoch", type=int, default=None, help="epochs to run; " + recipe("max_epoch", task.max_epoch))
+    add("--log_dir", default=task["log_dir"], help="checkpoints, config.json, log.csv and TensorBoard events")
+    recipe = task["recipe_help"].__getitem__  # "default: the model's original (e.g. ...), else ..."
+    add("--num_point", type=int, default=None, help="points per cloud; " + recipe("num_point"))
+    add("--max_epoch", type=int, default=None, help="epochs to run; " + recipe("max_epoch"))
     add("--batch_size", type=int, default=None,
-        help="batch size during training; " + recipe("batch_size", task.batch_size))
+        help="batch size during training; " + recipe("batch_size"))
     add("--learning_rate", type=float, default=None,
-        help="initial learning rate; " + recipe("learning_rate", task.learning_rate))
+        help="initial learning rate; " + recipe("learning_rate"))
     add("--momentum", type=float, default=None,
-        help="momentum of --optimizer momentum; " + recipe("momentum", PROJECT_DEFAULTS["momentum"]))
+        help="momentum of --optimizer momentum; " + recipe("momentum"))
     add("--optimizer", default=None, choices=("adam", "momentum"),
-        help="adam or momentum (SGD); " + recipe("optimizer", PROJECT_DEFAULTS["optimizer"]))
-    add("--lr_schedule", default=None, choices=LR_SCHEDULES,
+        help="adam or momentum (SGD); " + recipe("optimizer"))
+    add("--lr_schedule", default=None, choices=facts["lr_schedules"],
         help="cosine = from --learning_rate down to 1e-5 over --max_epoch epochs; staircase = the original's "
         "x --decay_rate every --decay_step samples (floor 1e-5); default: cosine (--original_settings: the "
         "model's original, e.g. staircase)")
     add("--decay_step", type=int, default=None,
-        help="samples between learning-rate decays (staircase); " + recipe("decay_step", task.decay_step))
+        help="samples between learning-rate decays (staircase); " + recipe("decay_step"))
     add("--decay_rate", type=float, default=None,
-        help="learning-rate decay factor (staircase); " + recipe("decay_rate", task.decay_rate))
+        help="learning-rate decay factor (staircase); " + recipe("decay_rate"))
     add("--bn_init_decay", type=float, default=None,
         help="batch-norm momentum (decay of the moving averages) at the start; "
-        + recipe("bn_init_decay", PROJECT_DEFAULTS["bn_init_decay"]))
+        + recipe("bn_init_decay"))
     add("--bn_decay_step", dest="bn_decay_decay_step", type=int, default=None,
         help="samples between BN-momentum steps (1 - momentum halves each step); "
-        + recipe("bn_decay_decay_step", task.bn_decay_step))
+        + recipe("bn_decay_decay_step"))
     add("--bn_decay_clip", type=float, default=None,
-        help="largest batch-norm momentum; " + recipe("bn_decay_clip", PROJECT_DEFAULTS["bn_decay_clip"]))
+        help="largest batch-norm momentum; " + recipe("bn_decay_clip"))
     add("--precise_bn_batches", type=int, default=None,
         help="before each validation, set the batch-norm moving statistics from this many training batches "
         "run through the current weights (0: keep the moving averages, as the original; one-device runs only); "
-        f"default: {PROJECT_DEFAULTS['precise_bn_batches']} (--original_settings: 0)")
+        f"default: {facts['precise_bn_batches']} (--original_settings: 0)")
     add("--original_settings", action="store_true",
         help="the model's original training exactly: its learning-rate schedule (staircase; dgcnn_cls: cosine), "
         "--precise_bn_batches 0 and, for classifiers, its rotation (--train_rotation z for PointNet) "
@@ -138,12 +141,13 @@ def build_parser(task_name):
     add("--seed", type=int, default=0, help="seed of shuffling, augmentation, hold-out and initialisation")
     add("--resume", action="store_true", help="continue the run in --log_dir from its last checkpoint")
     add("--label_smoothing", type=float, default=None,
-        help="label smoothing of the cross-entropy (Keras'); " + recipe("label_smoothing", PROJECT_DEFAULTS["label_smoothing"]))
+        help="label smoothing of the cross-entropy (Keras'); " + recipe("label_smoothing"))
     add("--class_weights", default=None, help="'balanced' or comma-separated per-class weights of the loss")
     add("--orthogonal_weight", type=float, default=None,
         help="weight of the feature-transform regulariser (per-sample mean); default: the original's "
         "0.001 * l2_loss scale, i.e. 0.0005 * batch_size")
-    task.add_train_arguments(add)
+    for names, options in task["flags"]:  # the task's own flags (`Task.add_train_arguments`)
+        add(*names, **dict(options, **({"type": _TYPES[options["type"]]} if "type" in options else {})))
     add("--distribute", default=None, choices=("none", "mirrored", "multi_worker"),
         help="tf.distribute: mirrored = every GPU of this host; multi_worker = the hosts of $TF_CONFIG "
         "(see the README, 'Distributed training'); --batch_size is the global batch. "
@@ -173,8 +177,24 @@ def main(task_name, argv=None):
     Returns:
         The exit status.
     """
-    args = build_parser(task_name).parse_args(argv)
-    values = vars(args)
+    return run(task_name, build_parser(task_name).parse_args(argv))
+
+
+def run(task_name, args):
+    """Trains with the arguments `build_parser(task_name)` parsed.
+
+    Args:
+        task_name: "cls", "part_seg" or "sem_seg".
+        args: The parsed arguments (an `argparse.Namespace`).
+
+    Returns:
+        The exit status.
+    """
+    from pointnet_tf2.training.trainer import TrainConfig
+    from pointnet_tf2.training.trainer import train
+
+    script = FACTS["tasks"][task_name]["script"]
+    values = dict(vars(args))  # TrainConfig.from_values leaves out what is not a field
     pairs = values.pop("model_arg")
     config = TrainConfig.from_values(values, task=task_name)
 
@@ -182,9 +202,9 @@ def main(task_name, argv=None):
         config.model_args = model_args(pairs)
         train(config)
     except (ValueError, OSError) as error:
-        print(f"{get_task(task_name).script}: error: {error}", file=sys.stderr)
+        print(f"{script}: error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"{get_task(task_name).script}: interrupted; continue with --resume --log_dir {config.log_dir}", file=sys.stderr)
+        print(f"{script}: interrupted; continue with --resume --log_dir {config.log_dir}", file=sys.stderr)
         return 130
     return 0

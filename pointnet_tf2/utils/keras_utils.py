@@ -6,6 +6,7 @@ import zipfile
 import numpy as np
 
 from pointnet_tf2.compat import graph_nodes  # noqa: F401  (re-exported: its former home)
+from pointnet_tf2.utils import registration
 from pointnet_tf2.utils.errors import first_line
 
 
@@ -90,8 +91,8 @@ def load_keras_model(path, *, compile=False, hint=None):
     The file is checked first (`check_keras_file`), then loaded with
     `keras.saving.load_model(..., safe_mode=True)`: a `.keras` file cannot run
     code through a `Lambda` layer's pickled bytecode, only rebuild layers of
-    Keras and of registered packages (the zoo's are registered on importing
-    `pointnet_tf2`, which Python does before importing this module).
+    Keras and of registered packages (the zoo's are registered first:
+    `pointnet_tf2.utils.registration`).
 
     Args:
         path: The `.keras` file.
@@ -108,6 +109,7 @@ def load_keras_model(path, *, compile=False, hint=None):
     import keras
 
     check_keras_file(path, hint=hint)
+    registration.register_keras_objects()
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:  # Keras raises many types for a file it cannot rebuild.

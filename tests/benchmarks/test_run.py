@@ -81,12 +81,17 @@ def test_quick_classification_run_writes_the_ratios(tmp_path):
     assert "ratios (classification, 1024 points):" in proc.stdout
 
 
-def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch):
+def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch, capsys):
     # The children run in this process (one TensorFlow start-up instead of a dozen), at sizes "tiny", one step each;
     # PointNet++ is left to the end-to-end run below (its rows are the same code as the others').
     monkeypatch.setattr(run_script, "run_child", lambda kind, **options: run_script.CHILDREN[kind](json.loads(json.dumps(options))))
     monkeypatch.setattr(run_script, "FAMILY_MODELS", ("pointnet_cls", "dgcnn_cls"))
-    results = run_script.measure_families("tiny", say=lambda message: None)
+    said = []
+    results = run_script.measure_families("tiny", say=said.append)
+    # One step per message; the section ends with its progress line (steps, rate, time taken).
+    steps = len(said)
+    assert capsys.readouterr().err.splitlines()[-1].startswith(
+        f"families: [########################] {steps}/{steps} (100%)")
     from pointnet_tf2.layers import sampling
 
     assert sampling.knn.__name__ == "knn"  # the step without the search put the real one back

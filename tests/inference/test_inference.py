@@ -15,6 +15,7 @@ from pointnet_tf2 import inference
 from pointnet_tf2 import viz
 from pointnet_tf2.data import meshes
 from pointnet_tf2.data.raw.s3dis import block_counts
+from pointnet_tf2.utils import progress
 
 NUM_POINTS = 64
 
@@ -156,7 +157,8 @@ def test_inputs_from_files_come_upright_and_normalised(cls_predictor, tmp_path):
         inference.load_input(row.name.rsplit(":", 1)[0] + ":99")
 
 
-def test_predict_command_classification_writes_json_and_csv(cls_run, tmp_path, capsys):
+def test_predict_command_classification_writes_json_and_csv(cls_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(progress, "DEFAULT_INTERVAL", 0.0)  # a progress line per file, however fast
     mesh_path = str(tmp_path / "ball.off")
     trimesh.creation.icosphere(subdivisions=2).export(mesh_path)
     points_path = str(tmp_path / "scan.txt")
@@ -171,6 +173,9 @@ def test_predict_command_classification_writes_json_and_csv(cls_run, tmp_path, c
     assert status == 1
     assert f"{bad}: 1 of 3 vertices have NaN or inf coordinates" in captured.err
     assert "1 of 4 input(s) failed" in captured.err
+    lines = [line for line in captured.err.splitlines() if line.startswith("predict: [")]
+    assert [line.split("] ")[1].split(" (")[0] for line in lines] == ["1/4", "2/4", "3/4", "4/4", "4/4"]
+    assert " files/s, took " in lines[-1]
     rows = json.load(open(out_json))
     assert [row["file"] for row in rows] == [mesh_path, points_path, bad, h5_row.replace(":0", ":0")]
     assert "error" in rows[2]

@@ -7,11 +7,12 @@ import pytest
 
 from pointnet_tf2.cli import main as cli_main
 from pointnet_tf2.training.cli import main
+from pointnet_tf2.utils import progress
 
 FAST = ["--num_point", "64", "--batch_size", "16", "--verbose", "0", "--max_epoch", "1"]
 
 
-def test_voxel_cnn_trains_through_train_cls(tiny_data, tmp_path, capsys):
+def test_voxel_cnn_trains_through_train_cls(tiny_data, tmp_path, capsys, monkeypatch):
     log_dir = tmp_path / "voxel"
     assert main("cls", ["--data", tiny_data("cls"), "--log_dir", str(log_dir), "--model", "voxel_cnn", *FAST]) == 0
     config = json.loads((log_dir / "config.json").read_text())
@@ -20,7 +21,15 @@ def test_voxel_cnn_trains_through_train_cls(tiny_data, tmp_path, capsys):
     assert 0.0 <= results["overall_accuracy"] <= 1.0 and results["num_samples"] == 24
     capsys.readouterr()
     assert cli_main(["evaluate", "--checkpoint", str(log_dir / "best.keras"), "--test_rotation", "so3"]) == 0
-    assert "overall_accuracy" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "overall_accuracy" in captured.out and captured.err == ""  # quick: no progress line
+    monkeypatch.setattr(progress, "DEFAULT_INTERVAL", 0.0)  # a progress line per batch, however fast
+    assert cli_main(["evaluate", "--checkpoint", str(log_dir / "best.keras"), "--num_votes", "2",
+                     "--batch_size", "16"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("] ")[1].split(" (")[0] for line in lines] == ["16/24", "24/24", "24/24"]
+    assert lines[-1].startswith("test, 2 votes: [########################] 24/24 (100%)")
+    assert " clouds/s, took " in lines[-1]
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +69,11 @@ def test_retrieve_command_on_an_embedding_and_a_classifier_feature(embed_run, tm
     assert cli_main(["retrieve", "--checkpoint", str(embed_run / "best.keras"), "--layer", "max_pool",
                      "--output_dir", str(out), "--num_queries", "0"]) == 0
     assert json.loads((out / "retrieval.json").read_text())["feature"] == "max_pool"
+    named = tmp_path / "named" / "features.json"
+    assert cli_main(["retrieve", "--checkpoint", str(embed_run / "best.keras"), "--output", str(named),
+                     "--num_queries", "1"]) == 0
+    assert json.loads(named.read_text())["png"] == str(tmp_path / "named" / "features.png")
+    assert (tmp_path / "named" / "features.png").read_bytes()[:4] == b"\x89PNG"
     assert cli_main(["retrieve", "--checkpoint", str(embed_run / "best.keras"), "--top_k", "0"]) == 1
     assert "--top_k must be" in capsys.readouterr().err
 

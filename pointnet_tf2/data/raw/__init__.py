@@ -22,7 +22,7 @@ file, one-line reasons for every skipped file (`skipped.txt`), `strict` and
 `pointnet-tf2 prepare-s3dis`, `prepare-shapenet-part`, `prepare-modelnet-normals`.
 """
 
-from pointnet_tf2.data._lazy import lazy_exports
+from pointnet_tf2.utils.lazy import lazy_exports
 
 _EXPORTS = {
     "prepare_s3dis": "pointnet_tf2.data.datasets.s3dis",

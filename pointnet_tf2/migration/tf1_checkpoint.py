@@ -168,6 +168,32 @@ def _shape(shape):
     return "[" + ", ".join(str(int(d)) for d in shape) + "]"
 
 
+def mapping_problems(source, item, *, mismatched=(), missing=(), unused=(), extra=(), outside=()):
+    """The problems of a checkpoint-to-model mapping, each as a short phrase (none: an empty list).
+
+    Args:
+        source: What the values come from ("checkpoint", "state_dict").
+        item: What one value of it is called ("variable", "tensor").
+        mismatched: "source name shape vs model weight shape" lines.
+        missing: Model weights with no value.
+        unused: Values no model weight takes.
+        extra: Further problems, already phrased.
+        outside: Model weights outside the layers a converter maps.
+    """
+    problems = []
+    if mismatched:
+        problems.append(f"{len(mismatched)} shape mismatch(es): {short_listing(mismatched)}")
+    if missing:
+        problems.append(f"{len(missing)} model weight(s) not in the {source}: {short_listing(missing)}")
+    if unused:
+        problems.append(f"{len(unused)} {source} {item}(s) not used by the model: {short_listing(unused)}")
+    problems += list(extra)
+    if outside:
+        problems.append(f"{len(outside)} model weight(s) outside Dense/BatchNormalization layers: "
+                        f"{short_listing(outside)}")
+    return problems
+
+
 def short_listing(items):
     """The first items joined with "; ", and how many more there are (for one-line errors)."""
     shown = "; ".join(items[:_MAX_LISTED])
@@ -332,15 +358,8 @@ def load_tf1_checkpoint(model, checkpoint_path):
     unused = sorted(f"{name} {_shape(values[name].shape)}" for name in set(wanted.values()) - used)
     unused += [f"{name} {_shape(values[name].shape)}" for name in unknown]
 
-    problems = []
-    if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatch(es): {short_listing(mismatched)}")
-    if missing:
-        problems.append(f"{len(missing)} model weight(s) not in the checkpoint: {short_listing(missing)}")
-    if unused:
-        problems.append(f"{len(unused)} checkpoint variable(s) not used by the model: {short_listing(unused)}")
-    if other:
-        problems.append(f"{len(other)} model weight(s) outside Dense/BatchNormalization layers: {short_listing(other)}")
+    problems = mapping_problems("checkpoint", "variable", mismatched=mismatched, missing=missing, unused=unused,
+                                outside=other)  # fmt: skip
     if problems:
         guess = guess_tf1_network({name: value.shape for name, value in values.items()})
         hint = f" (the checkpoint looks like {guess})" if guess else ""

@@ -50,6 +50,7 @@ import keras
 import numpy as np
 
 from pointnet_tf2.migration.tf1_checkpoint import flat_layers
+from pointnet_tf2.migration.tf1_checkpoint import mapping_problems
 from pointnet_tf2.migration.tf1_checkpoint import short_listing
 
 # torch's legacy-format header (torch/serialization.py).
@@ -561,18 +562,9 @@ def load_torch_checkpoint(model, checkpoint, *, source=None):
 
     ignored = sorted(key for key in state if key.rsplit(".", 1)[-1] == _COUNTER)
     unused = sorted(f"{key} {_shape(state[key].shape)}" for key in set(state) - used - set(ignored))
-    problems = []
-    if mismatched:
-        problems.append(f"{len(mismatched)} shape mismatch(es): {short_listing(mismatched)}")
-    if missing:
-        problems.append(f"{len(missing)} model weight(s) not in the state_dict: {short_listing(missing)}")
-    if unused:
-        problems.append(f"{len(unused)} state_dict tensor(s) not used by the model: {short_listing(unused)}")
-    if differing:
-        problems.append(f"copies of one module differ: {short_listing(differing)}")
-    if others:
-        problems.append(f"{len(others)} model weight(s) outside Dense/BatchNormalization layers: "
-                        f"{short_listing([w.path for w in others])}")
+    copies = [f"copies of one module differ: {short_listing(differing)}"] if differing else []
+    problems = mapping_problems("state_dict", "tensor", mismatched=mismatched, missing=missing, unused=unused,
+                                extra=copies, outside=[w.path for w in others])  # fmt: skip
     if problems:
         try:
             hint = " (the state_dict looks like dgcnn_cls with " + ", ".join(

@@ -795,7 +795,8 @@ LEVER_LAYERS = (("64->64", 64, 64, "point"), ("64->128", 64, 128, "point"), ("12
                 ("fc 1024->512", 1024, 512, "fc"))  # fmt: skip
 # variant -> the variant it is compared with (its speed-up is base time / variant time, per round)
 LEVER_BASES = {"product bf16 (conv)": "product fp32", "product bf16 (matmul)": "product fp32",
-               "block BatchNormReLU": "block fused (default)", "block BatchNormReLU (XLA)": "block fused (default)"}  # fmt: skip
+               "block BatchNormReLU": "block fused (default)", "block BatchNormReLU (XLA)": "block fused (default)",
+               "block bf16 product": "block fused (default)"}  # fmt: skip
 
 
 def _product(tf, x, kernel, dtype, op):
@@ -840,6 +841,12 @@ def _lever_steps(tf, keras, cin, cout, kind, batch, points):
         block = keras.Sequential([PointwiseDense(cout), *norm])
         block.build(shape)
         add(name, lambda block=block: block(x, training=True), block.trainable_variables)
+    # The default block with its product in bf16 (the bias, batch norm and ReLU in float32).
+    bias = tf.Variable(tf.zeros((cout,)))
+    norm = keras.Sequential([FusedBatchNormalization(), keras.layers.ReLU()])
+    norm.build((*shape[:-1], cout))
+    add("block bf16 product", lambda: norm(tf.nn.bias_add(_product(tf, x, kernel, tf.bfloat16, "conv"), bias), training=True),
+        [kernel, bias, *norm.trainable_variables])  # fmt: skip
     return steps
 
 
@@ -852,7 +859,8 @@ def child_levers(options):
     cast back), as a convolution and as one matmul; and the training block
     Dense + batch norm + ReLU as built (PointwiseDense,
     FusedBatchNormalization, ReLU) against `BatchNormReLU` (custom gradient),
-    with and without XLA. Each round runs every variant once; a variant's
+    with and without XLA, and against the same block with its product in
+    bf16 (bias, batch norm, ReLU in float32). Each round runs every variant once; a variant's
     speed-up is the median over rounds of that round's base time / its
     time, in wall and in process CPU time (less disturbed by the load).
     Also the bf16 product's largest output difference relative to the fp32
@@ -878,7 +886,7 @@ def child_levers(options):
                  "cpu_ms": {name: statistics.median(values) for name, values in cpu.items()},
                  "speedup": {}, "cpu_speedup": {}, "times_ms": times, "cpu_times_ms": cpu,
                  "bf16_relative_error": {name: float(np.abs(outputs[name] - outputs["product fp32"]).max()) / scale
-                                         for name in steps if "bf16" in name}}  # fmt: skip
+                                         for name in steps if name.startswith("product bf16")}}  # fmt: skip
         for name, base in LEVER_BASES.items():
             entry["speedup"][name] = statistics.median(b / v for b, v in zip(times[base], times[name]))
             entry["cpu_speedup"][name] = statistics.median(b / v for b, v in zip(cpu[base], cpu[name]))

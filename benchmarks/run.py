@@ -896,8 +896,8 @@ def child_levers(options):
 
 def report_levers(levers):
     """The levers section as printable lines."""
-    lines = [f"levers per layer (issue 19), forward + backward, batch {levers['batch']} x {levers['points']} points, "
-             f"{levers['rounds']} alternated rounds; speed-up = base time / variant time (median of rounds), wall | CPU"]  # fmt: skip
+    lines = [(f"levers per layer (issue 19), forward + backward, batch {levers['batch']} x {levers['points']} points, "
+              f"{levers['rounds']} alternated rounds; speed-up = base time / variant time (median of rounds), wall | CPU")]  # fmt: skip
     for label, entry in levers["layers"].items():
         lines.append(f"  {label}:")
         for name, ms in entry["ms"].items():

@@ -40,9 +40,16 @@ a `pointnet2_cls_ssg` training step (batch 16, its recipe's); and peak
 memory of a `dgcnn_sem_seg` forward at 24 x 4096 points with
 `knn_chunk_size` unset and set.
 
+The levers section (`--sections levers`, issue 19) measures per PointNet
+cls layer (64->64, 64->128, 128->1024 shared MLP, fc 1024->512; batch 32 x
+1024 points) forward + backward, alternated in one process: the fp32
+product against bf16 operands, and the training block Dense + batch norm +
+ReLU as built against the `BatchNormReLU` prototype (with and without XLA).
+
     python benchmarks/run.py --quick --json perf.json   # about 8 minutes on 2 cores
     python benchmarks/run.py --sections pointnet --json perf.json           # about 28 minutes
     python benchmarks/run.py --sections families --json families.json   # about 18 minutes (under load)
+    python benchmarks/run.py --sections levers --json levers.json        # a few minutes
 
 Run it on a quiet machine: every figure is a rate.
 """
@@ -782,6 +789,125 @@ def report_families(results):
     return lines
 
 
+# -- issue 19's levers per PointNet layer (`--sections levers`) ---------------------------------
+
+LEVER_LAYERS = (("64->64", 64, 64, "point"), ("64->128", 64, 128, "point"), ("128->1024", 128, 1024, "point"),
+                ("fc 1024->512", 1024, 512, "fc"))  # fmt: skip
+# variant -> the variant it is compared with (its speed-up is base time / variant time, per round)
+LEVER_BASES = {"product bf16 (conv)": "product fp32", "product bf16 (matmul)": "product fp32",
+               "block BatchNormReLU": "block fused (default)", "block BatchNormReLU (XLA)": "block fused (default)",
+               "block bf16 product": "block fused (default)"}  # fmt: skip
+
+
+def _product(tf, x, kernel, dtype, op):
+    """`x @ kernel` in `dtype` (cast back to float32), as PointwiseDense's training path ("conv") or one matmul."""
+    x, kernel = tf.cast(x, dtype), tf.cast(kernel, dtype)
+    if op == "conv" and len(x.shape) == 3:
+        y = tf.squeeze(tf.nn.conv2d(tf.expand_dims(x, 1), tf.reshape(kernel, (1, 1, *kernel.shape)), 1, "VALID"), 1)
+    else:
+        y = tf.reshape(tf.matmul(tf.reshape(x, (-1, x.shape[-1])), kernel), (*x.shape[:-1], kernel.shape[-1]))
+    return tf.cast(y, tf.float32)
+
+
+def _lever_steps(tf, keras, cin, cout, kind, batch, points):
+    """The forward + backward steps of one layer's variants (name -> step returning the first output)."""
+    from pointnet_tf2.layers import FusedBatchNormalization
+    from pointnet_tf2.layers import PointwiseDense
+    from pointnet_tf2.layers.bn_relu import BatchNormReLU
+
+    rng = np.random.default_rng(0)
+    shape = (batch, points, cin) if kind == "point" else (batch, cin)
+    x = tf.constant(rng.normal(size=shape).astype(np.float32))
+    kernel = tf.Variable(rng.normal(0, cin**-0.5, (cin, cout)).astype(np.float32))
+    steps = {}
+
+    def add(name, forward, variables):
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = forward()
+                loss = tf.reduce_sum(y)
+            return [y, *tape.gradient(loss, [x, *variables])]
+
+        steps[name] = step
+
+    add("product fp32", lambda: _product(tf, x, kernel, tf.float32, "conv"), [kernel])
+    add("product bf16 (conv)", lambda: _product(tf, x, kernel, tf.bfloat16, "conv"), [kernel])
+    add("product bf16 (matmul)", lambda: _product(tf, x, kernel, tf.bfloat16, "matmul"), [kernel])
+    for name, normalization in (("block fused (default)", None), ("block BatchNormReLU", False),
+                                ("block BatchNormReLU (XLA)", True)):  # fmt: skip
+        norm = [FusedBatchNormalization(), keras.layers.ReLU()] if normalization is None else [BatchNormReLU(jit_compile=normalization)]
+        block = keras.Sequential([PointwiseDense(cout), *norm])
+        block.build(shape)
+        add(name, lambda block=block: block(x, training=True), block.trainable_variables)
+    # The default block with its product in bf16 (the bias, batch norm and ReLU in float32).
+    bias = tf.Variable(tf.zeros((cout,)))
+    norm = keras.Sequential([FusedBatchNormalization(), keras.layers.ReLU()])
+    norm.build((*shape[:-1], cout))
+    add("block bf16 product", lambda: norm(tf.nn.bias_add(_product(tf, x, kernel, tf.bfloat16, "conv"), bias), training=True),
+        [kernel, bias, *norm.trainable_variables])  # fmt: skip
+    return steps
+
+
+def child_levers(options):
+    """Issue 19's levers per PointNet cls layer, forward + backward, alternated in one process.
+
+    Per layer (`LEVER_LAYERS`, batch x points): the product alone in fp32
+    (PointwiseDense's training path, a 1x1 convolution) against bf16
+    operands (oneDNN accumulates in fp32; the result is rounded to bf16 and
+    cast back), as a convolution and as one matmul; and the training block
+    Dense + batch norm + ReLU as built (PointwiseDense,
+    FusedBatchNormalization, ReLU) against `BatchNormReLU` (custom gradient),
+    with and without XLA, and against the same block with its product in
+    bf16 (bias, batch norm, ReLU in float32). Each round runs every variant once; a variant's
+    speed-up is the median over rounds of that round's base time / its
+    time, in wall and in process CPU time (less disturbed by the load).
+    Also the bf16 product's largest output difference relative to the fp32
+    output's largest magnitude.
+    """
+    import keras
+    import tensorflow as tf
+
+    layers = options.get("layers") or LEVER_LAYERS
+    result = {"batch": options["batch"], "points": options["points"], "rounds": options["rounds"], "layers": {}}
+    for label, cin, cout, kind in layers:
+        steps = _lever_steps(tf, keras, cin, cout, kind, options["batch"], options["points"])
+        outputs = {name: step()[0].numpy() for name, step in steps.items()}  # traced and warmed up
+        times, cpu = ({name: [] for name in steps} for _ in range(2))
+        for _ in range(options["rounds"]):
+            for name, step in steps.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                [t.numpy() for t in step()]
+                times[name].append(1000 * (time.perf_counter() - start))
+                cpu[name].append(1000 * (time.process_time() - start_cpu))
+        scale = float(np.abs(outputs["product fp32"]).max())
+        entry = {"ms": {name: statistics.median(values) for name, values in times.items()},
+                 "cpu_ms": {name: statistics.median(values) for name, values in cpu.items()},
+                 "speedup": {}, "cpu_speedup": {}, "times_ms": times, "cpu_times_ms": cpu,
+                 "bf16_relative_error": {name: float(np.abs(outputs[name] - outputs["product fp32"]).max()) / scale
+                                         for name in steps if name.startswith("product bf16")}}  # fmt: skip
+        for name, base in LEVER_BASES.items():
+            entry["speedup"][name] = statistics.median(b / v for b, v in zip(times[base], times[name]))
+            entry["cpu_speedup"][name] = statistics.median(b / v for b, v in zip(cpu[base], cpu[name]))
+        result["layers"][label] = entry
+    return result
+
+
+def report_levers(levers):
+    """The levers section as printable lines."""
+    lines = [(f"levers per layer (issue 19), forward + backward, batch {levers['batch']} x {levers['points']} points, "
+              f"{levers['rounds']} alternated rounds; speed-up = base time / variant time (median of rounds), wall | CPU")]  # fmt: skip
+    for label, entry in levers["layers"].items():
+        lines.append(f"  {label}:")
+        for name, ms in entry["ms"].items():
+            base = LEVER_BASES.get(name)
+            ratio = f"{entry['speedup'][name]:5.2f}x | {entry['cpu_speedup'][name]:5.2f}x vs {base}" if base else ""
+            error = f"  (rel. error {entry['bf16_relative_error'][name]:.1e})" if name in entry["bf16_relative_error"] else ""
+            lines.append(f"    {name:<28} {ms:>9.1f} ms {entry['cpu_ms'][name]:>9.1f} ms CPU  {ratio}{error}")
+    return lines
+
+
 CHILDREN = {name[len("child_"):]: value for name, value in dict(globals()).items() if name.startswith("child_")}
 
 
@@ -897,6 +1023,8 @@ def report(results):
     lines = report_pointnet(results) if "gemm_gflops" in results else []
     if "families" in results:
         lines += ([""] if lines else []) + report_families(results["families"])
+    if "levers" in results:
+        lines += ([""] if lines else []) + report_levers(results["levers"])
     return "\n".join(lines)
 
 
@@ -958,8 +1086,9 @@ def main(argv=None):
     parser.add_argument("--json", help="also write the results as JSON to this file")
     parser.add_argument("--tasks", default="cls,sem_seg,part_seg", help="comma-separated tasks [cls,sem_seg,part_seg]")
     parser.add_argument("--sections", default="pointnet,families",
-                        help="comma-separated sections [pointnet,families]: PointNet against the original graph; "
-                             "kNN, PointNet++ and DGCNN")  # fmt: skip
+                        help="comma-separated sections [pointnet,families,levers]: PointNet against the original graph; "
+                             "kNN, PointNet++ and DGCNN; issue 19's levers per PointNet layer")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=7, help="alternated rounds of the levers section (default 7)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # families at toy sizes (tests)
     parser.add_argument("--workdir", help="folder for generated data and runs (default: a temporary folder, removed)")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
@@ -969,8 +1098,10 @@ def main(argv=None):
         print(json.dumps(CHILDREN[args.child](json.loads(args.options))))
         return 0
     sections = args.sections.split(",")
-    if not sections or not set(sections) <= {"pointnet", "families"}:
-        parser.error(f"--sections: choose among pointnet,families, got {args.sections!r}")
+    if not sections or not set(sections) <= {"pointnet", "families", "levers"}:
+        parser.error(f"--sections: choose among pointnet,families,levers, got {args.sections!r}")
+    if args.rounds < 1:
+        parser.error(f"--rounds: a positive integer, got {args.rounds!r}")
     sys.path.insert(0, ROOT)
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench_run_")
     started = time.perf_counter()
@@ -982,6 +1113,10 @@ def main(argv=None):
         results = measure(args, workdir, say) if "pointnet" in sections else {}
         if "families" in sections:
             results["families"] = measure_families("tiny" if args.tiny else "quick" if args.quick else "full", say)
+        if "levers" in sections:
+            say("levers per layer (issue 19) ...")
+            sizes = {"batch": 2, "points": 64} if args.tiny else {"batch": 32, "points": 1024}
+            results["levers"] = run_child("levers", rounds=args.rounds, **sizes)
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)

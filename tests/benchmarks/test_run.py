@@ -131,7 +131,7 @@ def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch,
 def test_sections_are_checked(run_script, capsys):
     with pytest.raises(SystemExit):
         run_script.main(["--sections", "pointnet,dgcnn"])
-    assert "--sections: choose among pointnet,families, got 'pointnet,dgcnn'" in capsys.readouterr().err
+    assert "--sections: choose among pointnet,families,levers, got 'pointnet,dgcnn'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -87,11 +87,17 @@ TARGETS = {
 }
 
 
-def _peak_rss_mb():
+def _peak_rss_mb(*seen):
+    """The process's peak RSS (VmHWM), and at least any RSS `seen` earlier.
+
+    The kernel updates VmHWM lazily: memory handed back with madvise (as
+    malloc trims do) can lower the RSS without raising the recorded peak
+    first, so an earlier VmRSS reading may exceed a later VmHWM.
+    """
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+                return max([int(line.split()[1]) / 1024, *seen])
     return float("nan")
 
 
@@ -466,7 +472,7 @@ def child_knn(options):
     search = tf.function(lambda x: sampling.knn(x, x, k, chunk_size=chunk))
     ready = _rss_mb()
     ms = [1000 * _timed(lambda x=x: search(x).numpy(), options["repeats"]) for x in inputs]
-    peak = _peak_rss_mb()
+    peak = _peak_rss_mb(ready)
     distances_mb = batch * (chunk or points) * points * 4 / 2**20  # one (B, chunk, N) float32 distance matrix
     return {"ms": ms, "rss_ready_mb": ready, "peak_rss_mb": peak, "peak_above_ready_mb": peak - ready,
             "distance_matrix_mb": distances_mb}  # fmt: skip
@@ -660,7 +666,7 @@ def child_family_model(options):
     step = _step_function(model, options["mode"], x, y)
     ready = _rss_mb()
     seconds = _timed(step, options["steps"])  # its warm-up call traces (and builds the optimizer's variables)
-    peak = _peak_rss_mb()
+    peak = _peak_rss_mb(ready)
     params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     return {"ms_per_step": 1000 * seconds, "samples_per_s": batch / seconds, "params": params, "rss_ready_mb": ready,
             "peak_rss_mb": peak, "peak_above_ready_mb": peak - ready}  # fmt: skip

@@ -1,22 +1,8 @@
 """benchmarks/run.py --sections levers (issue 19): the child at toy sizes and its ratio fields."""
 
-import importlib.util
-import os
 import statistics
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@pytest.fixture
-def run_script(monkeypatch):
-    folder = os.path.join(ROOT, "benchmarks")
-    monkeypatch.syspath_prepend(folder)
-    spec = importlib.util.spec_from_file_location("benchmark_run_levers", os.path.join(folder, "run.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_levers_child_at_toy_sizes_gives_consistent_ratios(run_script):

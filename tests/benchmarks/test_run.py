@@ -1,6 +1,5 @@
 """benchmarks/run.py and benchmarks/profile_step.py: the report, the recorded run, and the scripts end to end."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,17 +11,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RECORDED = os.path.join(ROOT, "benchmarks", "results", "run_2026-11-23.json")
 RATIOS = ("train_speedup_vs_original", "infer_speedup_vs_original", "train_fraction_of_gemm",
           "infer_fraction_of_gemm", "pipeline_over_train")  # fmt: skip
-
-
-@pytest.fixture
-def run_script(monkeypatch):
-    """benchmarks/run.py as a module (it imports its sibling bench_data, as when run as a script)."""
-    folder = os.path.join(ROOT, "benchmarks")
-    monkeypatch.syspath_prepend(folder)
-    spec = importlib.util.spec_from_file_location("benchmark_run", os.path.join(folder, "run.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_recorded_run_holds_the_ratios_and_the_targets(run_script):

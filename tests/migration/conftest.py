@@ -31,12 +31,23 @@ def run_python(args, timeout=600):
                           timeout=timeout, check=False)
 
 
+def read_results(out, networks):
+    """`{network: result dict}` of a tf1_driver.py run into `out`, each with its `folder` (holding parity.npz)."""
+    results = {}
+    for network in networks:
+        with open(out / network / "result.json") as f:
+            results[network] = json.load(f)
+        results[network]["folder"] = str(out / network)
+    return results
+
+
 @pytest.fixture(scope="session")
 def migration_env():
     """The paths and constants above, for the test modules (they cannot import conftest)."""
     return types.SimpleNamespace(
         REPO=REPO, ORIGINAL=ORIGINAL, COMMITTED_REPORT=COMMITTED_REPORT, DRIVER=DRIVER, NETWORKS=NETWORKS,
-        ORIGINAL_PARAMS=ORIGINAL_PARAMS, TF1_BATCH=TF1_BATCH, TF1_POINTS=TF1_POINTS, run_python=run_python)
+        ORIGINAL_PARAMS=ORIGINAL_PARAMS, TF1_BATCH=TF1_BATCH, TF1_POINTS=TF1_POINTS, run_python=run_python,
+        read_results=read_results)
 
 
 @pytest.fixture(scope="session")
@@ -74,9 +85,4 @@ def tf1_runs(upgrade, tmp_path_factory):
                        "--networks", ",".join(NETWORKS), "--steps", "5",
                        "--batch", str(TF1_BATCH), "--points", str(TF1_POINTS)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = {}
-    for network in NETWORKS:
-        with open(out / network / "result.json") as f:
-            results[network] = json.load(f)
-        results[network]["folder"] = str(out / network)
-    return results
+    return read_results(out, NETWORKS)

@@ -51,12 +51,7 @@ def train_references(migration_env, out, networks):
                                      "--out", str(out), "--configs", str(configs), "--steps", "3",
                                      "--batch", str(BATCH), "--points", str(POINTS)])
     assert proc.returncode == 0, proc.stderr[-3000:]
-    results = {}
-    for network in networks:
-        with open(out / network / "result.json") as f:
-            results[network] = json.load(f)
-        results[network]["folder"] = str(out / network)
-    return results
+    return migration_env.read_results(out, networks)
 
 
 @pytest.fixture(scope="module")

@@ -78,28 +78,32 @@ def train(args):
                     feed[feeds["is_training"]] = True
                     loss_value, _ = sess.run([loss, train_op], feed)
                     losses.append(float(loss_value))
-                checkpoint = saver.save(sess, os.path.join(out, "model.ckpt"))
-                values = random_feed(network, rng, args.batch, args.points)
-                feed = {feeds[k]: v for k, v in values.items()}
-                feed[feeds["is_training"]] = False
-                results = sess.run(outputs, feed)
-                # A second inference run must not move the moving averages.
-                again = sess.run(outputs, feed)
-                variables = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-        np.savez(os.path.join(out, "parity.npz"), **{f"input_{k}": v for k, v in values.items()},
-                 **{f"output_{k}": v for k, v in results.items()})
-        result = {
-            "network": network,
-            "trainable_params": trainable,
-            "moving_average_params": averages,
-            "losses": losses,
-            "checkpoint": checkpoint,
-            "inference_repeatable": all(np.array_equal(results[k], again[k]) for k in results),
-            "variables": variables,
-        }
-        with open(os.path.join(out, "result.json"), "w") as f:
-            json.dump(result, f, indent=1, sort_keys=True)
-        print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
+                record_run(tf, sess, saver, out, feeds, outputs, random_feed(network, rng, args.batch, args.points),
+                           {"network": network, "trainable_params": trainable, "moving_average_params": averages,
+                            "losses": losses})  # fmt: skip
+
+
+def record_run(tf, sess, saver, out, feeds, outputs, values, result):
+    """Saves the trained graph's checkpoint, runs inference on `values` twice, and writes what the tests read.
+
+    `out/parity.npz` holds the inputs and outputs; `out/result.json` is
+    `result` plus the checkpoint path, whether the second inference gave the
+    same outputs (it must not move the moving averages) and every variable's
+    shape.
+    """
+    checkpoint = saver.save(sess, os.path.join(out, "model.ckpt"))
+    feed = {feeds[k]: v for k, v in values.items()}
+    feed[feeds["is_training"]] = False
+    results = sess.run(outputs, feed)
+    again = sess.run(outputs, feed)
+    np.savez(os.path.join(out, "parity.npz"), **{f"input_{k}": v for k, v in values.items()},
+             **{f"output_{k}": v for k, v in results.items()})
+    result = dict(result, checkpoint=checkpoint,
+                  inference_repeatable=all(np.array_equal(results[k], again[k]) for k in results),
+                  variables={v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()})
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
 
 
 def pointnet2(args):
@@ -136,21 +140,8 @@ def pointnet2(args):
                     feed = {feeds[k]: v for k, v in feed_values().items()}
                     feed[feeds["is_training"]] = True
                     losses.append(float(sess.run([loss, train_op], feed)[0]))
-                checkpoint = saver.save(sess, os.path.join(out, "model.ckpt"))
-                values = feed_values()
-                feed = {feeds[k]: v for k, v in values.items()}
-                feed[feeds["is_training"]] = False
-                results = sess.run(outputs, feed)
-                again = sess.run(outputs, feed)
-                variables = {v.op.name: v.shape.as_list() for v in tf.compat.v1.global_variables()}
-        np.savez(os.path.join(out, "parity.npz"), **{f"input_{k}": v for k, v in values.items()},
-                 **{f"output_{k}": v for k, v in results.items()})
-        result = {"network": network, "trainable_params": trainable, "losses": losses, "checkpoint": checkpoint,
-                  "inference_repeatable": all(np.array_equal(results[k], again[k]) for k in results),
-                  "variables": variables}
-        with open(os.path.join(out, "result.json"), "w") as f:
-            json.dump(result, f, indent=1, sort_keys=True)
-        print(json.dumps({k: result[k] for k in ("network", "trainable_params", "losses")}), flush=True)
+                record_run(tf, sess, saver, out, feeds, outputs, feed_values(),
+                           {"network": network, "trainable_params": trainable, "losses": losses})
 
 
 def pointnet2_count(args):

@@ -151,17 +151,17 @@ def main(argv=None):
     workdir = os.path.abspath(args.workdir or tempfile.mkdtemp(prefix="real_data_"))
     os.makedirs(workdir, exist_ok=True)
     archive = _subset(args.archive, 600, workdir) if args.quick else os.path.abspath(args.archive)
-    epochs = {"voxel_cnn": 2 if args.quick else args.voxel_epochs}
     data = os.path.join(workdir, "modelnet10")
     start = time.perf_counter()
     _run([sys.executable, "-m", "pointnet_tf2", "prepare", archive, "--output", data], os.path.join(workdir, "prepare.log"))
     print(f"prepared {data} in {time.perf_counter() - start:.0f} s", flush=True)
     results = {"archive": os.path.abspath(args.archive), "quick": args.quick, "workdir": workdir}
     for model in args.models.split(","):
-        rows, seconds, log_dir = train_model(model, data, 2 if args.quick else epochs.get(model, args.point_epochs),
-                                             workdir, None if model == "voxel_cnn" else args.num_point)
+        voxels = model == "voxel_cnn"
+        epochs = 2 if args.quick else args.voxel_epochs if voxels else args.point_epochs
+        rows, seconds, log_dir = train_model(model, data, epochs, workdir, None if voxels else args.num_point)
         results[model] = report(model, rows, seconds)
-        if model != "voxel_cnn" and args.num_votes > 1 and not args.quick:
+        if not voxels and args.num_votes > 1 and not args.quick:
             oa, mca = votes(log_dir, workdir, args.num_votes)
             results[model][f"votes{args.num_votes}"] = {"overall_accuracy": oa, "mean_class_accuracy": mca}
             print(f"{args.num_votes} votes: val OA {oa:.4f}, mean class {mca:.4f}")

@@ -174,11 +174,10 @@ def export_model(model, output, *, format="saved_model", overwrite=False, metada
     if os.path.isdir(output) and format != "saved_model":
         raise ValueError(f"{output}: is a folder; a {format} export is one file")
     remove_stale_temporaries(os.path.dirname(output), [os.path.basename(output), os.path.basename(output) + ".json"])
-    _call_once(model)
     if fold_batch_norm:
         # LiteRT and ONNX have no TensorList ops for DenseMaxPooling's loop over clouds.
         model = fold(model, fuse_max_pool=format == "saved_model")
-        _call_once(model)  # the folded copy is a new model, never called
+    _call_once(model)  # the model exported (a folded copy is a new one), which the ONNX exporter wants called
     if format == "saved_model":
         _export_folder(model, output)
     else:

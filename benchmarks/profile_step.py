@@ -1,13 +1,18 @@
 """Where the time of one PointNet step goes: a TensorBoard profile and a per-op table.
 
-Profiles a few classification steps (1024 points, batch 32, the default
-`pointnet_cls`) with `tf.profiler`, writes the trace where TensorBoard's
-Profile tab reads it, and prints the host time per TensorFlow op type per
-step, largest first.
+Profiles a few steps of a task's default model at the benchmark's sizes
+(cls: `pointnet_cls`, 1024 points, batch 32; sem_seg: `pointnet_sem_seg`,
+4096 points, batch 24; part_seg: `pointnet_part_seg`, 2048 points, batch 32)
+with `tf.profiler`, writes the trace where TensorBoard's Profile tab reads
+it, and prints the host time per TensorFlow op type per step, largest first.
+Training steps are the trainer's own: the model, losses, metrics and
+optimizer of `pointnet_tf2.training` (`build_model`, `compile_model`) on a
+batch of the built-in dataset's training Sequence.
 
     python benchmarks/profile_step.py --mode train         # one training step (forward + backward + Adam)
     python benchmarks/profile_step.py --mode infer         # inference of the model as built
     python benchmarks/profile_step.py --mode infer_folded  # inference after fold_batch_norm
+    python benchmarks/profile_step.py --task part_seg      # one part-segmentation training step
     tensorboard --logdir /tmp/pointnet_tf2_profile         # Profile tab (pip install tensorboard-plugin-profile)
 
 Run it on a quiet machine. With `--inter_op 1` ops run one at a time, so
@@ -18,6 +23,7 @@ import argparse
 import collections
 import glob
 import os
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -52,36 +58,49 @@ def op_times(logdir):
     return {op: (seconds[op], counts[op]) for op in seconds}
 
 
-def step_function(mode, batch, points, classes):
-    """A no-argument function running one step of `mode` on random clouds."""
+TASK_SIZES = {"cls": (1024, 32), "sem_seg": (4096, 24), "part_seg": (2048, 32)}  # points, batch (run.py's)
+
+
+def step_function(mode, task, batch, points, workdir):
+    """A no-argument function running one step of `mode` of `task`'s default model on a built-in batch."""
     import keras
     import numpy as np
     import tensorflow as tf
 
     import pointnet_tf2
+    from pointnet_tf2.data import PointCloudSequence
+    from pointnet_tf2.data import open_dataset
+    from pointnet_tf2.data.synthetic import builtin_dataset
+    from pointnet_tf2.training.trainer import TrainConfig
+    from pointnet_tf2.training.trainer import build_model
+    from pointnet_tf2.training.trainer import compile_model
 
-    rng = np.random.default_rng(0)
-    model = pointnet_tf2.get_model("pointnet_cls", num_classes=classes, num_points=points)
-    x = tf.constant(rng.normal(size=(batch, points, 3)).astype(np.float32))
-    y = tf.constant(rng.integers(0, classes, size=batch))
+    sizes = {"num_train": batch, "num_test": 1} if task != "sem_seg" else {"num_train": 1, "num_test": 1}
+    if task == "part_seg":
+        sizes["num_val"] = 1
+    data = builtin_dataset(task, root=workdir, **sizes)
+    config = TrainConfig(task=task, data=data, num_point=points, batch_size=batch, lr_schedule="staircase").resolved()
+    description = open_dataset(data, task=task)
+    sequence = PointCloudSequence(description, batch_size=batch, num_points=points, split="train", seed=0)
+    x, y = sequence[0]
+    keras.utils.set_random_seed(0)
+    model = build_model(config, description)
     if mode == "train":
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
-        model.fit(x, y, batch_size=batch, epochs=1, verbose=0)  # builds the optimizer state
-        train = tf.function(lambda: model.train_step((x, y)))
-        return lambda: keras.tree.map_structure(np.asarray, train())
+        model = compile_model(model, config, description)
+        return lambda: model.train_on_batch(x, y)
     if mode == "infer_folded":
         model = pointnet_tf2.fold_batch_norm(model)
     infer = tf.function(lambda clouds: model(clouds, training=False))
-    return lambda: infer(x).numpy()
+    return lambda: keras.tree.map_structure(np.asarray, infer(x))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=MODES, default="train")
+    parser.add_argument("--task", choices=sorted(TASK_SIZES), default="cls")
     parser.add_argument("--steps", type=int, default=5, help="profiled steps (after two warm-up steps)")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--num_point", type=int, default=1024)
+    parser.add_argument("--batch", type=int, default=None, help="clouds per step (default: the task's)")
+    parser.add_argument("--num_point", type=int, default=None, help="points per cloud (default: the task's)")
     parser.add_argument("--inter_op", type=int, default=0, help="inter-op threads (0: TensorFlow's default)")
     parser.add_argument("--logdir", default="/tmp/pointnet_tf2_profile")
     parser.add_argument("--top", type=int, default=20, help="op types to list")
@@ -92,7 +111,9 @@ def main(argv=None):
 
     if args.inter_op:
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
-    step = step_function(args.mode, args.batch, args.num_point, classes=40)
+    points, batch = TASK_SIZES[args.task]
+    with tempfile.TemporaryDirectory() as workdir:
+        step = step_function(args.mode, args.task, args.batch or batch, args.num_point or points, workdir)
     step()
     step()
     start = time.perf_counter()
@@ -105,7 +126,7 @@ def main(argv=None):
     tf.profiler.experimental.stop()
     times = op_times(args.logdir)
     total = sum(seconds for seconds, _ in times.values())
-    print(f"{args.mode}: {step_ms:.0f} ms per step unprofiled, {1000 * total / args.steps:.0f} ms of op time "
+    print(f"{args.task} {args.mode}: {step_ms:.0f} ms per step unprofiled, {1000 * total / args.steps:.0f} ms of op time "
           f"per step profiled; trace in {args.logdir}")  # fmt: skip
     print(f"{'op type':<36} {'ms/step':>8} {'share':>6} {'ops/step':>8}")
     for op, (seconds, count) in sorted(times.items(), key=lambda item: -item[1][0])[: args.top]:

@@ -7,6 +7,7 @@ from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import FusedBatchNormalization
 from pointnet_tf2.layers.fused import PointMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
+from pointnet_tf2.layers.fused import set_bf16_products
 from pointnet_tf2.layers.fused import set_fused_kernels
 from pointnet_tf2.layers.neighbours import BallQueryGroup
 from pointnet_tf2.layers.neighbours import EdgeFeatures
@@ -57,6 +58,7 @@ __all__ = [
     "relative_coordinates",
     "sample_and_group",
     "sample_and_group_all",
+    "set_bf16_products",
     "set_fused_kernels",
     "shared_mlp",
     "three_interpolate",

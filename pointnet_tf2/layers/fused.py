@@ -14,6 +14,10 @@ from keras import ops
 
 
 _ENABLED = [True]
+_BF16_PRODUCTS = [False]
+# Below this many input channels a product is bound by memory, not arithmetic:
+# bf16 would cost precision (e.g. of raw coordinates) and save nothing.
+BF16_MIN_CHANNELS = 64
 
 
 def set_fused_kernels(enabled):
@@ -32,6 +36,43 @@ def set_fused_kernels(enabled):
     previous = _ENABLED[0]
     _ENABLED[0] = bool(enabled)
     return previous
+
+
+def set_bf16_products(enabled):
+    """Turns bf16 products in the training path of `PointwiseDense` on or off (off by default).
+
+    On, a training step multiplies each per-point layer with at least
+    `BF16_MIN_CHANNELS` input channels in bfloat16: the operands are rounded
+    to bf16 and the product, accumulated in float32 by oneDNN's
+    `avx512_bf16` kernels, is cast back to float32 before the bias. The
+    weights, their gradients and optimizer state, batch norm and everything
+    else stay float32; inference (`training=False`), evaluation and export
+    are unchanged. Like `set_fused_kernels`, it takes effect for functions
+    traced afterwards. The trainer's `--bf16_products` sets it for one run.
+
+    Args:
+        enabled: True for bf16 products, False for float32.
+
+    Returns:
+        The previous setting.
+    """
+    previous = _BF16_PRODUCTS[0]
+    _BF16_PRODUCTS[0] = bool(enabled)
+    return previous
+
+
+def native_bf16(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU multiplies bf16 natively (`avx512_bf16` or AMX), read from `cpuinfo`.
+
+    False where the file is missing (other systems): TensorFlow then still
+    runs bf16 products, only emulated and slower than float32.
+    """
+    try:
+        with open(cpuinfo) as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _tensorflow():
@@ -90,8 +131,13 @@ class PointwiseDense(keras.layers.Dense):
     def _convolve(self, tf, inputs):
         """`activation(inputs @ kernel + bias)` for `(B, N, C)` inputs, as a 1x1 convolution."""
         kernel = tf.reshape(ops.cast(self.kernel, self.compute_dtype), (1, 1, *self.kernel.shape))
-        outputs = tf.nn.conv2d(tf.expand_dims(inputs, 1), kernel, strides=1, padding="VALID")
-        outputs = tf.squeeze(outputs, 1)
+        grid = tf.expand_dims(inputs, 1)
+        bf16 = _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and self.kernel.shape[0] >= BF16_MIN_CHANNELS
+        if bf16:
+            grid, kernel = tf.cast(grid, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
+        outputs = tf.squeeze(tf.nn.conv2d(grid, kernel, strides=1, padding="VALID"), 1)
+        if bf16:
+            outputs = tf.cast(outputs, self.compute_dtype)
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, ops.cast(self.bias, self.compute_dtype))
         return self.activation(outputs)

@@ -156,6 +156,9 @@ def build_parser(task_name, *, prog=None, facts=None):
         help="distributed runs: batch-norm statistics over the global batch (all replicas) instead of per replica")
     add("--steps_per_execution", type=int, default=1, help="training steps per call into the compiled function (Keras)")
     add("--jit_compile", action="store_true", help="compile the training step with XLA (slower on CPU: see README, Performance)")
+    add("--bf16_products", action="store_true",
+        help="multiply the per-point layers of a training step in bfloat16 (float32 weights, gradients, batch "
+        "norm and evaluation): 1.2-1.6x faster on CPUs with avx512_bf16 or AMX (see README, Performance)")
     add("--visuals_every", type=int, default=10, help="epochs between confusion-matrix/point-cloud summaries (0: never)")
     add("--no_test", dest="test", action="store_false", help="skip the final test-set evaluation")
     add("--save_preset", action="store_true",

@@ -25,6 +25,8 @@ from pointnet_tf2.data.description import holdout_indices
 from pointnet_tf2.data.sequence import PointCloudSequence
 from pointnet_tf2.data.synthetic import builtin_dataset
 from pointnet_tf2.evaluation import evaluate
+from pointnet_tf2.layers.fused import native_bf16
+from pointnet_tf2.layers.fused import set_bf16_products
 from pointnet_tf2.models import get_model
 from pointnet_tf2.models import model_entry
 from pointnet_tf2.models.kinds import model_kinds
@@ -129,6 +131,8 @@ class TrainConfig:
     # Keras compile options (see benchmarks/run.py: neither helped on a 2-core CPU).
     steps_per_execution: int = 1
     jit_compile: bool = False
+    # bf16 products in the training step's per-point layers (pointnet_tf2.layers.set_bf16_products).
+    bf16_products: bool = False
     # Stops a run whose epoch loss exceeds this multiple of its lowest (0: only non-finite losses).
     divergence_factor: float = 5.0
     # The original's exact settings (see pointnet_tf2.training.recipes) instead of the stability defaults.
@@ -855,7 +859,8 @@ def prepare_run(config, held, *, strategy=None, cluster=None):
 
     Args:
         config: A `TrainConfig`.
-        held: A `contextlib.ExitStack` that holds the run lock until the run ends.
+        held: A `contextlib.ExitStack` that holds the run lock and the run's
+            `--bf16_products` setting until the run ends.
         strategy: The strategy of a multi-worker run (created by the caller,
             before TensorFlow runs anything else).
         cluster: The `ClusterInfo` of a multi-worker run. Then only the chief
@@ -901,6 +906,10 @@ def prepare_run(config, held, *, strategy=None, cluster=None):
             run.refusal = error
 
     keras.utils.set_random_seed(config.seed)
+    held.callback(set_bf16_products, set_bf16_products(config.bf16_products))
+    if config.bf16_products and not native_bf16():
+        run.log("--bf16_products: this CPU has no native bf16 dot products (avx512_bf16 or amx_bf16); "
+                "TensorFlow emulates them, slower than float32")
     run.train_indices, run.val_split, run.val_indices = validation_rows(description, config)
     run.channels = input_channels(config, description)
     run.train_options = families.train_sequence_options(config, description)

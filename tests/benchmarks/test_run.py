@@ -51,10 +51,26 @@ def test_profile_step_lists_the_ops_of_a_small_inference(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("infer_folded: ") and "ms per step" in lines[0]
+    assert lines[0].startswith("cls infer_folded: ") and "ms per step" in lines[0]
     assert lines[1].split()[:2] == ["op", "type"] and len(lines) == 2 + 5
     assert any("MatMul" in line for line in lines[2:])  # the products are the largest op types
     assert list((tmp_path / "profile" / "plugins" / "profile").glob("*/*.xplane.pb"))
+
+
+@pytest.mark.parametrize("task", ["sem_seg", "part_seg"])
+def test_profile_step_profiles_a_segmentation_training_step(tmp_path, task):
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "profile_step.py"), "--task", task, "--steps", "1",
+         "--batch", "2", "--num_point", "64", "--logdir", str(tmp_path / "profile"), "--top", "40"],
+        capture_output=True, text=True, check=False, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"{task} train: ")
+    op_types = {line.split()[0] for line in lines[2:]}
+    # The trainer's step: 1x1-convolution products with their gradients, fused batch norm, an optimizer update.
+    for kind in ("Conv2DBackpropFilter", "FusedBatchNormGradV3"):  # oneDNN names them _MklNative...
+        assert any(op.endswith(kind) for op in op_types), (kind, op_types)
 
 
 @pytest.mark.slow

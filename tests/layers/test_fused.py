@@ -10,7 +10,10 @@ from pointnet_tf2.layers import DenseMaxPooling
 from pointnet_tf2.layers import FusedBatchNormalization
 from pointnet_tf2.layers import PointMaxPooling
 from pointnet_tf2.layers import PointwiseDense
+from pointnet_tf2.layers import set_bf16_products
 from pointnet_tf2.layers import set_fused_kernels
+from pointnet_tf2.layers.fused import BF16_MIN_CHANNELS
+from pointnet_tf2.layers.fused import native_bf16
 
 
 @pytest.fixture
@@ -152,6 +155,66 @@ def test_pointwise_dense_trains_as_a_convolution_with_the_same_values_and_gradie
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     assert "Conv2D" in _graph_ops(lambda v: pointwise(v, training=True), x)
     assert "Conv2D" not in _graph_ops(lambda v: pointwise(v, training=False), x)
+
+
+@pytest.fixture
+def bf16_products():
+    """Runs the body with bf16 products on, restoring the setting after."""
+    previous = set_bf16_products(True)
+    try:
+        yield
+    finally:
+        set_bf16_products(previous)
+
+
+def _loss_and_gradients(layer, x, weights, training):
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(layer(x, training=training) * weights)
+    return [loss.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, *layer.trainable_variables])]
+
+
+def test_bf16_products_round_the_training_product_only(rng, bf16_products):
+    x = tf.constant(rng.normal(size=(2, 50, BF16_MIN_CHANNELS)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(2, 50, 32)).astype(np.float32))
+    layer = PointwiseDense(32, bias_initializer="ones")
+    layer.build(x.shape)
+    reference = PointwiseDense(32)
+    reference.build(x.shape)
+    reference.set_weights(layer.get_weights())
+    set_bf16_products(False)
+    loss, *gradients = _loss_and_gradients(reference, x, weights, training=True)
+    set_bf16_products(True)
+    bf16_loss, *bf16_gradients = _loss_and_gradients(layer, x, weights, training=True)
+    # bf16 keeps 8 significant bits (2^-9 relative per operand); products accumulate in float32.
+    assert 1e-6 < abs(bf16_loss - loss) / abs(loss) < 5e-3
+    for name, a, b in zip(("inputs", "kernel"), gradients, bf16_gradients):
+        assert b.dtype == np.float32
+        assert 1e-5 < np.linalg.norm(a - b) / np.linalg.norm(a) < 1e-2, name
+    np.testing.assert_allclose(bf16_gradients[2], gradients[2], rtol=1e-6)  # the bias sums float32 gradients
+    graph = tf.function(lambda v: layer(v, training=True)).get_concrete_function(x).graph
+    assert any(op.type == "Conv2D" and op.get_attr("T") == tf.bfloat16 for op in graph.get_operations())
+    assert all(v.dtype == "float32" for v in layer.weights)
+    # Inference stays float32: the same numbers as with the setting off.
+    np.testing.assert_array_equal(layer(x, training=False).numpy(), reference(x, training=False).numpy())
+
+
+def test_bf16_products_leave_narrow_inputs_in_float32(rng, bf16_products):
+    x = tf.constant(rng.normal(size=(2, 20, 3)).astype(np.float32))  # raw coordinates: memory-bound, precise
+    layer = PointwiseDense(8)
+    layer.build(x.shape)
+    graph = tf.function(lambda v: layer(v, training=True)).get_concrete_function(x).graph
+    assert not any(op.type == "Conv2D" and op.get_attr("T") == tf.bfloat16 for op in graph.get_operations())
+    assert set_bf16_products(False) is True and set_bf16_products(True) is False
+
+
+@pytest.mark.parametrize("flags, expected", [("fpu avx512f avx512_bf16 sse", True), ("fpu amx_bf16 amx_tile", True),
+                                             ("fpu avx2 avx512f", False)])  # fmt: skip
+def test_native_bf16_reads_the_cpu_flags(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert native_bf16(str(cpuinfo)) is expected
+    assert native_bf16(str(tmp_path / "missing")) is False
 
 
 @pytest.mark.parametrize("activation", ["relu", None])

@@ -309,3 +309,22 @@ def test_steps_per_execution_must_be_positive(tiny_data, tmp_path, capsys):
     status = main("cls", ["--data", tiny_data("cls"), "--log_dir", str(tmp_path / "l"), "--steps_per_execution", "0", *FAST])
     assert status == 1
     assert "--steps_per_execution must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_bf16_products_hold_for_the_run_only(tiny_data, tmp_path, monkeypatch, capsys):
+    from pointnet_tf2.layers import fused
+    from pointnet_tf2.training import run_setup
+
+    traced = []
+    convolve = fused.PointwiseDense._convolve
+    monkeypatch.setattr(fused.PointwiseDense, "_convolve",
+                        lambda self, tf, x: traced.append(fused._BF16_PRODUCTS[0]) or convolve(self, tf, x))  # fmt: skip
+    monkeypatch.setattr(run_setup, "native_bf16", lambda: False)
+    log_dir = str(tmp_path / "log")
+    args = ["--data", tiny_data("cls"), "--log_dir", log_dir, "--max_epoch", "1", "--bf16_products", "--no_test", *FAST,
+            "--verbose", "2"]  # fmt: skip
+    assert main("cls", args) == 0
+    assert traced and all(traced)  # every per-point product of the training step was traced with bf16 on
+    assert fused._BF16_PRODUCTS[0] is False  # and the setting ends with the run
+    assert json.load(open(os.path.join(log_dir, "config.json")))["train_config"]["bf16_products"] is True
+    assert "--bf16_products: this CPU has no native bf16 dot products" in capsys.readouterr().out

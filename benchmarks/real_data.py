@@ -16,6 +16,7 @@ real shapes with it:
     python benchmarks/real_data.py                        # ~45 min on 2 quiet cores
     python benchmarks/real_data.py --quick                # 2 + 2 epochs on 600 shapes, minutes
     python benchmarks/real_data.py --models pointnet2_cls_ssg --point_epochs 10
+    python benchmarks/real_data.py --models pointnet_cls --bf16_products  # the bf16 products against float32
 
 (`benchmarks/run.py` is the speed benchmark.)
 
@@ -77,11 +78,15 @@ def largest_swing(values, after=3):
     return max((abs(b - a) for a, b in zip(tail, tail[1:])), default=0.0)
 
 
-def train_model(model, data, epochs, workdir, num_point=None):
-    """Trains one model with the defaults (and `--num_point` if given); returns its epoch rows, wall time and log folder."""
+def train_model(model, data, epochs, workdir, num_point=None, bf16_products=False):
+    """Trains one model with the defaults (and `--num_point`, `--bf16_products` if given).
+
+    Returns:
+        Its epoch rows, wall time and log folder.
+    """
     log_dir = os.path.join(workdir, model)
     start = time.perf_counter()
-    points = ["--num_point", str(num_point)] if num_point else []
+    points = (["--num_point", str(num_point)] if num_point else []) + (["--bf16_products"] if bf16_products else [])
     _run([sys.executable, os.path.join(ROOT, "train_cls.py"), "--data", data, "--model", model, "--max_epoch",
           str(epochs), "--log_dir", log_dir, "--visuals_every", "0", "--verbose", "2", "--no_test"] + points,
          os.path.join(workdir, f"{model}.log"))
@@ -142,6 +147,8 @@ def main(argv=None):
     parser.add_argument("--num_votes", type=int, default=1,
                         help="votes (rotations about the up axis) to report for the point model; 1: none. The "
                         "default classifier trains without rotations, so votes only help a --train_rotation z run")
+    parser.add_argument("--bf16_products", action="store_true",
+                        help="train the point models with bf16 products (the train scripts' flag)")
     parser.add_argument("--quick", action="store_true", help="600 shapes, 2 epochs each, no votes: checks the script")
     parser.add_argument("--workdir", help="folder for the dataset and the runs (default: a temporary folder, kept)")
     parser.add_argument("--json", help="also write the results as JSON to this file")
@@ -155,11 +162,13 @@ def main(argv=None):
     start = time.perf_counter()
     _run([sys.executable, "-m", "pointnet_tf2", "prepare", archive, "--output", data], os.path.join(workdir, "prepare.log"))
     print(f"prepared {data} in {time.perf_counter() - start:.0f} s", flush=True)
-    results = {"archive": os.path.abspath(args.archive), "quick": args.quick, "workdir": workdir}
+    results = {"archive": os.path.abspath(args.archive), "quick": args.quick, "workdir": workdir,
+               "bf16_products": args.bf16_products}
     for model in args.models.split(","):
         voxels = model == "voxel_cnn"
         epochs = 2 if args.quick else args.voxel_epochs if voxels else args.point_epochs
-        rows, seconds, log_dir = train_model(model, data, epochs, workdir, None if voxels else args.num_point)
+        rows, seconds, log_dir = train_model(model, data, epochs, workdir, None if voxels else args.num_point,
+                                             bf16_products=args.bf16_products and not voxels)
         results[model] = report(model, rows, seconds)
         if not voxels and args.num_votes > 1 and not args.quick:
             oa, mca = votes(log_dir, workdir, args.num_votes)

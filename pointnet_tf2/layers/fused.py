@@ -62,11 +62,16 @@ def set_bf16_products(enabled):
 
 
 def native_bf16(cpuinfo="/proc/cpuinfo"):
-    """Whether this CPU multiplies bf16 natively (`avx512_bf16` or AMX), read from `cpuinfo`.
+    """Whether bf16 products run natively here: on a GPU, or a CPU with `avx512_bf16` or AMX.
 
-    False where the file is missing (other systems): TensorFlow then still
-    runs bf16 products, only emulated and slower than float32.
+    The CPU's flags are read from `cpuinfo`; where it is missing (other
+    systems) a CPU counts as without: TensorFlow then still runs bf16
+    products, only emulated and slower than float32.
     """
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return True
     try:
         with open(cpuinfo) as f:
             flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])

@@ -908,7 +908,7 @@ def prepare_run(config, held, *, strategy=None, cluster=None):
     keras.utils.set_random_seed(config.seed)
     held.callback(set_bf16_products, set_bf16_products(config.bf16_products))
     if config.bf16_products and not native_bf16():
-        run.log("--bf16_products: this CPU has no native bf16 dot products (avx512_bf16 or amx_bf16); "
+        run.log("--bf16_products: no GPU, and this CPU has no native bf16 dot products (avx512_bf16 or amx_bf16); "
                 "TensorFlow emulates them, slower than float32")
     run.train_indices, run.val_split, run.val_indices = validation_rows(description, config)
     run.channels = input_channels(config, description)

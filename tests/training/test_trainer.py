@@ -327,4 +327,4 @@ def test_bf16_products_hold_for_the_run_only(tiny_data, tmp_path, monkeypatch, c
     assert traced and all(traced)  # every per-point product of the training step was traced with bf16 on
     assert fused._BF16_PRODUCTS[0] is False  # and the setting ends with the run
     assert json.load(open(os.path.join(log_dir, "config.json")))["train_config"]["bf16_products"] is True
-    assert "--bf16_products: this CPU has no native bf16 dot products" in capsys.readouterr().out
+    assert "--bf16_products: no GPU, and this CPU has no native bf16 dot products" in capsys.readouterr().out

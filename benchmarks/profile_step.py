@@ -13,6 +13,7 @@ batch of the built-in dataset's training Sequence.
     python benchmarks/profile_step.py --mode infer         # inference of the model as built
     python benchmarks/profile_step.py --mode infer_folded  # inference after fold_batch_norm
     python benchmarks/profile_step.py --task part_seg      # one part-segmentation training step
+    python benchmarks/profile_step.py --model dgcnn_cls --batch 8  # another model of the task
     tensorboard --logdir /tmp/pointnet_tf2_profile         # Profile tab (pip install tensorboard-plugin-profile)
 
 Run it on a quiet machine. With `--inter_op 1` ops run one at a time, so
@@ -61,8 +62,8 @@ def op_times(logdir):
 TASK_SIZES = {"cls": (1024, 32), "sem_seg": (4096, 24), "part_seg": (2048, 32)}  # points, batch (run.py's)
 
 
-def step_function(mode, task, batch, points, workdir):
-    """A no-argument function running one step of `mode` of `task`'s default model on a built-in batch."""
+def step_function(mode, task, batch, points, workdir, model_name=None):
+    """A no-argument function running one step of `mode` of a `task` model (default: the task's) on a built-in batch."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -79,7 +80,8 @@ def step_function(mode, task, batch, points, workdir):
     if task == "part_seg":
         sizes["num_val"] = 1
     data = builtin_dataset(task, root=workdir, **sizes)
-    config = TrainConfig(task=task, data=data, num_point=points, batch_size=batch, lr_schedule="staircase").resolved()
+    config = TrainConfig(task=task, data=data, num_point=points, batch_size=batch, lr_schedule="staircase",
+                         **({"model": model_name} if model_name else {})).resolved()  # fmt: skip
     description = open_dataset(data, task=task)
     sequence = PointCloudSequence(description, batch_size=batch, num_points=points, split="train", seed=0)
     x, y = sequence[0]
@@ -98,6 +100,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=MODES, default="train")
     parser.add_argument("--task", choices=sorted(TASK_SIZES), default="cls")
+    parser.add_argument("--model", default=None, help="a registered model of the task (default: its PointNet)")
     parser.add_argument("--steps", type=int, default=5, help="profiled steps (after two warm-up steps)")
     parser.add_argument("--batch", type=int, default=None, help="clouds per step (default: the task's)")
     parser.add_argument("--num_point", type=int, default=None, help="points per cloud (default: the task's)")
@@ -113,7 +116,7 @@ def main(argv=None):
         tf.config.threading.set_inter_op_parallelism_threads(args.inter_op)
     points, batch = TASK_SIZES[args.task]
     with tempfile.TemporaryDirectory() as workdir:
-        step = step_function(args.mode, args.task, args.batch or batch, args.num_point or points, workdir)
+        step = step_function(args.mode, args.task, args.batch or batch, args.num_point or points, workdir, args.model)
     step()
     step()
     start = time.perf_counter()

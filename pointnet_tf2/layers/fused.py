@@ -118,29 +118,38 @@ class PointwiseDense(keras.layers.Dense):
     is multiplied as a 1x1 convolution instead: oneDNN's convolution forward
     and backward kernels make a PointNet training step about 10% faster
     than the matmul and its two backward matmuls (`benchmarks/run.py`,
-    layer micro-benchmarks). Weights, names and config are those of `Dense`
-    (the kernel is only viewed as `(1, 1, C, units)`; the checkpoint mapping
-    is unchanged).
+    layer micro-benchmarks). With `set_bf16_products(True)` the training
+    product of a layer with at least `BF16_MIN_CHANNELS` inputs runs in
+    bf16, for `(B, N, C)` and grouped `(B, N, K, C)` inputs alike. Weights,
+    names and config are those of `Dense` (the kernel is only viewed as
+    `(1, 1, C, units)`; the checkpoint mapping is unchanged).
     """
 
     def call(self, inputs, training=None):
         if not _ENABLED[0] or len(inputs.shape) <= 2 or self.lora_enabled or self.quantization_mode:
             return super().call(inputs, training=training)
         tf = _tensorflow()
-        if training and tf is not None and len(inputs.shape) == 3:
+        rank = len(inputs.shape)
+        if training and tf is not None and (rank == 3 or rank == 4 and self._bf16()):
             return self._convolve(tf, inputs)
         shape = [*ops.shape(inputs)[:-1], self.units]
         outputs = super().call(ops.reshape(inputs, (-1, inputs.shape[-1])), training=training)
         return ops.reshape(outputs, shape)
 
+    def _bf16(self):
+        """Whether the training product runs in bf16 (`set_bf16_products`; wide float32 layers only)."""
+        return _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and self.kernel.shape[0] >= BF16_MIN_CHANNELS
+
     def _convolve(self, tf, inputs):
-        """`activation(inputs @ kernel + bias)` for `(B, N, C)` inputs, as a 1x1 convolution."""
+        """`activation(inputs @ kernel + bias)` for `(B, N, C)` or `(B, N, K, C)` inputs, as a 1x1 convolution."""
         kernel = tf.reshape(ops.cast(self.kernel, self.compute_dtype), (1, 1, *self.kernel.shape))
-        grid = tf.expand_dims(inputs, 1)
-        bf16 = _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and self.kernel.shape[0] >= BF16_MIN_CHANNELS
+        grid = tf.expand_dims(inputs, 1) if len(inputs.shape) == 3 else inputs
+        bf16 = self._bf16()
         if bf16:
             grid, kernel = tf.cast(grid, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
-        outputs = tf.squeeze(tf.nn.conv2d(grid, kernel, strides=1, padding="VALID"), 1)
+        outputs = tf.nn.conv2d(grid, kernel, strides=1, padding="VALID")
+        if len(inputs.shape) == 3:
+            outputs = tf.squeeze(outputs, 1)
         if bf16:
             outputs = tf.cast(outputs, self.compute_dtype)
         if self.use_bias:

@@ -174,9 +174,10 @@ def _loss_and_gradients(layer, x, weights, training):
     return [loss.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, *layer.trainable_variables])]
 
 
-def test_bf16_products_round_the_training_product_only(rng, bf16_products):
-    x = tf.constant(rng.normal(size=(2, 50, BF16_MIN_CHANNELS)).astype(np.float32))
-    weights = tf.constant(rng.normal(size=(2, 50, 32)).astype(np.float32))
+@pytest.mark.parametrize("points", [(50,), (10, 5)])  # per point; grouped (PointNet++) or edges (DGCNN)
+def test_bf16_products_round_the_training_product_only(rng, bf16_products, points):
+    x = tf.constant(rng.normal(size=(2, *points, BF16_MIN_CHANNELS)).astype(np.float32))
+    weights = tf.constant(rng.normal(size=(2, *points, 32)).astype(np.float32))
     layer = PointwiseDense(32, bias_initializer="ones")
     layer.build(x.shape)
     reference = PointwiseDense(32)

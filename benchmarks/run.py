@@ -131,6 +131,9 @@ def child_gemm(options):
         a, b = tf.random.normal((m, k)), tf.random.normal((k, n))
         seconds = _timed(lambda: matmul(a, b).numpy(), repeats)
         result[name] = 2 * m * k * n / seconds / 1e9
+    # The bf16 ceiling (--bf16_products): bf16 operands, float32 accumulation, a bf16 result.
+    a, b = tf.cast(tf.random.normal((4096, 4096)), tf.bfloat16), tf.cast(tf.random.normal((4096, 4096)), tf.bfloat16)
+    result["square_4096_bf16"] = 2 * 4096**3 / _timed(lambda: matmul(a, b).numpy(), options["repeats"]) / 1e9
     return result
 
 
@@ -1051,8 +1054,10 @@ def report(results):
 def report_pointnet(results):
     """The PointNet section as printable lines."""
     ceiling = results["gemm_gflops"]["square_4096"]
+    bf16 = results["gemm_gflops"].get("square_4096_bf16")
     lines = [f"GEMM fp32 through TensorFlow: 4096^3 {ceiling:.0f} GFLOP/s (the ceiling); "
-             f"32768x128x1024 {results['gemm_gflops']['pointnet_32768x128x1024']:.0f} GFLOP/s", ""]  # fmt: skip
+             f"32768x128x1024 {results['gemm_gflops']['pointnet_32768x128x1024']:.0f} GFLOP/s"
+             + (f"; bf16 4096^3 {bf16:.0f} GFLOP/s" if bf16 else ""), ""]  # fmt: skip
     header = f"{'task':<9} {'path':<28} {'samples/s':>10} {'GFLOP/s':>8} {'of ceiling':>10} {'vs original':>11} {'peak RSS MB':>11}"
     lines += [header, "-" * len(header)]
     for task, entry in results["tasks"].items():

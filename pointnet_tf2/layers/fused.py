@@ -135,17 +135,24 @@ class PointwiseDense(keras.layers.Dense):
 
     def _convolve(self, tf, inputs):
         """`activation(inputs @ kernel + bias)` for `(B, N, C)` inputs, as a 1x1 convolution."""
-        kernel = tf.reshape(ops.cast(self.kernel, self.compute_dtype), (1, 1, *self.kernel.shape))
-        grid = tf.expand_dims(inputs, 1)
-        bf16 = _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and self.kernel.shape[0] >= BF16_MIN_CHANNELS
-        if bf16:
-            grid, kernel = tf.cast(grid, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
-        outputs = tf.squeeze(tf.nn.conv2d(grid, kernel, strides=1, padding="VALID"), 1)
-        if bf16:
-            outputs = tf.cast(outputs, self.compute_dtype)
+        outputs = self._conv_product(tf, inputs, self.kernel)
         if self.use_bias:
             outputs = tf.nn.bias_add(outputs, ops.cast(self.bias, self.compute_dtype))
         return self.activation(outputs)
+
+    def _conv_product(self, tf, inputs, kernel):
+        """`inputs @ kernel` for `(B, N, C)` inputs and a `(C, units)` kernel, as a 1x1 convolution.
+
+        In bf16 (see `set_bf16_products`) when on, in float32, and `C >= BF16_MIN_CHANNELS`.
+        """
+        channels = kernel.shape[0]
+        kernel = tf.reshape(ops.cast(kernel, self.compute_dtype), (1, 1, *kernel.shape))
+        grid = tf.expand_dims(inputs, 1)
+        bf16 = _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and channels >= BF16_MIN_CHANNELS
+        if bf16:
+            grid, kernel = tf.cast(grid, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
+        outputs = tf.squeeze(tf.nn.conv2d(grid, kernel, strides=1, padding="VALID"), 1)
+        return tf.cast(outputs, self.compute_dtype) if bf16 else outputs
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from pointnet_tf2.layers import ConcatPointwiseDense
 from pointnet_tf2.layers import PointwiseDense
+from pointnet_tf2.layers import set_bf16_products
 from pointnet_tf2.layers import set_fused_kernels
 from pointnet_tf2.layers import tile_and_concatenate
 
@@ -105,6 +106,26 @@ def test_fused_path_builds_no_tiled_tensor_and_trains_as_a_convolution(rng):
         assert "Tile" in op_types(False)
     finally:
         set_fused_kernels(previous)
+
+
+@pytest.mark.parametrize("point_channels, bf16", [((40, 30), True), ((40, 20), False)])
+def test_bf16_products_round_the_per_point_product_when_wide_enough(rng, point_channels, bf16):
+    inputs = _inputs([16, (None, point_channels[0]), (None, point_channels[1])], rng)
+    layer = ConcatPointwiseDense(8)
+    layer.build([x.shape for x in inputs])
+    reference = _tile_and_concatenate(inputs) @ layer.kernel + layer.bias
+    previous = set_bf16_products(True)
+    try:
+        function = tf.function(lambda *xs: layer(list(xs), training=True))
+        graph = function.get_concrete_function(*inputs).graph
+        outputs = function(*inputs).numpy()
+    finally:
+        set_bf16_products(previous)
+    # Only the per-point product (70 or 60 channels; bf16 from 64) may be bf16, the per-cloud one never.
+    assert [op.get_attr("T") == tf.bfloat16 for op in graph.get_operations() if op.type == "Conv2D"] == [bf16]
+    assert outputs.dtype == np.float32
+    error = np.abs(outputs - reference.numpy()).max() / np.abs(reference.numpy()).max()
+    assert (1e-5 < error < 1e-2) if bf16 else error < 1e-5
 
 
 def test_any_point_count_in_a_model_and_a_tf_function(rng, fused):

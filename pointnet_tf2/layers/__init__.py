@@ -3,6 +3,8 @@
 from pointnet_tf2.layers.blocks import dense_bn_relu
 from pointnet_tf2.layers.blocks import shared_mlp
 from pointnet_tf2.layers.broadcast import BroadcastToPoints
+from pointnet_tf2.layers.concat_dense import ConcatPointwiseDense
+from pointnet_tf2.layers.concat_dense import tile_and_concatenate
 from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import FusedBatchNormalization
 from pointnet_tf2.layers.fused import PointMaxPooling
@@ -37,6 +39,7 @@ __all__ = [
     "ApplyTransform",
     "BallQueryGroup",
     "BroadcastToPoints",
+    "ConcatPointwiseDense",
     "DenseMaxPooling",
     "EdgeFeatures",
     "FarthestPointSample",
@@ -63,5 +66,6 @@ __all__ = [
     "shared_mlp",
     "three_interpolate",
     "three_nn",
+    "tile_and_concatenate",
     "transform_net",
 ]

@@ -2,6 +2,7 @@
 
 import keras
 
+from pointnet_tf2.layers.concat_dense import ConcatPointwiseDense
 from pointnet_tf2.layers.fused import FusedBatchNormalization
 from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.layers.validation import check_positive_int
@@ -16,8 +17,12 @@ def dense_bn_relu(x, units, *, name, bn_momentum=0.99, bn_epsilon=1e-3):
     fully connected layer. The bias is kept before batch norm so that the
     original's checkpoints map one-to-one onto the weights.
 
+    On a list of per-cloud `(B, C_i)` and per-point `(B, N, C_i)` tensors the
+    Dense is a `ConcatPointwiseDense`: the Dense of their concatenation, the
+    per-cloud tensors tiled to every point, without building it.
+
     Args:
-        x: Input tensor, `(B, N, C)` or `(B, C)`.
+        x: Input tensor, `(B, N, C)` or `(B, C)`, or a list as above.
         units: Output width.
         name: Layer name; the batch norm and ReLU get `<name>_bn`, `<name>_relu`.
         bn_momentum: Batch-norm moving-average momentum (the original's
@@ -31,7 +36,8 @@ def dense_bn_relu(x, units, *, name, bn_momentum=0.99, bn_epsilon=1e-3):
         ValueError: If `units` is not a positive integer.
     """
     units = check_positive_int(units, f"{name}: units")
-    x = PointwiseDense(units, name=name)(x)
+    dense = ConcatPointwiseDense if isinstance(x, list | tuple) else PointwiseDense
+    x = dense(units, name=name)(x)
     x = FusedBatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 

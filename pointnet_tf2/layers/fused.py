@@ -136,25 +136,32 @@ class PointwiseDense(keras.layers.Dense):
         outputs = super().call(ops.reshape(inputs, (-1, inputs.shape[-1])), training=training)
         return ops.reshape(outputs, shape)
 
-    def _bf16(self):
-        """Whether the training product runs in bf16 (`set_bf16_products`; wide float32 layers only)."""
-        return _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and self.kernel.shape[0] >= BF16_MIN_CHANNELS
+    def _bf16(self, channels=None):
+        """Whether a training product over `channels` inputs (default: all) runs in bf16 (`set_bf16_products`)."""
+        channels = self.kernel.shape[0] if channels is None else channels
+        return _BF16_PRODUCTS[0] and self.compute_dtype == "float32" and channels >= BF16_MIN_CHANNELS
 
     def _convolve(self, tf, inputs):
         """`activation(inputs @ kernel + bias)` for `(B, N, C)` or `(B, N, K, C)` inputs, as a 1x1 convolution."""
-        kernel = tf.reshape(ops.cast(self.kernel, self.compute_dtype), (1, 1, *self.kernel.shape))
+        outputs = self._conv_product(tf, inputs, self.kernel)
+        if self.use_bias:
+            outputs = tf.nn.bias_add(outputs, ops.cast(self.bias, self.compute_dtype))
+        return self.activation(outputs)
+
+    def _conv_product(self, tf, inputs, kernel):
+        """`inputs @ kernel` for `(B, N, C)` or `(B, N, K, C)` inputs and a `(C, units)` kernel, as a 1x1 convolution.
+
+        In bf16 when `_bf16(C)`: operands rounded to bf16, the result cast back.
+        """
+        bf16 = self._bf16(kernel.shape[0])
+        kernel = tf.reshape(ops.cast(kernel, self.compute_dtype), (1, 1, *kernel.shape))
         grid = tf.expand_dims(inputs, 1) if len(inputs.shape) == 3 else inputs
-        bf16 = self._bf16()
         if bf16:
             grid, kernel = tf.cast(grid, tf.bfloat16), tf.cast(kernel, tf.bfloat16)
         outputs = tf.nn.conv2d(grid, kernel, strides=1, padding="VALID")
         if len(inputs.shape) == 3:
             outputs = tf.squeeze(outputs, 1)
-        if bf16:
-            outputs = tf.cast(outputs, self.compute_dtype)
-        if self.use_bias:
-            outputs = tf.nn.bias_add(outputs, ops.cast(self.bias, self.compute_dtype))
-        return self.activation(outputs)
+        return tf.cast(outputs, self.compute_dtype) if bf16 else outputs
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")

@@ -15,6 +15,7 @@ copy is a snapshot for prediction and export.
 import keras
 import numpy as np
 
+from pointnet_tf2.layers.concat_dense import ConcatPointwiseDense
 from pointnet_tf2.layers.fused import DenseMaxPooling
 from pointnet_tf2.layers.fused import PointwiseDense
 from pointnet_tf2.models.base import PointCloudModel
@@ -94,7 +95,8 @@ def fold_batch_norm(model, *, fuse_max_pool=True):
 
     Each `Dense -> BatchNormalization` pair (with the following `ReLU`, when
     it is the batch norm's only consumer) becomes one `PointwiseDense` named
-    like the Dense layer; with `fuse_max_pool`, a block whose only consumer
+    like the Dense layer (a `ConcatPointwiseDense` for a `ConcatPointwiseDense`,
+    on the same list of inputs); with `fuse_max_pool`, a block whose only consumer
     is a max over points becomes, together with that pooling, one
     `DenseMaxPooling` named like the pooling layer (so `get_layer("max_pool")`
     still gives the global feature). Every other layer is shared with `model`. The copy
@@ -123,13 +125,15 @@ def fold_batch_norm(model, *, fuse_max_pool=True):
     replacements = {}
     for name, (dense, bn, relu) in blocks.items():
         activation = "relu" if relu is not None else None
-        pool = _max_over_points(relu or bn, nodes) if fuse_max_pool else None
+        concatenating = isinstance(dense, ConcatPointwiseDense)  # called on a list of inputs
+        pool = _max_over_points(relu or bn, nodes) if fuse_max_pool and not concatenating else None
         if pool is not None:
             skipped.add(id(pool))
             layer = DenseMaxPooling(dense.units, activation=activation, name=pool.name, dtype=dense.dtype_policy)
         else:
-            layer = PointwiseDense(dense.units, activation=activation, name=name, dtype=dense.dtype_policy)
-        layer.build(dense.input.shape)
+            kind = ConcatPointwiseDense if concatenating else PointwiseDense
+            layer = kind(dense.units, activation=activation, name=name, dtype=dense.dtype_policy)
+        layer.build([x.shape for x in keras.tree.flatten(dense.input)] if concatenating else dense.input.shape)
         layer.set_weights(folded_weights(dense, bn))
         replacements[id(dense)] = layer
 

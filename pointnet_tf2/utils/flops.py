@@ -17,8 +17,9 @@ def count_multiply_adds(model, num_points=None):
     """Multiply-adds of one sample's forward pass through the model's layers.
 
     Counts what dominates a PointNet: every dense layer (shared per-point
-    layers count once per point), convolutions, and the per-sample transform
-    products of `ApplyTransform`. Batch norm, activations, pooling and the
+    layers count once per point; a `ConcatPointwiseDense` counts its
+    per-cloud inputs once per cloud, as it computes them), convolutions,
+    and the per-sample transform products of `ApplyTransform`. Batch norm, activations, pooling and the
     loss are a few operations per activation and are left out, as in the
     paper's figures (the classifier at 1024 points: about 440M).
 
@@ -48,8 +49,9 @@ def count_multiply_adds(model, num_points=None):
         layer = node.operation
         inputs = node.input_tensors
         if isinstance(layer, keras.layers.Dense):
-            shape = shape_of(inputs[0])
-            total += _spatial(shape) * int(shape[-1]) * layer.units
+            for tensor in inputs:  # one, or a ConcatPointwiseDense's list
+                shape = shape_of(tensor)
+                total += _spatial(shape) * int(shape[-1]) * layer.units
         elif isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D):
             out = shape_of(node.output_tensors[0])
             kernel = math.prod(int(d) for d in layer.kernel.shape[:-1])  # window x input channels / groups

@@ -4,7 +4,8 @@ The original PointNet++ code could not be exported (LiteRT/ONNX: "unresolved
 custom op FarthestPointSample"); here sampling, grouping and kNN are plain
 TensorFlow ops, so SavedModel, LiteRT (builtin ops only) and ONNX (standard
 domain only) files load in TensorFlow, the LiteRT interpreter and ONNX Runtime
-and give the Keras logits.
+and give the Keras logits. The segmentation heads' `ConcatPointwiseDense`
+(per-cloud rows multiplied once per cloud) exports to LiteRT with builtin ops.
 """
 
 import numpy as np
@@ -70,3 +71,16 @@ def test_onnx_standard_ops_only(model, clouds, tmp_path):
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: clouds})[0]
     np.testing.assert_allclose(got, expected(model, clouds), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["pointnet_sem_seg", "dgcnn_sem_seg"])
+def test_segmentation_head_exports_to_litert_builtin_ops(name, tmp_path):
+    model = get_model(name, **dict(model_entry(name).test_config, num_points=NUM_POINTS))
+    assert "ConcatPointwiseDense" in {type(layer).__name__ for layer in model.layers}
+    points = np.random.default_rng(5).uniform(-1, 1, size=(1, NUM_POINTS, 9)).astype(np.float32)
+    interpreter = tf.lite.Interpreter(model_path=export.export_model(model, str(tmp_path / "m.tflite"),
+                                                                     format="litert"))
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert not any(op.startswith("Flex") or op == "CUSTOM" for op in ops), sorted(ops)
+    got = next(iter(interpreter.get_signature_runner()(points=points).values()))
+    np.testing.assert_allclose(got, expected(model, points), rtol=1e-4, atol=1e-4)

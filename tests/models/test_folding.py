@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import pointnet_tf2
+from pointnet_tf2.layers import ConcatPointwiseDense
 from pointnet_tf2.layers import DenseMaxPooling
 from pointnet_tf2.layers import PointwiseDense
 from pointnet_tf2.models import fold_batch_norm
@@ -51,6 +52,21 @@ def test_folded_model_matches_the_model(name, rng):
         np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-4, atol=1e-4 * float(np.abs(e).max()))
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
     assert folded.task == model.task and folded.builder_config == model.builder_config
+
+
+@pytest.mark.parametrize("name, layer", [("pointnet_part_seg", "seg_conv1"), ("pointnet_sem_seg", "conv6")])
+def test_a_concatenating_dense_folds_into_the_same_layer_on_the_same_inputs(name, layer, rng):
+    config, _ = CASES[name]
+    model = pointnet_tf2.get_model(name, **config)
+    _randomise_statistics(model, rng)
+    folded = fold_batch_norm(model)
+    original, copy = model.get_layer(layer), folded.get_layer(layer)
+    assert type(original) is type(copy) is ConcatPointwiseDense and copy is not original
+    assert [x.shape for x in copy.input] == [x.shape for x in original.input]
+    kernel, bias = folded_weights(original, model.get_layer(f"{layer}_bn"))
+    np.testing.assert_array_equal(copy.kernel.numpy(), kernel)
+    np.testing.assert_array_equal(copy.bias.numpy(), bias)
+    assert copy.activation is keras.activations.relu
 
 
 def test_folding_leaves_the_model_and_its_weights_alone(rng):

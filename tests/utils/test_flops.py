@@ -33,3 +33,11 @@ def test_convolutions_count_their_window():
     outputs = keras.layers.Conv3D(4, 3, padding="valid")(inputs)
     model = keras.Model(inputs, outputs)
     assert count_multiply_adds(model) == 6 * 6 * 6 * (3 * 3 * 3 * 2) * 4
+
+
+def test_a_concatenating_dense_counts_its_per_cloud_inputs_once_per_cloud():
+    model = pointnet_tf2.get_model("pointnet_sem_seg", num_classes=13, num_points=4096)
+    assert type(model.get_layer("conv6")).__name__ == "ConcatPointwiseDense"
+    per_point = (9 * 64 + 64 * 64 + 64 * 64 + 64 * 128 + 128 * 1024) + 1024 * 512 + (512 * 256 + 256 * 13)
+    per_cloud = 1024 * 256 + 256 * 128 + 128 * 512  # fc1, fc2, and conv6's rows of the tiled global feature
+    assert count_multiply_adds(model) == 4096 * per_point + per_cloud

@@ -15,8 +15,8 @@ category loss (the PointNet default weighs it 0 anyway).
 
 import keras
 
-from pointnet_tf2.layers import BroadcastToPoints
 from pointnet_tf2.layers import PointMaxPooling
+from pointnet_tf2.layers import tile_and_concatenate
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
@@ -135,11 +135,12 @@ def dgcnn_part_seg(
 
     category_feature = tf_conv_bn(category, category_width, name="one_hot_label_expand", bn_momentum=bn_momentum)
     global_and_category = keras.layers.Concatenate(name="global_and_category")([global_feature, category_feature])
-    tiled = BroadcastToPoints(name="tile_global")([global_and_category, points])
-    x = keras.layers.Concatenate(name="concat")([tiled, *blocks])
+    # seg_conv1 reads [tile(global_and_category), *blocks] without tiling (ConcatPointwiseDense).
+    x = [global_and_category, *blocks]
     for i, units in enumerate(seg_widths):
         x = tf_conv_bn(x, units, name=f"seg_conv{i + 1}", bn_momentum=bn_momentum)
         if i < 2:  # as the original: dropout after the first two only
             x = keras.layers.Dropout(dropout, name=f"seg_dp{i + 1}")(x)
+    x = tile_and_concatenate(x)  # without segmentation layers
     part_logits = logits_layer(x, num_parts, name=f"seg_conv{len(seg_widths) + 1}")
     return PointCloudModel({"points": points, "category": category}, {"parts": part_logits}, name=name)

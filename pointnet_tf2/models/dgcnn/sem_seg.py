@@ -8,8 +8,8 @@ norms `<scope>_bn`); moving statistics are `<scope>/bn/pop_mean` and
 
 import keras
 
-from pointnet_tf2.layers import BroadcastToPoints
 from pointnet_tf2.layers import PointMaxPooling
+from pointnet_tf2.layers import tile_and_concatenate
 from pointnet_tf2.layers.validation import check_positive_int
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
@@ -106,11 +106,12 @@ def dgcnn_sem_seg(
     convs = sum(len(widths) for widths in edge_widths)
     x = tf_conv_bn(x, emb_dims, name=f"adj_conv{convs + 2}", bn_momentum=bn_momentum)
     global_feature = PointMaxPooling(name="max_pool")(x)
-    tiled = BroadcastToPoints(name="tile_global")([global_feature, points])
-    x = keras.layers.Concatenate(name="concat")([tiled, *blocks])
+    # seg_conv1 reads [tile(global_feature), *blocks] without tiling (ConcatPointwiseDense).
+    x = [global_feature, *blocks]
     for i, units in enumerate(seg_widths):
         # The original's seg/conv1 and seg/conv2 get no bn_decay (a fixed 0.9); see defaults.py.
         x = tf_conv_bn(x, units, name=f"seg_conv{i + 1}", bn_momentum=bn_momentum)
+    x = tile_and_concatenate(x)  # without segmentation layers
     x = keras.layers.Dropout(dropout, name="dp1")(x)
     logits = logits_layer(x, num_classes, name=f"seg_conv{len(seg_widths) + 1}")
     return PointCloudModel(points, logits, name=name)

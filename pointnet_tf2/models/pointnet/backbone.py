@@ -20,6 +20,7 @@ from pointnet_tf2.layers import OrthogonalRegularizer
 from pointnet_tf2.layers import PointMaxPooling
 from pointnet_tf2.layers import PointwiseDense
 from pointnet_tf2.layers import dense_bn_relu
+from pointnet_tf2.layers import tile_and_concatenate
 from pointnet_tf2.layers import shared_mlp
 from pointnet_tf2.layers import transform_net
 from pointnet_tf2.layers.validation import check_positive_int
@@ -163,10 +164,15 @@ def pointnet_trunk(
 def dense_stack(x, widths, *, name, bn_momentum, first=1, dropout_rate=0.0, dropout_name=None, dropout_layers=0):
     """Builds `dense_bn_relu` blocks named `{name}{first}`, `{name}{first + 1}`, ...
 
+    `x` is a tensor, or a list of per-cloud and per-point tensors that the
+    first block concatenates (a `ConcatPointwiseDense`, see `dense_bn_relu`).
     The first `dropout_layers` blocks are each followed by a dropout layer
     named `{dropout_name}1`, `{dropout_name}2`, ... Returns the last output
-    (`x` itself when `widths` is empty).
+    (`x` itself when `widths` is empty; a list then tiled and concatenated by
+    `tile_and_concatenate`).
     """
+    if not widths:
+        return tile_and_concatenate(x)
     for i, units in enumerate(widths):
         x = dense_bn_relu(x, units, name=f"{name}{first + i}", bn_momentum=bn_momentum)
         if i < dropout_layers:

@@ -2,7 +2,6 @@
 
 import keras
 
-from pointnet_tf2.layers import BroadcastToPoints
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
 from pointnet_tf2.models.base import PointCloudModel
@@ -111,10 +110,9 @@ def pointnet_part_seg(
     category_logits = logits_layer(x, num_categories, name=f"cla_fc{len(cls_widths) + 1}")
 
     global_and_category = keras.layers.Concatenate(name="global_and_category")([trunk.global_feature, category])
-    tiled = BroadcastToPoints(name="tile_global")([global_and_category, points])
-    x = keras.layers.Concatenate(name="concat")([tiled, *trunk.point_features])
+    # seg_conv1 reads [tile(global_and_category), *point_features] without tiling (ConcatPointwiseDense).
     # As the original: dropout after the first two segmentation layers only, at any rate.
-    x = dense_stack(x, seg_widths, name="seg_conv", bn_momentum=bn_momentum, dropout_rate=seg_dropout_rate,
+    x = dense_stack([global_and_category, *trunk.point_features], seg_widths, name="seg_conv", bn_momentum=bn_momentum, dropout_rate=seg_dropout_rate,
                     dropout_name="seg_dp", dropout_layers=2)
     part_logits = logits_layer(x, num_parts, name=f"seg_conv{len(seg_widths) + 1}")
     outputs = {"parts": part_logits, "category": category_logits}

@@ -2,7 +2,6 @@
 
 import keras
 
-from pointnet_tf2.layers import BroadcastToPoints
 from pointnet_tf2.layers.validation import check_rate
 from pointnet_tf2.layers.validation import check_widths
 from pointnet_tf2.models.base import PointCloudModel
@@ -72,9 +71,9 @@ def pointnet_sem_seg(
         bn_momentum=bn_momentum,
     )
     x = dense_stack(trunk.global_feature, global_widths, name="fc", bn_momentum=bn_momentum)
-    tiled = BroadcastToPoints(name="tile_global")([x, points])
-    x = keras.layers.Concatenate(name="concat")([trunk.point_features[-1], tiled])
-    x = dense_stack(x, seg_widths, name="conv", first=len(mlp) + 1, bn_momentum=bn_momentum)
+    # The first seg layer reads [point features, tile(x)] without tiling (ConcatPointwiseDense).
+    x = dense_stack([trunk.point_features[-1], x], seg_widths, name="conv", first=len(mlp) + 1,
+                    bn_momentum=bn_momentum)
     x = keras.layers.Dropout(dropout_rate, name="dp1")(x)
     logits = logits_layer(x, num_classes, name=f"conv{len(mlp) + len(seg_widths) + 1}")
     return PointCloudModel(points, logits, name=name)

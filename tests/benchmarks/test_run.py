@@ -8,14 +8,17 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RECORDED = os.path.join(ROOT, "benchmarks", "results", "run_2026-11-23.json")
-RATIOS = ("train_speedup_vs_original", "infer_speedup_vs_original", "train_fraction_of_gemm",
-          "infer_fraction_of_gemm", "pipeline_over_train")  # fmt: skip
+RECORDED = os.path.join(ROOT, "benchmarks", "results", "run_2026-11-30.json")
+RATIOS = ("train_speedup_vs_original", "train_fraction_of_gemm", "sem_seg_train_speedup_vs_original",
+          "part_seg_train_speedup_vs_original", "train_speedup_vs_original_bf16", "train_fraction_of_gemm_bf16",
+          "sem_seg_train_speedup_vs_original_bf16", "part_seg_train_speedup_vs_original_bf16",
+          "infer_speedup_vs_original", "infer_fraction_of_gemm", "pipeline_over_train")  # fmt: skip
 
 
 def test_recorded_run_holds_the_ratios_and_the_targets(run_script):
     with open(RECORDED) as f:
         results = json.load(f)
+    assert set(RATIOS) == set(run_script.TARGETS)
     assert set(RATIOS) <= set(results) and set(results["targets"]) == set(RATIOS)
     for key in RATIOS:
         target = results["targets"][key]
@@ -26,13 +29,16 @@ def test_recorded_run_holds_the_ratios_and_the_targets(run_script):
     assert results["train_speedup_vs_original"] == pytest.approx(
         cls["train"]["samples_per_s"] / cls["original"]["train_samples_per_s"])
     assert results["infer_fraction_of_gemm"] == pytest.approx(cls["infer_gflops"] / results["gemm_gflops"]["square_4096"])
+    part_seg = results["tasks"]["part_seg"]
+    assert results["part_seg_train_speedup_vs_original_bf16"] == pytest.approx(
+        part_seg["train_bf16"]["samples_per_s"] / part_seg["original"]["train_samples_per_s"])
 
 
 def test_report_prints_every_row_of_every_task(run_script):
     with open(RECORDED) as f:
         results = json.load(f)
     text = run_script.report(results)
-    rows = ("train: original graph", "train: pointnet-tf2 (fit)", "infer: original graph", "infer: Keras model as built",
+    rows = ("train: original graph", "train: pointnet-tf2 (fit)", "train: --bf16_products", "infer: original graph", "infer: Keras model as built",
             "infer: BN folded, pool apart", "infer: BN folded (fast path)", "infer: exported SavedModel")  # fmt: skip
     for task in ("cls", "sem_seg", "part_seg"):
         for row in rows:
@@ -40,7 +46,8 @@ def test_report_prints_every_row_of_every_task(run_script):
     assert "data pipeline (Sequence)" in text and "streaming" in text and "4096^3" in text
     for key in RATIOS:
         assert f"  {key}" in text
-    assert "train_speedup_vs_original     1.76  target >= 2    NOT met" in text
+    assert "  train_speedup_vs_original                  1.76  target >= 2    NOT met\n" in text
+    assert "  train_speedup_vs_original_bf16             2.12  target >= 2    met\n" in text
 
 
 def test_profile_step_lists_the_ops_of_a_small_inference(tmp_path):
@@ -82,7 +89,7 @@ def test_quick_classification_run_writes_the_ratios(tmp_path):
     results = json.loads(output.read_text())
     for key in RATIOS:
         assert results[key] > 0
-    assert "ratios (classification, 1024 points):" in proc.stdout
+    assert "ratios (cls unless named" in proc.stdout
 
 
 def test_families_section_at_toy_sizes_prints_every_row(run_script, monkeypatch, capsys):

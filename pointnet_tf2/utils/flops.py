@@ -19,7 +19,8 @@ def count_multiply_adds(model, num_points=None):
     Counts what dominates a PointNet: every dense layer (shared per-point
     layers count once per point; a `ConcatPointwiseDense` counts its
     per-cloud inputs once per cloud, as it computes them), convolutions,
-    and the per-sample transform products of `ApplyTransform`. Batch norm, activations, pooling and the
+    and the per-sample transform products of `ApplyTransform`. Batch norm,
+    activations, pooling and the
     loss are a few operations per activation and are left out, as in the
     paper's figures (the classifier at 1024 points: about 440M).
 

@@ -112,8 +112,8 @@ def pointnet_part_seg(
     global_and_category = keras.layers.Concatenate(name="global_and_category")([trunk.global_feature, category])
     # seg_conv1 reads [tile(global_and_category), *point_features] without tiling (ConcatPointwiseDense).
     # As the original: dropout after the first two segmentation layers only, at any rate.
-    x = dense_stack([global_and_category, *trunk.point_features], seg_widths, name="seg_conv", bn_momentum=bn_momentum, dropout_rate=seg_dropout_rate,
-                    dropout_name="seg_dp", dropout_layers=2)
+    x = dense_stack([global_and_category, *trunk.point_features], seg_widths, name="seg_conv", bn_momentum=bn_momentum,
+                    dropout_rate=seg_dropout_rate, dropout_name="seg_dp", dropout_layers=2)
     part_logits = logits_layer(x, num_parts, name=f"seg_conv{len(seg_widths) + 1}")
     outputs = {"parts": part_logits, "category": category_logits}
     return PointCloudModel({"points": points, "category": category}, outputs, name=name)

@@ -304,6 +304,9 @@ class DenseMaxPooling(keras.layers.Dense):
 
         def pooled(clouds):
             products = tf.matmul(tf.reshape(clouds, (-1, channels)), kernel)
+            if isinstance(points, int):  # straight to the pool's (clouds, N, 1, units) grid: no shape ops
+                grid = tf.reshape(products, (-1, points, 1, self.units))
+                return tf.reshape(tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID"), (-1, self.units))
             return _max_over_points(tf, tf.reshape(products, (tf.shape(clouds)[0], points, self.units)))
 
         if inputs.shape[0] is not None and inputs.shape[0] <= step:

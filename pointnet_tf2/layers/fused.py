@@ -95,8 +95,7 @@ def _max_over_points(tf, inputs):
     A static N is oneDNN's pool (the MaxPool op every runtime, LiteRT too,
     has); a dynamic N is a max pool with a window computed at run time.
     With N and C static the input is reshaped straight to the pool's
-    `(B, N, 1, C)` grid, with no shape ops (they cost about 2% of a folded
-    cls forward, where `DenseMaxPooling` pools every two clouds).
+    `(B, N, 1, C)` grid, with no shape ops.
     """
     points, channels = inputs.shape[1], inputs.shape[-1]
     if points is not None and channels is not None:
@@ -308,8 +307,10 @@ class DenseMaxPooling(keras.layers.Dense):
         step = self.clouds_per_step
 
         def pooled(clouds):
-            products = tf.matmul(tf.reshape(clouds, (-1, channels)), kernel)
-            return _max_over_points(tf, tf.reshape(products, (-1, points, self.units)))
+            # Transposed, `(units, clouds * N)`: the max runs along contiguous rows, faster than a max pool
+            # over the middle axis (about 4% of a folded cls forward).
+            products = tf.matmul(kernel, tf.reshape(clouds, (-1, channels)), transpose_a=True, transpose_b=True)
+            return tf.transpose(tf.reduce_max(tf.reshape(products, (self.units, -1, points)), axis=2))
 
         if inputs.shape[0] is not None and inputs.shape[0] <= step:
             return pooled(inputs)

@@ -34,6 +34,20 @@ def test_recorded_run_holds_the_ratios_and_the_targets(run_script):
         part_seg["train_bf16"]["samples_per_s"] / part_seg["original"]["train_samples_per_s"])
 
 
+def test_recorded_cls_run_holds_the_cls_ratios_and_the_targets(run_script):
+    # benchmarks/run.py --tasks cls, after DenseMaxPooling's transposed max (README, Performance).
+    with open(RECORDED.replace(".json", "_cls.json")) as f:
+        results = json.load(f)
+    assert set(results["tasks"]) == {"cls"}
+    assert set(results["targets"]) == {key for key in RATIOS if not key.startswith(("sem_seg", "part_seg"))}
+    for key, target in results["targets"].items():
+        assert target == {"target": run_script.TARGETS[key], "value": results[key], "met": results[key] >= target["target"]}
+    cls = results["tasks"]["cls"]
+    assert results["infer_speedup_vs_original"] == pytest.approx(
+        cls["infer"]["folded_samples_per_s"] / cls["original"]["infer_samples_per_s"])
+    assert results["infer_fraction_of_gemm"] == pytest.approx(cls["infer_gflops"] / results["gemm_gflops"]["square_4096"])
+
+
 def test_report_prints_every_row_of_every_task(run_script):
     with open(RECORDED) as f:
         results = json.load(f)

@@ -25,7 +25,9 @@ FACTS = {'tasks': {'cls': {'script': 'train_cls.py',
                                    'bn_decay_clip': "default: the model's original (e.g. dgcnn_cls: 0.9), "
                                                     'else 0.99',
                                    'label_smoothing': "default: the model's original (e.g. dgcnn_cls: "
-                                                      '0.205128), else 0'},
+                                                      '0.205128), else 0',
+                                   'weight_decay': "default: the model's original (e.g. dgcnn_cls: 0.0001), "
+                                                   'else 0'},
                    'flags': [(('--use_normals',),
                               {'action': 'store_true',
                                'help': 'feed the normals stored after XYZ (6-channel data, e.g. '
@@ -78,7 +80,8 @@ FACTS = {'tasks': {'cls': {'script': 'train_cls.py',
                                         'bn_decay_decay_step': "default: the model's original (e.g. "
                                                                'dgcnn_part_seg: 1350480), else 675240',
                                         'bn_decay_clip': "default: the model's original, else 0.99",
-                                        'label_smoothing': "default: the model's original, else 0"},
+                                        'label_smoothing': "default: the model's original, else 0",
+                                        'weight_decay': "default: the model's original, else 0"},
                         'flags': [(('--use_normals',),
                                    {'action': 'store_true',
                                     'help': 'feed the normals stored after XYZ (6-channel data, e.g. '
@@ -108,7 +111,8 @@ FACTS = {'tasks': {'cls': {'script': 'train_cls.py',
                                        'bn_decay_decay_step': "default: the model's original (e.g. "
                                                               'dgcnn_sem_seg: 600000), else 300000',
                                        'bn_decay_clip': "default: the model's original, else 0.99",
-                                       'label_smoothing': "default: the model's original, else 0"},
+                                       'label_smoothing': "default: the model's original, else 0",
+                                       'weight_decay': "default: the model's original, else 0"},
                        'flags': [(('--test_area',),
                                   {'type': 'int',
                                    'default': 6,

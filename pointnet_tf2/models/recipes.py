@@ -17,7 +17,7 @@ import dataclasses
 # units: `decay_step` and `bn_decay_decay_step` count samples = steps x batch).
 RECIPE_FIELDS = ("num_point", "max_epoch", "batch_size", "optimizer", "momentum", "learning_rate", "lr_schedule",
                  "decay_step", "decay_rate", "bn_init_decay", "bn_decay_decay_rate", "bn_decay_decay_step",
-                 "bn_decay_clip", "label_smoothing")
+                 "bn_decay_clip", "label_smoothing", "weight_decay")
 
 
 @dataclasses.dataclass(frozen=True)

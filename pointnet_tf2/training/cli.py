@@ -142,6 +142,9 @@ def build_parser(task_name, *, prog=None, facts=None):
     add("--resume", action="store_true", help="continue the run in --log_dir from its last checkpoint")
     add("--label_smoothing", type=float, default=None,
         help="label smoothing of the cross-entropy (Keras'); " + recipe("label_smoothing"))
+    add("--weight_decay", type=float, default=None,
+        help="weight decay added to every gradient, weight_decay * w, before the optimizer (PyTorch's SGD/Adam "
+        "weight_decay, not Keras' decoupled kind); " + recipe("weight_decay"))
     add("--class_weights", default=None, help="'balanced' or comma-separated per-class weights of the loss")
     add("--orthogonal_weight", type=float, default=None,
         help="weight of the feature-transform regulariser (per-sample mean); default: the original's "

@@ -36,6 +36,7 @@ RECIPE_FIELDS = {
     "bn_decay_decay_step": "task:bn_decay_step",
     "bn_decay_clip": "project:bn_decay_clip",
     "label_smoothing": "project:label_smoothing",
+    "weight_decay": "project:weight_decay",
 }
 TYPES = {int: "int", float: "float", str: "str"}
 

@@ -33,7 +33,7 @@ from pointnet_tf2.tasks import get_task
 # Defaults of the flags no task sets: the original PointNet's, and the stability defaults.
 PROJECT_DEFAULTS = {"optimizer": "adam", "momentum": 0.9, "lr_schedule": "cosine", "bn_init_decay": 0.5,
                     "bn_decay_decay_rate": 0.5, "bn_decay_clip": 0.99, "label_smoothing": 0.0,
-                    "precise_bn_batches": 16}
+                    "weight_decay": 0.0, "precise_bn_batches": 16}
 # What --original_settings changes: the original's learning-rate staircase (or the
 # recipe's own schedule) and batch-norm moving averages (see README, "Training on real data").
 ORIGINAL_SETTINGS = {"lr_schedule": "staircase", "precise_bn_batches": 0}

@@ -42,6 +42,7 @@ from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.distribute import check_mode
+from pointnet_tf2.training.optimizers import make_optimizer
 from pointnet_tf2.training.recipes import ORIGINAL_SETTINGS  # noqa: F401  (re-exported)
 from pointnet_tf2.training.recipes import recipe_line
 from pointnet_tf2.training.recipes import resolve_augmentation
@@ -108,6 +109,8 @@ class TrainConfig:
     validate_on: str = "auto"
     test_area: int = 6
     label_smoothing: Optional[float] = None
+    # Coupled (PyTorch's) weight decay: + weight_decay * w in every gradient (pointnet_tf2.training.optimizers).
+    weight_decay: Optional[float] = None
     class_weights: Optional[str] = None
     orthogonal_weight: Optional[float] = None
     seg_weight: float = 1.0
@@ -190,6 +193,9 @@ class TrainConfig:
             raise ValueError(f"--divergence_factor must be >= 0, got {config.divergence_factor!r}")
         if not 0.0 <= config.label_smoothing < 1.0:
             raise ValueError(f"--label_smoothing must be in [0, 1), got {config.label_smoothing!r}")
+        if isinstance(config.weight_decay, bool) or not isinstance(config.weight_decay, (int, float)) \
+                or not config.weight_decay >= 0:
+            raise ValueError(f"--weight_decay must be a number >= 0, got {config.weight_decay!r}")
         if config.optimizer not in ("adam", "momentum"):
             raise ValueError(f"--optimizer must be 'adam' or 'momentum', got {config.optimizer!r}")
         if not 0.0 <= config.val_split < 1.0:
@@ -377,10 +383,7 @@ def compile_model(model, config, description, *, steps_per_epoch=None):
     else:
         schedule = StaircaseDecay(config.learning_rate, config.decay_step, config.decay_rate, config.batch_size,
                                   minimum=MIN_LEARNING_RATE)
-    if config.optimizer == "adam":
-        optimizer = keras.optimizers.Adam(learning_rate=schedule)
-    else:
-        optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=config.momentum)
+    optimizer = make_optimizer(config.optimizer, schedule, momentum=config.momentum, weight_decay=config.weight_decay)
 
     class_weights = _class_weights(config, description)
     model.compile(
@@ -429,7 +432,7 @@ def save_run_config(config, description, model, path):
 # may change.
 RESUME_SETTINGS = ("num_point", "use_normals", "batch_size", "orthogonal_weight", "bn_init_decay", "optimizer", "seed",
                    "val_split", "validate_on", "test_area", "train_rotation", "classes_per_batch", "model_args",
-                   "augmentation")
+                   "augmentation", "weight_decay")
 # Dataset properties a resumed run must keep (dataset root, class count, channels).
 RESUME_DATASET = ("num_classes", "input_dims", "root")
 

@@ -31,6 +31,7 @@ KERAS_MODULES = (
     "pointnet_tf2.metrics",
     "pointnet_tf2.losses",
     "pointnet_tf2.training.schedules",
+    "pointnet_tf2.training.optimizers",
     "pointnet_tf2.tasks",
 )
 PACKAGE = "pointnet_tf2"

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 
+import keras
 import pytest
 
 from pointnet_tf2.data import augment
@@ -80,6 +81,9 @@ def test_dgcnn_cls_takes_sgd_label_smoothing_and_its_augmentation():
         "momentum", 0.9, 0.1, 250, 32)
     assert config.label_smoothing == pytest.approx(0.2 * 40 / 39) and 0.2051 < config.label_smoothing < 0.2052
     assert (config.bn_init_decay, config.bn_decay_clip) == (0.9, 0.9)  # PyTorch's fixed momentum 0.1
+    assert config.weight_decay == 1e-4  # coupled, as torch.optim.SGD's
+    assert TrainConfig(task="cls", model="dgcnn_cls", weight_decay=0.0).resolved().weight_decay == 0.0
+    assert TrainConfig(task="cls", model="pointnet_cls").resolved().weight_decay == 0.0
     assert config.augmentation == [["Scale", {"low": 2.0 / 3.0, "high": 1.5, "anisotropic": True}],
                                    ["Translate", {"shift": 0.2}], ["ShufflePoints", {}]]
     original = TrainConfig(task="cls", model="dgcnn_cls", original_settings=True).resolved()
@@ -170,8 +174,11 @@ def test_one_epoch_of_dgcnn_cls_records_its_recipe(tiny_data, tmp_path, capsys):
     out = capsys.readouterr().out
     lines = [line for line in out.splitlines() if "not applied:" in line]
     assert len(lines) == 1 and lines[0].startswith("dgcnn_cls: defaults from the original training (pytorch/main.py")
-    assert "weight_decay=0.0001" in lines[0] and "lr_floor=0.001" in lines[0] and "test_batch_size=16" in lines[0]
+    assert "lr_floor=0.001" in lines[0] and "test_batch_size=16" in lines[0] and "weight_decay" not in lines[0]
     recorded = json.loads((log_dir / "config.json").read_text())["train_config"]
+    assert recorded["weight_decay"] == 1e-4
+    saved = keras.saving.load_model(log_dir / "last.keras", compile=True)
+    assert type(saved.optimizer).__name__ == "SGDWithL2" and saved.optimizer.l2 == pytest.approx(1e-4)
     assert (recorded["optimizer"], recorded["learning_rate"], recorded["batch_size"], recorded["max_epoch"]) == (
         "momentum", 0.1, 32, 1)
     assert recorded["num_point"] == 32 and recorded["label_smoothing"] == pytest.approx(8 / 39)

@@ -33,6 +33,7 @@ DGCNN_CLS = TrainingRecipe(
         "learning_rate": 0.1,  # --lr 0.001 x 100 with --use_sgd (the default)
         "lr_schedule": "cosine",  # CosineAnnealingLR(T_max=250 epochs, eta_min=0.001), see not_applied
         "label_smoothing": torch_label_smoothing(0.2, MODELNET40_CLASSES),
+        "weight_decay": 1e-4,  # SGD weight_decay: + 1e-4 * w in every gradient (all parameters, BN and biases too)
         # PyTorch BatchNorm momentum 0.1, fixed: a schedule that stays at 0.9.
         "bn_init_decay": 0.9,
         "bn_decay_clip": 0.9,
@@ -44,7 +45,6 @@ DGCNN_CLS = TrainingRecipe(
         ("ShufflePoints", {}),  # np.random.shuffle of the cloud's points
     ),
     not_applied={
-        "weight_decay": 1e-4,  # SGD weight_decay: + 1e-4 * w in every gradient (all parameters, BN and biases too)
         "lr_floor": 0.001,  # cosine floor (eta_min); the zoo's cosine ends at 1e-5
         "lr_schedule_per": "epoch",  # the rate changes once per epoch, not per step
         "test_batch_size": 16,

@@ -14,7 +14,16 @@ import keras
 
 
 class _CoupledWeightDecay:
-    """Adds `l2 * variable` to each gradient in `apply` (mixed into a Keras optimizer)."""
+    """Adds `l2 * variable` to each gradient in `apply` (mixed into a Keras optimizer).
+
+    Args:
+        *args: The optimizer's arguments (learning rate, ...).
+        l2: The coupled weight decay, a number >= 0.
+        **kwargs: The optimizer's other arguments.
+
+    Raises:
+        ValueError: If `l2` is not a number >= 0.
+    """
 
     def __init__(self, *args, l2=0.0, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,30 +46,12 @@ class _CoupledWeightDecay:
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
 class SGDWithL2(_CoupledWeightDecay, keras.optimizers.SGD):
-    """`keras.optimizers.SGD` with `l2 * w` added to every gradient (`torch.optim.SGD`'s `weight_decay`).
-
-    Args:
-        *args: `keras.optimizers.SGD` arguments (learning rate, momentum, ...).
-        l2: The coupled weight decay, a number >= 0.
-        **kwargs: Other `keras.optimizers.SGD` arguments.
-
-    Raises:
-        ValueError: If `l2` is not a number >= 0.
-    """
+    """`keras.optimizers.SGD` plus `l2 * w` in every gradient: `torch.optim.SGD`'s `weight_decay`."""
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
 class AdamWithL2(_CoupledWeightDecay, keras.optimizers.Adam):
-    """`keras.optimizers.Adam` with `l2 * w` added to every gradient (`torch.optim.Adam`'s `weight_decay`).
-
-    Args:
-        *args: `keras.optimizers.Adam` arguments.
-        l2: The coupled weight decay, a number >= 0.
-        **kwargs: Other `keras.optimizers.Adam` arguments.
-
-    Raises:
-        ValueError: If `l2` is not a number >= 0.
-    """
+    """`keras.optimizers.Adam` plus `l2 * w` in every gradient: `torch.optim.Adam`'s `weight_decay`."""
 
 
 def make_optimizer(name, learning_rate, *, momentum=0.9, weight_decay=0.0):

@@ -81,3 +81,11 @@ def test_bad_weight_decay_is_refused_with_its_value(bad):
 def test_an_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'momentum', got 'rmsprop'"):
         make_optimizer("rmsprop", 0.1)
+
+
+def test_gradients_without_their_variables_are_refused_when_decaying():
+    variable = keras.Variable(np.ones(2, "float32"))
+    optimizer = SGDWithL2(learning_rate=0.1, l2=0.01)
+    optimizer.build([variable])
+    with pytest.raises(ValueError, match="SGDWithL2 needs the variables with their gradients"):
+        optimizer.apply([keras.ops.ones(2)])

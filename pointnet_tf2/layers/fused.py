@@ -89,28 +89,6 @@ def _tensorflow():
     return tf
 
 
-def _max_over_points(tf, inputs):
-    """`(B, N, C) -> (B, C)`: the max over points as a max pool.
-
-    A static N is oneDNN's pool (the MaxPool op every runtime, LiteRT too,
-    has); a dynamic N is a max pool with a window computed at run time.
-    With N and C static the input is reshaped straight to the pool's
-    `(B, N, 1, C)` grid, with no shape ops.
-    """
-    points, channels = inputs.shape[1], inputs.shape[-1]
-    if points is not None and channels is not None:
-        grid = tf.reshape(inputs, (-1, points, 1, channels))
-        return tf.reshape(tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID"), (-1, channels))
-    shape = tf.shape(inputs)
-    grid = tf.expand_dims(inputs, 2)  # (B, N, 1, C)
-    if points is not None:
-        pooled = tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID")
-    else:
-        pooled = tf.raw_ops.MaxPoolV2(input=grid, ksize=tf.stack([1, shape[1], 1, 1]), strides=[1, 1, 1, 1],
-                                      padding="VALID")  # fmt: skip
-    return tf.reshape(pooled, (shape[0], channels if channels is not None else shape[2]))
-
-
 @keras.saving.register_keras_serializable(package="pointnet_tf2")
 class PointwiseDense(keras.layers.Dense):
     """`keras.layers.Dense` that multiplies a `(B, N, C)` input as one `(B * N, C)` matrix.
@@ -254,7 +232,17 @@ class PointMaxPooling(keras.layers.GlobalMaxPooling1D):
         tf = _tensorflow()
         if tf is None or self.data_format != "channels_last" or self.keepdims or len(inputs.shape) != 3:
             return super().call(inputs)
-        return _max_over_points(tf, inputs)
+        shape = tf.shape(inputs)
+        grid = tf.expand_dims(inputs, 2)  # (B, N, 1, C)
+        points = inputs.shape[1]
+        if points is not None:  # a static window: oneDNN's pool, and the MaxPool op every runtime (LiteRT too) has
+            pooled = tf.nn.max_pool2d(grid, ksize=[points, 1], strides=1, padding="VALID")
+        else:
+            pooled = tf.raw_ops.MaxPoolV2(
+                input=grid, ksize=tf.stack([1, shape[1], 1, 1]), strides=[1, 1, 1, 1], padding="VALID"
+            )
+        channels = inputs.shape[-1] if inputs.shape[-1] is not None else shape[2]
+        return tf.reshape(pooled, (shape[0], channels))
 
 
 @keras.saving.register_keras_serializable(package="pointnet_tf2")

@@ -13,6 +13,13 @@ less. The original DGCNN classifier trains with the coupled kind
 import keras
 
 
+def check_weight_decay(value, what="weight_decay"):
+    """`value` as a float, if it is a number >= 0; else a `ValueError` naming `what` and quoting it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise ValueError(f"{what} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
 class _CoupledWeightDecay:
     """Adds `l2 * variable` to each gradient in `apply` (mixed into a Keras optimizer).
 
@@ -27,9 +34,7 @@ class _CoupledWeightDecay:
 
     def __init__(self, *args, l2=0.0, **kwargs):
         super().__init__(*args, **kwargs)
-        if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not l2 >= 0:
-            raise ValueError(f"l2 must be a number >= 0, got {l2!r}")
-        self.l2 = float(l2)
+        self.l2 = check_weight_decay(l2, "l2")
 
     def apply(self, grads, trainable_variables=None):
         if self.l2:

@@ -42,6 +42,7 @@ from pointnet_tf2.training.callbacks import ValidationVisuals
 from pointnet_tf2.training.callbacks import batch_norm_layers
 from pointnet_tf2.training.callbacks import logged_losses
 from pointnet_tf2.training.distribute import check_mode
+from pointnet_tf2.training.optimizers import check_weight_decay
 from pointnet_tf2.training.optimizers import make_optimizer
 from pointnet_tf2.training.recipes import ORIGINAL_SETTINGS  # noqa: F401  (re-exported)
 from pointnet_tf2.training.recipes import recipe_line
@@ -193,9 +194,7 @@ class TrainConfig:
             raise ValueError(f"--divergence_factor must be >= 0, got {config.divergence_factor!r}")
         if not 0.0 <= config.label_smoothing < 1.0:
             raise ValueError(f"--label_smoothing must be in [0, 1), got {config.label_smoothing!r}")
-        if isinstance(config.weight_decay, bool) or not isinstance(config.weight_decay, (int, float)) \
-                or not config.weight_decay >= 0:
-            raise ValueError(f"--weight_decay must be a number >= 0, got {config.weight_decay!r}")
+        check_weight_decay(config.weight_decay, "--weight_decay")
         if config.optimizer not in ("adam", "momentum"):
             raise ValueError(f"--optimizer must be 'adam' or 'momentum', got {config.optimizer!r}")
         if not 0.0 <= config.val_split < 1.0:
